@@ -1,0 +1,33 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_DIR ?= runs/demo-cartpole
+
+.PHONY: demo test lint install clean-demo
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	@if [ -d $(DEMO_DIR) ]; then \
+		echo "$(DEMO_DIR) exists: evaluating it again (rm -r $(DEMO_DIR) to train afresh)"; \
+	else \
+		$(BIN)/rlhp train CartPole-v1 --labels 100 --timesteps 100000 --seed 0 --out $(DEMO_DIR); \
+	fi
+	$(BIN)/rlhp evaluate $(DEMO_DIR) --episodes 20
+	$(BIN)/rlhp plot $(DEMO_DIR)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/mypy
