@@ -1,0 +1,5 @@
+import sys
+
+from rlhp.cli import main
+
+sys.exit(main())

@@ -1,0 +1,157 @@
+"""The ``rlhp`` command: ``main(argv)`` is what the console script and the tests call.
+
+Errors a user can fix print one line, ``rlhp: error: …``, and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import get_args
+
+from rlhp.config import (
+    ORACLE_PRESETS,
+    Algo,
+    RewardSource,
+    Selector,
+    TrainConfig,
+)
+from rlhp.errors import RlhpError
+
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rlhp", description="Deep RL from human preferences.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train an agent from preferences (or the env reward)")
+    train.add_argument("env_id", nargs="?", help="Gymnasium id, e.g. CartPole-v1 (optional with --resume)")
+    train.add_argument("--labels", type=int, help="label budget (default 700)")
+    train.add_argument("--timesteps", type=int, help="environment steps (default 100000)")
+    train.add_argument("--seed", type=int, help="random seed (default 0)")
+    train.add_argument("--algo", choices=get_args(Algo), help="RL algorithm (default ppo)")
+    train.add_argument("--query", choices=get_args(Selector), help="query selection (default disagreement)")
+    train.add_argument("--reward", choices=get_args(RewardSource), help="preferences (default) or env")
+    train.add_argument("--segment-length", type=int, help="steps per segment (default: env preset)")
+    train.add_argument("--teacher", choices=sorted(ORACLE_PRESETS), help="simulated teacher preset (B-Pref)")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="any config field, e.g. reward_model.ensemble_size=5 (repeatable)")
+    train.add_argument("--out", type=Path, help="run directory (default runs/ENV-TIME)")
+    train.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    evaluate = sub.add_parser("evaluate", help="true return of a trained policy")
+    evaluate.add_argument("run_dir", type=Path)
+    evaluate.add_argument("--episodes", type=int, default=20)
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+
+    plot = sub.add_parser("plot", help="PNG of true return and reward accuracy")
+    plot.add_argument("run_dir", type=Path)
+    plot.add_argument("--out", type=Path, help="PNG path (default RUN_DIR/plot.png)")
+    return parser
+
+
+def _train_config(args: argparse.Namespace, base: TrainConfig | None) -> TrainConfig:
+    """The config from flags; with ``base`` (resume), unset flags keep the saved values."""
+    if base is None:
+        if not args.env_id:
+            raise RlhpError("train needs an ENV_ID (e.g. CartPole-v1), or --resume DIR")
+        config = TrainConfig(args.env_id)
+    else:
+        if args.env_id and args.env_id != base.env_id:
+            raise RlhpError(
+                f"{args.resume} is a run of {base.env_id}, not {args.env_id}; drop ENV_ID or start a new run with --out"
+            )
+        config = base
+    top = {"total_timesteps": args.timesteps, "seed": args.seed, "reward": args.reward}
+    config = dataclasses.replace(config, **{k: v for k, v in top.items() if v is not None})
+    if args.labels is not None:
+        config = dataclasses.replace(config, schedule=dataclasses.replace(config.schedule, labels=args.labels))
+    if args.algo is not None:
+        config = dataclasses.replace(config, agent=dataclasses.replace(config.agent, algo=args.algo))
+    if args.query is not None or args.segment_length is not None:
+        queries = config.queries
+        if args.query is not None:
+            queries = dataclasses.replace(queries, selector=args.query)
+        if args.segment_length is not None:
+            queries = dataclasses.replace(queries, segment_length=args.segment_length)
+        config = dataclasses.replace(config, queries=queries)
+    if args.teacher is not None:
+        config = dataclasses.replace(config, oracle=ORACLE_PRESETS[args.teacher])
+    return config.with_overrides(args.set) if args.set else config
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from rlhp.loop.run_dir import RunDir
+    from rlhp.loop.trainer import resume, train
+
+    progress = not args.no_progress and sys.stderr.isatty()
+    if args.resume is not None:
+        saved = RunDir.open(args.resume).config()
+        summary = resume(args.resume, _train_config(args, saved), progress=progress)
+    else:
+        config = _train_config(args, None)
+        out = args.out or Path("runs") / f"{config.env_id}-{time.strftime('%Y%m%d-%H%M%S')}"
+        summary = train(config, out, progress=progress)
+    print(
+        f"run {summary.run_dir}: {summary.env_steps} steps, {summary.labels_answered}/{summary.labels_asked} "
+        f"labels answered, recent true return {summary.true_return:.1f}, {summary.wall_time:.0f} s"
+    )
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from rlhp.evaluation import evaluate
+
+    if args.episodes < 1:
+        raise RlhpError("--episodes must be >= 1")
+    result = evaluate(args.run_dir, episodes=args.episodes)
+    if args.json:
+        print(json.dumps(result.to_dict()))
+        return 0
+    print(f"{result.env_id}: true return {result.true_return_mean:.1f} ± {result.true_return_std:.1f} "
+          f"over {result.episodes} deterministic episodes")
+    print(f"trained {result.timesteps} steps on the {result.reward} reward; "
+          f"labels answered {result.labels_used} of {result.labels_asked} asked")
+    if result.return_pearson is not None:
+        print(f"learned vs true segment returns ({result.segments_compared} segments): "
+              f"Pearson {result.return_pearson:.3f}, Spearman {result.return_spearman:.3f}")
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from rlhp.plotting import plot_run
+
+    print(plot_run(args.run_dir, args.out))
+    return 0
+
+
+COMMANDS = {"train": _cmd_train, "evaluate": _cmd_evaluate, "plot": _cmd_plot}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return COMMANDS[args.command](args)
+    except (RlhpError, FileNotFoundError) as exc:
+        print(f"rlhp: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("rlhp: interrupted; labels and the last checkpoint are kept (rlhp train --resume DIR)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

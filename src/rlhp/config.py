@@ -1,0 +1,292 @@
+"""Run configuration: frozen, typed, nested dataclasses.
+
+The same classes are the CLI schema (``rlhp train --set section.field=value``) and the
+saved ``config.json`` of a run directory. Values that depend on others (segment length
+from the environment preset, the decay constant from the step budget) are properties,
+never fields patched after parsing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from rlhp.errors import ConfigError
+
+Algo = Literal["ppo", "a2c", "sac"]
+RewardSource = Literal["preferences", "env"]
+Selector = Literal["uniform", "disagreement", "entropy"]
+ScheduleKind = Literal["decay", "constant"]
+Feedback = Literal["oracle", "human"]
+
+
+@dataclass(frozen=True)
+class RewardModelConfig:
+    """The ensemble of reward predictors (SPEC §4)."""
+
+    ensemble_size: int = 3
+    """K, the number of independently bootstrapped members."""
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    """Hidden layer widths of each member's MLP (leaky ReLU, α=0.01)."""
+    use_actions: bool = False
+    """Feed the action to the reward model as well as the observation."""
+    dropout: float = 0.0
+    """Dropout probability after each hidden layer (0 disables it)."""
+    learning_rate: float = 1e-3
+    """Adam step size."""
+    batch_size: int = 64
+    """Comparisons per member in one gradient step."""
+    epochs_per_update: int = 8
+    """Passes over each member's bootstrap sample at every reward update."""
+    pretrain_epochs: int = 60
+    """Passes over the pre-training comparisons before RL starts."""
+    l2_initial: float = 1e-4
+    """Initial L2 coefficient; adapted so validation/training loss stays in l2_band."""
+    l2_band: tuple[float, float] = (1.1, 1.5)
+    """Target range of held-out loss divided by training loss."""
+    epsilon: float = 0.1
+    """Random-response probability: P = (1-ε)·P̂ + ε/2 (SPEC §3)."""
+
+    def __post_init__(self) -> None:
+        _check(self.ensemble_size >= 1, "reward_model.ensemble_size must be >= 1")
+        _check(len(self.hidden_sizes) >= 1, "reward_model.hidden_sizes needs a layer")
+        _check(0.0 <= self.dropout < 1.0, "reward_model.dropout must be in [0, 1)")
+        _check(0.0 <= self.epsilon < 1.0, "reward_model.epsilon must be in [0, 1)")
+        _check(self.batch_size >= 1, "reward_model.batch_size must be >= 1")
+        lo, hi = self.l2_band
+        _check(1.0 <= lo < hi, "reward_model.l2_band must be (low, high) with 1 <= low < high")
+
+
+@dataclass(frozen=True)
+class QueryConfig:
+    """Which segment pairs are asked about (SPEC §5)."""
+
+    selector: Selector = "disagreement"
+    """uniform: random pairs; disagreement: highest variance of P̂ across members;
+    entropy: highest entropy of the members' mean P̂."""
+    oversampling: int = 10
+    """Candidate pairs sampled per pair asked."""
+    segment_length: int | None = None
+    """Steps per segment; None takes the environment preset."""
+    pool_steps: int = 20_000
+    """Segments are cut from episodes among this many most recent environment steps."""
+
+    def __post_init__(self) -> None:
+        _check(self.oversampling >= 1, "queries.oversampling must be >= 1")
+        _check(
+            self.segment_length is None or self.segment_length >= 1,
+            "queries.segment_length must be >= 1",
+        )
+        _check(self.pool_steps >= 1, "queries.pool_steps must be >= 1")
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """The label budget and when labels are asked for (SPEC §6)."""
+
+    labels: int = 700
+    """Total number of comparisons asked for during the run."""
+    pretrain_fraction: float = 0.25
+    """Share of the budget asked about rollouts of the untrained policy before RL starts."""
+    kind: ScheduleKind = "decay"
+    """decay: label rate ∝ c/(T+c); constant: a constant rate over the run."""
+    decay_c: float | None = None
+    """c of the decaying rate in env steps; None means a tenth of the step budget."""
+    updates: int = 25
+    """Reward-model updates (query rounds) spread over the run after pre-training."""
+
+    def __post_init__(self) -> None:
+        _check(self.labels >= 1, "the label budget must be >= 1 (use --labels N with N >= 1)")
+        _check(0.0 <= self.pretrain_fraction <= 1.0, "schedule.pretrain_fraction must be in [0, 1]")
+        _check(self.decay_c is None or self.decay_c > 0, "schedule.decay_c must be > 0")
+        _check(self.updates >= 1, "schedule.updates must be >= 1")
+
+
+@dataclass(frozen=True)
+class OracleConfig:
+    """The synthetic labeller, with B-Pref's noise model (SPEC §9). Defaults: a perfect oracle."""
+
+    beta: float = math.inf
+    """Rationality: labels sampled from sigmoid(β·ΔR); inf (or <= 0) picks the larger return."""
+    gamma: float = 1.0
+    """Myopia: step t of H is weighted γ^(H-1-t)."""
+    mistake: float = 0.0
+    """Probability of flipping the label."""
+    skip: float = 0.0
+    """Skip (answer can't-tell) when the better return is below skip × mean segment return."""
+    equal: float = 0.0
+    """Answer 'equal' when |R1-R2| < equal × mean segment return."""
+
+    def __post_init__(self) -> None:
+        _check(0.0 <= self.mistake <= 1.0, "oracle.mistake must be in [0, 1]")
+        _check(0.0 < self.gamma <= 1.0, "oracle.gamma must be in (0, 1]")
+        _check(self.skip >= 0 and self.equal >= 0, "oracle.skip and oracle.equal must be >= 0")
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """The RL algorithm that is trained on the (learned or true) reward."""
+
+    algo: Algo = "ppo"
+    """Stable-Baselines3 algorithm."""
+    n_envs: int | None = None
+    """Parallel environments; None takes the preset."""
+    overrides: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments for the SB3 constructor that replace the preset's."""
+
+    def __post_init__(self) -> None:
+        _check(self.n_envs is None or self.n_envs >= 1, "agent.n_envs must be >= 1")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One rlhp run."""
+
+    env_id: str
+    """Gymnasium environment id, e.g. CartPole-v1."""
+    total_timesteps: int = 100_000
+    """Environment steps the agent trains for (pre-training rollouts not included)."""
+    seed: int = 0
+    """Seeds numpy, torch, the environments and the agent."""
+    reward: RewardSource = "preferences"
+    """preferences: the agent sees only the learned reward; env: the environment's reward
+    (the reference every benchmark compares against)."""
+    feedback: Feedback = "oracle"
+    """Who answers the queries: the synthetic oracle, or people in the browser."""
+    torch_threads: int = 1
+    """torch intra-op threads; small networks on few cores are fastest with one."""
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    reward_model: RewardModelConfig = field(default_factory=RewardModelConfig)
+    queries: QueryConfig = field(default_factory=QueryConfig)
+    oracle: OracleConfig = field(default_factory=OracleConfig)
+    agent: AgentConfig = field(default_factory=AgentConfig)
+
+    def __post_init__(self) -> None:
+        _check(bool(self.env_id), "env_id must be a Gymnasium id such as CartPole-v1")
+        _check(self.total_timesteps >= 1, "the step budget must be >= 1 (--timesteps)")
+        _check(self.torch_threads >= 1, "torch_threads must be >= 1")
+
+    @property
+    def decay_c(self) -> float:
+        """c of the c/(T+c) label rate, in env steps."""
+        return self.schedule.decay_c or self.total_timesteps / 10
+
+    @property
+    def pretrain_labels(self) -> int:
+        """Comparisons asked about the untrained policy before RL starts."""
+        if self.reward == "env":
+            return 0
+        return round(self.schedule.labels * self.schedule.pretrain_fraction)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(_jsonable(self.to_dict()), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        return _build(cls, data, "")
+
+    def with_overrides(self, assignments: list[str]) -> TrainConfig:
+        """Apply ``section.field=value`` strings (values parsed as JSON, else as text)."""
+        data = self.to_dict()
+        for item in assignments:
+            key, sep, raw = item.partition("=")
+            _check(bool(sep), f"--set expects key=value, got {item!r}")
+            node = data
+            *parents, leaf = key.split(".")
+            for part in parents:
+                _check(isinstance(node.get(part), dict), f"unknown config key {key!r}")
+                node = node[part]
+            _check(leaf in node, f"unknown config key {key!r}")
+            try:
+                node[leaf] = json.loads(raw)
+            except json.JSONDecodeError:
+                node[leaf] = raw
+        return TrainConfig.from_dict(data)
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _build(cls: Any, data: Any, where: str) -> Any:
+    """Build dataclass ``cls`` from plain JSON data, checking keys and types."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"config section {where or 'root'} must be an object")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - names
+    _check(not unknown, f"unknown config key(s) {sorted(unknown)} in {where or 'root'}")
+    kwargs = {}
+    for name, value in data.items():
+        kwargs[name] = _coerce(hints[name], value, f"{where}{name}")
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"config section {where or 'root'}: {exc}") from exc
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, where + ".")
+    if origin is Literal:
+        _check(value in typing.get_args(hint), f"{where} must be one of {typing.get_args(hint)}")
+        return value
+    if origin in (types.UnionType, typing.Union):
+        if value is None:
+            return None
+        inner = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _coerce(inner[0], value, where)
+    if origin is tuple:
+        _check(isinstance(value, (list, tuple)), f"{where} must be a list")
+        args = typing.get_args(hint)
+        item = args[0]
+        return tuple(_coerce(item, v, where) for v in value)
+    if origin is dict or hint is dict:
+        _check(isinstance(value, dict), f"{where} must be an object")
+        return dict(value)
+    if hint is float:
+        if isinstance(value, str) and value in ("inf", "-inf"):
+            return float(value)
+        _check(isinstance(value, (int, float)) and not isinstance(value, bool), f"{where} must be a number")
+        return float(value)
+    if hint is int:
+        _check(isinstance(value, int) and not isinstance(value, bool), f"{where} must be an integer")
+        return value
+    if hint is bool:
+        _check(isinstance(value, bool), f"{where} must be true or false")
+        return value
+    if hint is str:
+        _check(isinstance(value, str), f"{where} must be text")
+        return value
+    return value
+
+
+ORACLE_PRESETS: dict[str, OracleConfig] = {
+    "oracle": OracleConfig(),
+    "stoc": OracleConfig(beta=1.0),
+    "mistake": OracleConfig(mistake=0.1),
+    "skip": OracleConfig(skip=0.1),
+    "equal": OracleConfig(equal=0.1),
+    "myopic": OracleConfig(gamma=0.9),
+}
+"""B-Pref's named simulated teachers (SPEC §9)."""

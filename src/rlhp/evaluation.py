@@ -1,0 +1,118 @@
+"""Evaluating a run: the policy's true return, and how well r̂ tracks the true reward."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from stable_baselines3.common.evaluation import evaluate_policy
+
+from rlhp.loop.run_dir import RunDir
+from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
+from rlhp.rl.agents import build_stack, load_agent, probe_env
+from rlhp.segments import EpisodePool
+from rlhp.store import LabelStore
+
+EVAL_SEED_OFFSET = 10_000
+"""Evaluation episodes are seeded apart from every training seed."""
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The result of ``rlhp evaluate``."""
+
+    env_id: str
+    episodes: int
+    true_return_mean: float
+    true_return_std: float
+    labels_used: int
+    labels_asked: int
+    timesteps: int
+    reward: str
+    segments_compared: int
+    return_pearson: float | None
+    """Pearson correlation of learned and true returns over the stored segments."""
+    return_spearman: float | None
+    """Spearman rank correlation of the same."""
+
+    def to_dict(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+
+def evaluate(run_dir: Path | str, episodes: int = 20) -> Evaluation:
+    """Run ``episodes`` deterministic episodes of the trained policy on the true reward."""
+    run = RunDir.open(Path(run_dir))
+    config = run.config()
+    if not run.agent_checkpoint.exists():
+        raise FileNotFoundError(f"{run.path} has no agent checkpoint yet; train it first")
+    obs_space, action_space = probe_env(config)
+    single = dataclasses.replace(config, agent=dataclasses.replace(config.agent, n_envs=1))
+    stack = build_stack(single, EpisodePool(1), None, env_seed=config.seed + EVAL_SEED_OFFSET)
+    load_agent(stack, run.agent_checkpoint)
+    if stack.normalize is not None:
+        stack.normalize.training = False
+        stack.normalize.norm_reward = False
+    venv = stack.model.get_env()
+    assert venv is not None
+    returns, _ = evaluate_policy(
+        stack.model, venv, n_eval_episodes=episodes, deterministic=True, return_episode_rewards=True
+    )
+    store = LabelStore.open(run.store_file)
+    try:
+        counts = store.counts()
+        pearson, spearman, compared = None, None, 0
+        if config.reward == "preferences" and run.reward_checkpoint.exists():
+            spec = FeatureSpec.from_spaces(obs_space, action_space, config.reward_model.use_actions)
+            model = RewardEnsemble(spec, config.reward_model)
+            model.load_state_dict(torch.load(run.reward_checkpoint, weights_only=True)["model"])
+            pearson, spearman, compared = _return_correlation(model, store)
+    finally:
+        store.close()
+    return Evaluation(
+        env_id=config.env_id,
+        episodes=episodes,
+        true_return_mean=float(np.mean(returns)),
+        true_return_std=float(np.std(returns)),
+        labels_used=counts.answered,
+        labels_asked=counts.pairs,
+        timesteps=int(stack.model.num_timesteps),
+        reward=config.reward,
+        segments_compared=compared,
+        return_pearson=pearson,
+        return_spearman=spearman,
+    )
+
+
+@torch.no_grad()
+def _return_correlation(model: RewardEnsemble, store: LabelStore) -> tuple[float | None, float | None, int]:
+    model.eval()
+    ids = store.segment_ids()
+    if len(ids) < 3:
+        return None, None, len(ids)
+    segments = [store.segment(i) for i in ids]
+    true = np.array([store.true_rewards(i).sum() for i in ids])
+    learned = model.rewards(
+        torch.as_tensor(np.stack([s.obs for s in segments])),
+        torch.as_tensor(np.stack([s.actions for s in segments])),
+        torch.as_tensor(np.stack([s.absorbing for s in segments])),
+    ).sum(dim=-1).numpy()
+    return pearson(learned, true), pearson(ranks(learned), ranks(true)), len(ids)
+
+
+def ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks 0…n-1 with ties sharing their average rank (as Spearman's ρ needs)."""
+    order = np.argsort(values, kind="stable")
+    ranked = np.empty(len(values))
+    ranked[order] = np.arange(len(values))
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    sums = np.bincount(inverse, weights=ranked)
+    return sums[inverse] / counts[inverse]
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float | None:
+    if np.std(a) < 1e-12 or np.std(b) < 1e-12:
+        return None
+    return float(np.corrcoef(a, b)[0, 1])

@@ -1,0 +1,109 @@
+"""The run directory: layout, versioned metadata, config and resumable state.
+
+    RUN/
+      run.json            format version, env id, creation time
+      config.json         the TrainConfig (the CLI schema)
+      labels.sqlite       the label store (segments, pairs, answers)
+      state.json          progress of the loop, rewritten atomically at each checkpoint
+      checkpoints/reward_model.pt, checkpoints/agent.pt   weights only
+      metrics.jsonl, tensorboard/
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rlhp.config import TrainConfig
+from rlhp.errors import ConfigError, RunDirError
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RunDir:
+    path: Path
+
+    @property
+    def config_file(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def store_file(self) -> Path:
+        return self.path / "labels.sqlite"
+
+    @property
+    def state_file(self) -> Path:
+        return self.path / "state.json"
+
+    @property
+    def reward_checkpoint(self) -> Path:
+        return self.path / "checkpoints" / "reward_model.pt"
+
+    @property
+    def agent_checkpoint(self) -> Path:
+        return self.path / "checkpoints" / "agent.pt"
+
+    @property
+    def plot_file(self) -> Path:
+        return self.path / "plot.png"
+
+    @classmethod
+    def create(cls, path: Path, config: TrainConfig) -> RunDir:
+        """Make a new run directory; refuses one that already holds a run."""
+        path = Path(path)
+        if (path / "run.json").exists() or (path / "labels.sqlite").exists():
+            raise RunDirError(f"{path} already holds a run; resume it with --resume {path} or pick another --out")
+        if path.exists() and not path.is_dir():
+            raise RunDirError(f"{path} is a file; pick a directory for --out")
+        (path / "checkpoints").mkdir(parents=True, exist_ok=True)
+        run = cls(path)
+        _write_json(path / "run.json", {"format_version": FORMAT_VERSION, "env_id": config.env_id, "created_at": time.time()})
+        run.config_file.write_text(config.to_json())
+        return run
+
+    @classmethod
+    def open(cls, path: Path) -> RunDir:
+        """An existing run directory of a format this version reads."""
+        path = Path(path)
+        meta_file = path / "run.json"
+        if not meta_file.is_file():
+            raise RunDirError(f"{path} is not an rlhp run directory (no run.json); check the path")
+        meta = _read_json(meta_file)
+        version = meta.get("format_version")
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise RunDirError(f"{path} has run format {version!r}; this rlhp reads up to {FORMAT_VERSION}")
+        return cls(path)
+
+    def config(self) -> TrainConfig:
+        try:
+            return TrainConfig.from_dict(_read_json(self.config_file))
+        except ConfigError as exc:
+            raise RunDirError(f"{self.config_file} is not a valid rlhp config: {exc}") from exc
+
+    def state(self) -> dict[str, Any]:
+        return _read_json(self.state_file) if self.state_file.exists() else {}
+
+    def save_state(self, state: dict[str, Any]) -> None:
+        _write_json(self.state_file, state)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RunDirError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise RunDirError(f"{path} does not hold a JSON object")
+    return data
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write atomically: a crash leaves the old file or the new one, never half of one."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    os.replace(tmp, path)

@@ -1,0 +1,429 @@
+"""The orchestration: rollouts → segments → queries → labels → reward fit → RL, in a loop.
+
+Read top to bottom in the order it runs:
+
+1. set up (or reload) the run directory, the store, the agent stack and the ensemble;
+2. pre-training: roll out the untrained policy, ask the pre-training share of the
+   budget, fit the ensemble for ``pretrain_epochs`` (SPEC §6);
+3. RL: one ``learn()`` call; at the end of a rollout past each scheduled update step
+   the loop asks the labels now due, stores whatever answers have arrived, refits the
+   ensemble, refreshes the reward the agent sees and writes a checkpoint.
+
+Only this module logs, writes metrics and checkpoints, or waits.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from stable_baselines3.common.callbacks import BaseCallback
+from tqdm import tqdm
+
+from rlhp.config import TrainConfig
+from rlhp.errors import ConfigError, RunDirError
+from rlhp.labellers.base import Labeller, Query
+from rlhp.labellers.oracle import SyntheticOracle
+from rlhp.loop.metrics import MetricsSink
+from rlhp.loop.run_dir import RunDir
+from rlhp.loop.schedule import LabelSchedule
+from rlhp.queries import make_selector
+from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
+from rlhp.reward.training import Comparisons, RewardTrainer, agreement
+from rlhp.rl.agents import (
+    build_stack,
+    collect_untrained,
+    load_agent,
+    probe_env,
+    relabel_replay_buffer,
+    save_agent,
+)
+from rlhp.rl.presets import segment_length
+from rlhp.segments import EpisodePool, Segment, SegmentBatch
+from rlhp.store import LabelStore
+
+log = logging.getLogger(__name__)
+
+TIE_WARNING_FRACTION = 0.5
+"""Warn when at least this share of a round's answers are 'equal'."""
+DIAGNOSTIC_SEGMENTS = 256
+"""Segments sampled from the pool for output normalisation and the return correlation."""
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a finished (or resumed-and-finished) run reports."""
+
+    run_dir: Path
+    env_steps: int
+    pretrain_env_steps: int
+    labels_asked: int
+    labels_answered: int
+    true_return: float
+    wall_time: float
+
+
+def store_meta(config: TrainConfig) -> dict[str, str]:
+    return {"env_id": config.env_id}
+
+
+class PreferenceLoop:
+    """One run: owns every component and the only side effects."""
+
+    def __init__(self, config: TrainConfig, run: RunDir, store: LabelStore, resume: bool, progress: bool) -> None:
+        self.config = config
+        self.run = run
+        self.store = store
+        self.resumed = resume
+        self.state: dict[str, Any] = run.state() if resume else {}
+        torch.set_num_threads(config.torch_threads)
+        torch.manual_seed(config.seed + int(self.state.get("env_steps", 0)))
+        obs_space, action_space = probe_env(config)
+        names = ("sample_rng", "oracle_rng", "fit_rng")
+        self.rngs = dict(zip(names, np.random.default_rng(config.seed).spawn(len(names)), strict=True))
+        for key, rng in self.rngs.items():
+            if key in self.state:
+                rng.bit_generator.state = self.state[key]
+        self.sample_rng = self.rngs["sample_rng"]
+        self.segment_length = config.queries.segment_length or segment_length(config.env_id)
+        self.schedule = LabelSchedule.from_config(config)
+        self.pool = EpisodePool(config.queries.pool_steps)
+        self.model: RewardEnsemble | None = None
+        if config.reward == "preferences":
+            spec = FeatureSpec.from_spaces(obs_space, action_space, config.reward_model.use_actions)
+            self.model = RewardEnsemble(spec, config.reward_model)
+            self.trainer = RewardTrainer(self.model, config.reward_model, self.rngs["fit_rng"])
+            self.selector = make_selector(config.queries.selector, self.model)
+        env_seed = config.seed + int(self.state.get("env_steps", 0))
+        self.stack = build_stack(config, self.pool, self.model, env_seed)
+        self.labeller: Labeller = SyntheticOracle(store.true_rewards, config.oracle, self.rngs["oracle_rng"])
+        self.metrics = MetricsSink(run.path)
+        self.segments: dict[int, Segment] = {}
+        self.seen_pairs: set[int] = set()
+        self.next_update = 1
+        self.wall_time = float(self.state.get("wall_time", 0.0))
+        self.pretrain_env_steps = int(self.state.get("pretrain_env_steps", 0))
+        self._started = time.perf_counter()
+        self._bar = tqdm(total=config.total_timesteps, unit="step", dynamic_ncols=True, disable=not progress)
+        if resume:
+            self._load_checkpoint()
+
+    # -- running -------------------------------------------------------------------------
+
+    def run_to_end(self) -> RunSummary:
+        done = int(self.state.get("env_steps", 0))
+        self._bar.update(done)
+        if self.model is not None and not self.state.get("pretrained", False):
+            self._pretrain()
+        remaining = self.config.total_timesteps - done
+        if remaining > 0:
+            self.stack.model.learn(
+                total_timesteps=remaining,
+                callback=_LoopCallback(self),
+                reset_num_timesteps=not self.resumed,
+            )
+        self._checkpoint(finished=True)
+        self._bar.close()
+        self.metrics.close()
+        counts = self.store.counts()
+        return RunSummary(
+            run_dir=self.run.path,
+            env_steps=self.stack.model.num_timesteps,
+            pretrain_env_steps=self.pretrain_env_steps,
+            labels_asked=counts.pairs,
+            labels_answered=counts.answered,
+            true_return=self.stack.wrapper.stats().true_return,
+            wall_time=self._elapsed(),
+        )
+
+    def _pretrain(self) -> None:
+        """Ask the pre-training share about the untrained policy and fit the ensemble."""
+        target = self.schedule.pretrain
+        min_steps = int(np.clip(self.segment_length * max(target, 1) * 2, 2_000, 20_000))
+        self.pretrain_env_steps += collect_untrained(self.stack, min_steps)
+        assert self.model is not None
+        batch = self._pool_sample(DIAGNOSTIC_SEGMENTS)
+        if batch is not None:
+            self.model.fit_input_normalization(*batch)
+        log.info("pre-training: %d labels from %d steps of the untrained policy", target, self.pretrain_env_steps)
+        self._update(env_step=0, epochs=self.config.reward_model.pretrain_epochs)
+        self.state["pretrained"] = True
+        self._checkpoint()
+
+    def on_rollout_end(self, env_step: int) -> None:
+        if self.model is None:
+            if env_step >= self.schedule.update_step(self.next_update):
+                self._advance_updates(env_step)
+                self._log_row(env_step, {})
+                self._checkpoint()
+            return
+        if env_step < self.schedule.update_step(self.next_update):
+            return
+        self._advance_updates(env_step)
+        self._update(env_step, epochs=self.config.reward_model.epochs_per_update)
+        self._checkpoint()
+
+    def _advance_updates(self, env_step: int) -> None:
+        while self.next_update <= self.schedule.updates and self.schedule.update_step(self.next_update) <= env_step:
+            self.next_update += 1
+
+    def on_step(self, env_step: int) -> None:
+        if env_step - self._bar.n >= 2_000:
+            self._bar.update(env_step - self._bar.n)
+
+    # -- one reward update ---------------------------------------------------------------
+
+    def _update(self, env_step: int, epochs: int) -> None:
+        assert self.model is not None
+        counts = self.store.counts()
+        wanted = self.schedule.due(env_step) - counts.pairs
+        if wanted > 0:
+            self._ask(wanted, env_step)
+        new_answers = self.labeller.collect()
+        self.store.record_answers(new_answers)
+        round_ties = sum(a.choice == "equal" for a in new_answers)
+        if len(new_answers) >= 5 and round_ties / len(new_answers) >= TIE_WARNING_FRACTION:
+            log.warning(
+                "%d of %d new answers are ties: these labels carry no preference. "
+                "Lengthen segments, use --query disagreement, or check that the task's reward varies.",
+                round_ties, len(new_answers),
+            )
+        data, fresh = self._comparisons()
+        fresh_accuracy = agreement(self.model, fresh) if fresh is not None else float("nan")
+        started = time.perf_counter()
+        fit = self.trainer.fit(data, epochs) if data is not None else None
+        fit_seconds = time.perf_counter() - started
+        correlation = self._refresh_reward(data)
+        relabelled = relabel_replay_buffer(self.stack.model, self.model, self.stack.wrapper.gamma)
+        counts = self.store.counts()
+        self._log_row(
+            env_step,
+            {
+                "labels/asked": counts.pairs,
+                "labels/answered": counts.answered,
+                "labels/trainable": counts.trainable,
+                "labels/equal": counts.equal,
+                "labels/cant_tell": counts.cant_tell,
+                "reward/fresh_accuracy": fresh_accuracy,
+                "reward/val_accuracy": fit.val_accuracy if fit else float("nan"),
+                "reward/train_loss": fit.train_loss if fit else float("nan"),
+                "reward/val_loss": fit.val_loss if fit else float("nan"),
+                "reward/l2": fit.l2 if fit else float("nan"),
+                "reward/return_correlation": correlation,
+                "reward/absorbing_value": self.model.absorbing_value(),
+                "time/fit_seconds": fit_seconds,
+                "rl/relabelled": relabelled,
+            },
+        )
+
+    def _ask(self, count: int, env_step: int) -> None:
+        """Sample candidates from recent episodes, select ``count`` pairs, send them out."""
+        candidates = 2 * count * self.config.queries.oversampling
+        try:
+            segments, truth = self.pool.sample(candidates, self.segment_length, self.sample_rng)
+        except ValueError as exc:
+            log.info("no segments to ask about yet (%s); the labels due are asked next update", exc)
+            return
+        batch = SegmentBatch.from_pairs(list(zip(segments[0::2], segments[1::2], strict=True)))
+        chosen = self.selector(batch, count, self.sample_rng)
+        picked = [segments[2 * i] for i in chosen] + [segments[2 * i + 1] for i in chosen]
+        picked_truth = np.concatenate([truth[0::2][chosen], truth[1::2][chosen]])
+        ids = self.store.add_segments(picked, picked_truth)
+        n = len(chosen)
+        pair_ids = self.store.add_pairs(
+            list(zip(ids[:n], ids[n:], strict=True)), env_step, self.next_update - 1, self.config.queries.selector
+        )
+        queries = [
+            Query(pid, ids[i], ids[n + i], picked[i], picked[n + i]) for i, pid in enumerate(pair_ids)
+        ]
+        self.labeller.request(queries)
+
+    def _segment(self, segment_id: int) -> Segment:
+        if segment_id not in self.segments:
+            self.segments[segment_id] = self.store.segment(segment_id)
+        return self.segments[segment_id]
+
+    def _comparisons(self) -> tuple[Comparisons | None, Comparisons | None]:
+        """All trainable comparisons, and those not seen by the model before."""
+        labelled = self.store.labelled_pairs()
+        if not labelled:
+            return None, None
+        pairs = [(self._segment(p.left_id), self._segment(p.right_id)) for p in labelled]
+        targets = np.array([p.target for p in labelled], dtype=np.float32)
+        data = Comparisons.from_batch(SegmentBatch.from_pairs(pairs), targets)
+        fresh_index = [i for i, p in enumerate(labelled) if p.pair_id not in self.seen_pairs]
+        self.seen_pairs.update(p.pair_id for p in labelled)
+        fresh = None
+        if fresh_index:
+            idx = torch.as_tensor(fresh_index)
+            fresh = Comparisons(data.obs[idx], data.actions[idx], data.absorbing[idx], data.targets[idx])
+        return data, fresh
+
+    def _pool_sample(self, count: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+        try:
+            segments, _ = self.pool.sample(count, self.segment_length, self.sample_rng)
+        except ValueError:
+            return None
+        return (
+            torch.as_tensor(np.stack([s.obs for s in segments])),
+            torch.as_tensor(np.stack([s.actions for s in segments])),
+            torch.as_tensor(np.stack([s.absorbing for s in segments])),
+        )
+
+    @torch.no_grad()
+    def _refresh_reward(self, data: Comparisons | None) -> float:
+        """Renormalise the members; return corr(learned, true) of recent segment returns.
+
+        The normalisation statistics cover the labelled segments (every phase of the
+        run, absorbing steps included) and a sample of recent ones, so the scale stays
+        put when recent segments all look alike (e.g. a policy that never falls).
+        """
+        assert self.model is not None
+        try:
+            segments, truth = self.pool.sample(DIAGNOSTIC_SEGMENTS, self.segment_length, self.sample_rng)
+        except ValueError:
+            self.stack.wrapper.refresh_reward()
+            return float("nan")
+        obs = torch.as_tensor(np.stack([s.obs for s in segments]))
+        actions = torch.as_tensor(np.stack([s.actions for s in segments]))
+        absorbing = torch.as_tensor(np.stack([s.absorbing for s in segments]))
+        if data is None:
+            self.model.fit_output_normalization(obs, actions, absorbing)
+        else:
+            self.model.fit_output_normalization(
+                torch.cat([obs, data.obs.flatten(0, 1)]),
+                torch.cat([actions, data.actions.flatten(0, 1)]),
+                torch.cat([absorbing, data.absorbing.flatten(0, 1)]),
+            )
+        self.stack.wrapper.refresh_reward()
+        learned = self.model.rewards(obs, actions, absorbing).sum(dim=-1).numpy()
+        true = truth.sum(axis=1)
+        if np.std(learned) < 1e-9 or np.std(true) < 1e-9:
+            return float("nan")
+        return float(np.corrcoef(learned, true)[0, 1])
+
+    # -- persistence -----------------------------------------------------------------------
+
+    def _log_row(self, env_step: int, values: dict[str, Any]) -> None:
+        stats = self.stack.wrapper.stats()
+        row = {
+            "env_step": env_step,
+            "rollout/true_return": stats.true_return,
+            "rollout/learned_return": stats.learned_return,
+            "rollout/episode_length": stats.length,
+            "rollout/episodes": stats.episodes,
+            "time/wall": self._elapsed(),
+            **values,
+        }
+        self.metrics.write(row)
+        answered = values.get("labels/answered", 0)
+        self._bar.set_postfix_str(
+            f"labels {answered}/{self.schedule.total} true R {stats.true_return:.1f} learned R {stats.learned_return:.1f}",
+            refresh=False,
+        )
+
+    def _elapsed(self) -> float:
+        return self.wall_time + time.perf_counter() - self._started
+
+    def _checkpoint(self, finished: bool = False) -> None:
+        save_agent(self.stack, self.run.agent_checkpoint)
+        if self.model is not None:
+            tmp = self.run.reward_checkpoint.with_suffix(".tmp")
+            torch.save(
+                {
+                    "model": self.model.state_dict(),
+                    "optimizer": self.trainer.optimizer.state_dict(),
+                    "l2": self.trainer.l2,
+                },
+                tmp,
+            )
+            tmp.replace(self.run.reward_checkpoint)
+        self.state.update(
+            env_steps=int(self.stack.model.num_timesteps),
+            next_update=self.next_update,
+            pretrain_env_steps=self.pretrain_env_steps,
+            wall_time=self._elapsed(),
+            finished=finished,
+            **{k: r.bit_generator.state for k, r in self.rngs.items()},
+        )
+        self.run.save_state(self.state)
+
+    def _load_checkpoint(self) -> None:
+        if self.run.agent_checkpoint.exists():
+            load_agent(self.stack, self.run.agent_checkpoint)
+        if self.model is not None and self.run.reward_checkpoint.exists():
+            saved = torch.load(self.run.reward_checkpoint, weights_only=True)
+            self.model.load_state_dict(saved["model"])
+            self.trainer.optimizer.load_state_dict(saved["optimizer"])
+            self.trainer.l2 = saved["l2"]
+            self.stack.wrapper.refresh_reward()
+        self.next_update = int(self.state.get("next_update", 1))
+        self.seen_pairs.update(p.pair_id for p in self.store.labelled_pairs())
+
+
+class _LoopCallback(BaseCallback):
+    """Hands SB3's step and rollout events to the loop (it reads no locals)."""
+
+    def __init__(self, loop: PreferenceLoop) -> None:
+        super().__init__()
+        self.loop = loop
+
+    def _on_step(self) -> bool:
+        self.loop.on_step(self.model.num_timesteps)
+        return True
+
+    def _on_rollout_end(self) -> None:
+        self.loop.on_rollout_end(self.model.num_timesteps)
+
+
+def train(config: TrainConfig, out: Path | str, progress: bool = False) -> RunSummary:
+    """Train a new run into ``out`` (which must not hold a run already)."""
+    if config.feedback == "human":
+        raise ConfigError("--feedback human needs the labelling server, which this version does not ship yet")
+    probe_env(config)
+    run = RunDir.create(Path(out), config)
+    store = LabelStore.create(run.store_file, store_meta(config))
+    try:
+        return PreferenceLoop(config, run, store, resume=False, progress=progress).run_to_end()
+    finally:
+        store.close()
+
+
+def resume(run_dir: Path | str, config: TrainConfig | None = None, progress: bool = False) -> RunSummary:
+    """Continue a killed run where its last checkpoint left it; no label is lost.
+
+    Args:
+        run_dir: the run directory.
+        config: if given, must equal the run's saved config.
+    """
+    run = RunDir.open(Path(run_dir))
+    saved = run.config()
+    if config is not None and config != saved:
+        diff = sorted(k for k, v in _flat(config.to_dict()).items() if _flat(saved.to_dict()).get(k) != v)
+        raise RunDirError(
+            f"{run.path} was trained with another config (differs in {', '.join(diff)}); "
+            "resume without those options or start a new run with --out"
+        )
+    store = LabelStore.open(run.store_file, expect=store_meta(saved))
+    try:
+        loop = PreferenceLoop(saved, run, store, resume=True, progress=progress)
+        if loop.state.get("finished"):
+            log.info("%s already finished; nothing to resume", run.path)
+        return loop.run_to_end()
+    finally:
+        store.close()
+
+
+def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and key != "overrides":
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out

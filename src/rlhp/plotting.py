@@ -1,0 +1,62 @@
+"""The run plot: true return and reward-model accuracy against env steps and labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+
+from rlhp.loop.metrics import read_metrics  # noqa: E402
+from rlhp.loop.run_dir import RunDir  # noqa: E402
+
+
+def plot_run(run_dir: Path | str, out: Path | None = None) -> Path:
+    """Write a 2×2 PNG of a run's metrics; returns its path."""
+    run = RunDir.open(Path(run_dir))
+    config = run.config()
+    rows = read_metrics(run.path)
+    if not rows:
+        raise FileNotFoundError(f"{run.path} has no metrics yet; train it first")
+    steps = [r["env_step"] for r in rows]
+    labels = [r.get("labels/answered") or 0 for r in rows]
+    true_return = [_num(r.get("rollout/true_return")) for r in rows]
+    val_acc = [_num(r.get("reward/val_accuracy")) for r in rows]
+    fresh_acc = [_num(r.get("reward/fresh_accuracy")) for r in rows]
+    corr = [_num(r.get("reward/return_correlation")) for r in rows]
+
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7), constrained_layout=True)
+    title = f"{config.env_id} · {config.agent.algo.upper()} · reward: {config.reward}"
+    if config.reward == "preferences":
+        title += f" · {config.schedule.labels} labels, {config.queries.selector} queries"
+    fig.suptitle(title)
+    for col, (x, xlabel) in enumerate(((steps, "environment steps"), (labels, "labels answered"))):
+        ax = axes[0][col]
+        ax.plot(x, true_return, marker=".", color="tab:blue")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("true episode return (training)")
+        ax.grid(alpha=0.3)
+        ax = axes[1][col]
+        ax.plot(x, val_acc, marker=".", label="held-out accuracy (bootstrap OOB)")
+        ax.plot(x, fresh_acc, marker="x", linestyle="none", label="accuracy on new labels, before fitting")
+        ax.plot(x, corr, marker=".", label="corr(learned, true) segment return")
+        ax.set_ylim(-0.05 if min(_finite(corr), default=0) >= 0 else -1.05, 1.05)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("reward model")
+        ax.grid(alpha=0.3)
+        if col == 0:
+            ax.legend(fontsize=8, loc="lower right")
+    path = out or run.plot_file
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _num(value: object) -> float:
+    return float(value) if isinstance(value, (int, float)) else float("nan")
+
+
+def _finite(values: list[float]) -> list[float]:
+    return [v for v in values if v == v]

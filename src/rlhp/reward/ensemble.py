@@ -1,0 +1,169 @@
+"""The reward ensemble: K MLP predictors evaluated in one batched forward (SPEC §4).
+
+Every forward returns the ensemble axis first, ``(K, ...)``. Member weights are stacked
+tensors ``(K, in, out)`` multiplied with ``torch.baddbmm``, so K members cost one kernel
+per layer, not K. Each member also owns one scalar: the reward of the absorbing state
+that follows a terminated episode (see ``rlhp.segments``).
+
+Output normalisation (zero mean, unit std per member) and the ensemble mean are small
+functions on top of the raw per-member rewards.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from torch import Tensor, nn
+
+from rlhp.config import RewardModelConfig
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """How observations (and actions) become the model's input vector.
+
+    Attributes:
+        obs_shape: shape of one observation.
+        action_dim: width of the action features (one-hot size for discrete), 0 if unused.
+        discrete_actions: True if actions are integers to one-hot encode.
+    """
+
+    obs_shape: tuple[int, ...]
+    action_dim: int
+    discrete_actions: bool
+
+    @property
+    def input_dim(self) -> int:
+        return int(np.prod(self.obs_shape)) + self.action_dim
+
+    @classmethod
+    def from_spaces(cls, obs_space: spaces.Space, action_space: spaces.Space, use_actions: bool) -> FeatureSpec:
+        if not isinstance(obs_space, spaces.Box):
+            raise TypeError(f"reward model needs a Box observation space, got {obs_space}")
+        obs_shape = tuple(int(d) for d in obs_space.shape)
+        if not use_actions:
+            return cls(obs_shape, 0, False)
+        if isinstance(action_space, spaces.Discrete):
+            return cls(obs_shape, int(action_space.n), True)
+        if isinstance(action_space, spaces.Box):
+            return cls(obs_shape, int(np.prod(action_space.shape)), False)
+        raise TypeError(f"reward model cannot encode actions of space {action_space}")
+
+    def features(self, obs: Tensor, actions: Tensor) -> Tensor:
+        """``(..., *obs_shape)``, ``(..., *act_shape)`` → ``(..., input_dim)`` float32."""
+        lead = obs.shape[: obs.dim() - len(self.obs_shape)]
+        flat = obs.reshape(*lead, -1).float()
+        if self.action_dim == 0:
+            return flat
+        if self.discrete_actions:
+            act = nn.functional.one_hot(actions.reshape(*lead).long(), self.action_dim).float()
+        else:
+            act = actions.reshape(*lead, -1).float()
+        return torch.cat([flat, act], dim=-1)
+
+
+class EnsembleLinear(nn.Module):
+    """K independent affine maps: ``(K, N, in)`` → ``(K, N, out)``."""
+
+    def __init__(self, members: int, in_features: int, out_features: int) -> None:
+        super().__init__()
+        bound = 1.0 / math.sqrt(in_features)
+        self.weight = nn.Parameter(torch.empty(members, in_features, out_features).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(members, 1, out_features).uniform_(-bound, bound))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.baddbmm(self.bias, x, self.weight)
+
+
+class RewardEnsemble(nn.Module):
+    """K reward predictors r̂ₖ(o, a) plus a learned absorbing-state reward per member."""
+
+    def __init__(self, spec: FeatureSpec, config: RewardModelConfig) -> None:
+        super().__init__()
+        self.spec = spec
+        self.members = config.ensemble_size
+        widths = [spec.input_dim, *config.hidden_sizes]
+        self.hidden = nn.ModuleList(
+            EnsembleLinear(self.members, a, b) for a, b in zip(widths[:-1], widths[1:], strict=True)
+        )
+        self.head = EnsembleLinear(self.members, widths[-1], 1)
+        self.dropout = nn.Dropout(config.dropout) if config.dropout > 0 else nn.Identity()
+        self.absorbing_reward = nn.Parameter(torch.zeros(self.members))
+        self.register_buffer("input_mean", torch.zeros(spec.input_dim))
+        self.register_buffer("input_std", torch.ones(spec.input_dim))
+        self.register_buffer("output_mean", torch.zeros(self.members))
+        self.register_buffer("output_std", torch.ones(self.members))
+
+    def l2_per_member(self) -> Tensor:
+        """``(K,)`` sum of squared weights of each member (biases excluded)."""
+        total = self.head.weight.pow(2).sum(dim=(1, 2))
+        for layer in self.hidden:
+            assert isinstance(layer, EnsembleLinear)
+            total = total + layer.weight.pow(2).sum(dim=(1, 2))
+        return total
+
+    def raw_rewards(self, obs: Tensor, actions: Tensor, absorbing: Tensor, per_member: bool = False) -> Tensor:
+        """Unnormalised per-step rewards of every member.
+
+        Args:
+            obs: ``(..., *obs_shape)`` shared by all members, or ``(K, ...)`` per member
+                when ``per_member`` is True.
+            actions: matching ``(..., *act_shape)`` (ignored unless the model uses actions).
+            absorbing: matching ``(...)`` bool; these steps get the absorbing reward.
+            per_member: the leading axis of the inputs is already the ensemble axis.
+
+        Returns:
+            ``(K, ...)`` rewards.
+        """
+        x = self.spec.features(obs, actions)
+        lead = x.shape[:-1]
+        k = self.members
+        if per_member:
+            x = x.reshape(k, -1, x.shape[-1])
+            out_shape = lead
+        else:
+            x = x.reshape(1, -1, x.shape[-1]).expand(k, -1, -1)
+            out_shape = (k, *lead)
+        x = (x - self.input_mean) / self.input_std
+        for layer in self.hidden:
+            x = self.dropout(nn.functional.leaky_relu(layer(x), 0.01))
+        r = self.head(x).reshape(out_shape)
+        absorbing_r = self.absorbing_reward.reshape(k, *([1] * (len(out_shape) - 1)))
+        return torch.where(absorbing.reshape(out_shape) if per_member else absorbing.expand(out_shape), absorbing_r, r)
+
+    def normalize(self, raw: Tensor) -> Tensor:
+        """``(K, ...)`` raw rewards → each member at zero mean and unit std."""
+        shape = (self.members, *([1] * (raw.dim() - 1)))
+        return (raw - self.output_mean.reshape(shape)) / self.output_std.reshape(shape)
+
+    def rewards(self, obs: Tensor, actions: Tensor, absorbing: Tensor) -> Tensor:
+        """r̂: the mean over members of their normalised rewards, shape ``(...)``."""
+        return self.normalize(self.raw_rewards(obs, actions, absorbing)).mean(dim=0)
+
+    @torch.no_grad()
+    def absorbing_value(self) -> float:
+        """Normalised ensemble reward of one absorbing step."""
+        return float(((self.absorbing_reward - self.output_mean) / self.output_std).mean())
+
+    @torch.no_grad()
+    def fit_input_normalization(self, obs: Tensor, actions: Tensor, absorbing: Tensor) -> None:
+        """Set the input standardisation from the non-absorbing steps given ``(..., *obs_shape)``."""
+        x = self.spec.features(obs, actions)[~absorbing]
+        if x.shape[0] < 2:
+            return
+        self.input_mean.copy_(x.mean(dim=0))
+        self.input_std.copy_(x.std(dim=0).clamp_min(1e-6))
+
+    @torch.no_grad()
+    def fit_output_normalization(self, obs: Tensor, actions: Tensor, absorbing: Tensor) -> None:
+        """Set each member's mean/std from its raw rewards on the steps given."""
+        was_training = self.training
+        self.eval()
+        raw = self.raw_rewards(obs, actions, absorbing).reshape(self.members, -1)
+        self.train(was_training)
+        self.output_mean.copy_(raw.mean(dim=1))
+        self.output_std.copy_(raw.std(dim=1).clamp_min(1e-6) if raw.shape[1] > 1 else torch.ones(self.members))

@@ -1,0 +1,189 @@
+"""The RL backend: Stable-Baselines3 agents on the reward-swapping environment stack.
+
+Stack, bottom to top: Gymnasium envs (DummyVecEnv) → ``RewardSwapWrapper`` (records,
+swaps rewards) → optional ``VecNormalize`` → the agent. Checkpoints are weights only:
+``torch.save`` of state dicts plus NumPy arrays for the normalisation statistics,
+loaded with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium import spaces
+from stable_baselines3 import A2C, PPO, SAC
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize
+
+from rlhp.config import TrainConfig
+from rlhp.errors import ConfigError
+from rlhp.reward.ensemble import RewardEnsemble
+from rlhp.rl.presets import agent_preset
+from rlhp.rl.reward_wrapper import RewardSwapWrapper
+from rlhp.segments import EpisodePool
+
+log = logging.getLogger(__name__)
+
+ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "sac": SAC}
+_SUPPORTED_ACTIONS: dict[str, tuple[type[spaces.Space], ...]] = {
+    "ppo": (spaces.Discrete, spaces.Box, spaces.MultiDiscrete, spaces.MultiBinary),
+    "a2c": (spaces.Discrete, spaces.Box, spaces.MultiDiscrete, spaces.MultiBinary),
+    "sac": (spaces.Box,),
+}
+
+
+def probe_env(config: TrainConfig) -> tuple[spaces.Space, spaces.Space]:
+    """Make the environment once to check its id and spaces; returns (obs, action) spaces."""
+    try:
+        env = gym.make(config.env_id)
+    except gym.error.Error as exc:
+        raise ConfigError(
+            f"unknown environment {config.env_id!r} ({exc}); use a registered Gymnasium id such as CartPole-v1"
+        ) from exc
+    obs_space, action_space = env.observation_space, env.action_space
+    env.close()
+    algo = config.agent.algo
+    if not isinstance(action_space, _SUPPORTED_ACTIONS[algo]):
+        raise ConfigError(
+            f"{algo} cannot act in {config.env_id}'s action space {action_space}; "
+            f"use --algo {'ppo' if algo == 'sac' else 'sac'} or another environment"
+        )
+    if not isinstance(obs_space, spaces.Box):
+        raise ConfigError(f"{config.env_id} has observation space {obs_space}; rlhp needs a Box observation space")
+    return obs_space, action_space
+
+
+@dataclass
+class AgentStack:
+    """The agent and the environment layers it trains on."""
+
+    model: BaseAlgorithm
+    wrapper: RewardSwapWrapper
+    normalize: VecNormalize | None
+
+
+def _schedule(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith("lin_"):
+        start = float(value.removeprefix("lin_"))
+        return lambda progress_remaining: progress_remaining * start
+    return value
+
+
+def agent_kwargs(config: TrainConfig) -> dict[str, Any]:
+    """The SB3 keyword arguments: the preset overlaid with the user's overrides."""
+    preset = agent_preset(config.env_id, config.agent.algo)
+    return {**preset.kwargs, **config.agent.overrides}
+
+
+def build_stack(
+    config: TrainConfig, pool: EpisodePool, reward_model: RewardEnsemble | None, env_seed: int
+) -> AgentStack:
+    """Environments, reward wrapper, normalisation and an untrained agent."""
+    preset = agent_preset(config.env_id, config.agent.algo)
+    n_envs = config.agent.n_envs or preset.n_envs
+    base = make_vec_env(config.env_id, n_envs=n_envs, seed=env_seed)
+    kwargs = {k: _schedule(v) for k, v in agent_kwargs(config).items()}
+    wrapper = RewardSwapWrapper(base, pool, gamma=float(kwargs.get("gamma", 0.99)), model=reward_model)
+    venv: VecEnv = wrapper
+    normalize = None
+    if preset.normalize:
+        normalize = VecNormalize(wrapper, gamma=float(kwargs.get("gamma", 0.99)))
+        venv = normalize
+    algo_cls = ALGORITHMS[config.agent.algo]
+    try:
+        model = algo_cls("MlpPolicy", venv, seed=config.seed, device="cpu", verbose=0, **kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"bad agent override for {config.agent.algo}: {exc}") from exc
+    wrapper.gamma = float(model.gamma)
+    wrapper.refresh_reward()
+    return AgentStack(model, wrapper, normalize)
+
+
+def save_agent(stack: AgentStack, path: Path) -> None:
+    """Weights-only checkpoint of the policy (and optimisers) and normalisation stats."""
+    state: dict[str, Any] = {
+        "parameters": stack.model.get_parameters(),
+        "num_timesteps": stack.model.num_timesteps,
+    }
+    if stack.normalize is not None:
+        norm = stack.normalize
+        state["normalize"] = {
+            "obs_mean": torch.as_tensor(norm.obs_rms.mean),
+            "obs_var": torch.as_tensor(norm.obs_rms.var),
+            "obs_count": float(norm.obs_rms.count),
+            "ret_mean": torch.as_tensor(norm.ret_rms.mean),
+            "ret_var": torch.as_tensor(norm.ret_rms.var),
+            "ret_count": float(norm.ret_rms.count),
+        }
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def load_agent(stack: AgentStack, path: Path) -> None:
+    state = torch.load(path, weights_only=True)
+    stack.model.set_parameters(state["parameters"], exact_match=True, device="cpu")
+    stack.model.num_timesteps = int(state["num_timesteps"])
+    norm_state = state.get("normalize")
+    if stack.normalize is not None and norm_state is not None:
+        norm = stack.normalize
+        norm.obs_rms.mean = norm_state["obs_mean"].numpy().astype(np.float64)
+        norm.obs_rms.var = norm_state["obs_var"].numpy().astype(np.float64)
+        norm.obs_rms.count = norm_state["obs_count"]
+        norm.ret_rms.mean = norm_state["ret_mean"].numpy().astype(np.float64)
+        norm.ret_rms.var = norm_state["ret_var"].numpy().astype(np.float64)
+        norm.ret_rms.count = norm_state["ret_count"]
+
+
+@torch.no_grad()
+def relabel_replay_buffer(model: BaseAlgorithm, reward_model: RewardEnsemble, gamma: float) -> int:
+    """Recompute every stored reward of an off-policy agent with the current r̂ (PEBBLE).
+
+    The buffer holds the raw (unnormalised) observations and scaled actions; actions are
+    mapped back to the environment's range before they reach the reward model.
+
+    Returns:
+        Number of transitions relabelled (0 for on-policy agents).
+    """
+    if not isinstance(model, OffPolicyAlgorithm) or model.replay_buffer is None:
+        return 0
+    buffer = model.replay_buffer
+    size = buffer.buffer_size if buffer.full else buffer.pos
+    if size == 0:
+        return 0
+    obs = torch.as_tensor(buffer.observations[:size])  # (S, n_envs, *obs)
+    actions = buffer.actions[:size]
+    if isinstance(model.action_space, spaces.Box):
+        actions = model.policy.unscale_action(actions)
+    absorbing = torch.zeros(obs.shape[:2], dtype=torch.bool)
+    rewards = reward_model.rewards(obs, torch.as_tensor(actions), absorbing).numpy()
+    terminated = buffer.dones[:size] * (1 - buffer.timeouts[:size])
+    bonus = gamma / (1.0 - gamma) * reward_model.absorbing_value()
+    buffer.rewards[:size] = rewards + terminated * bonus
+    return int(size * buffer.n_envs)
+
+
+def collect_untrained(stack: AgentStack, min_steps: int) -> int:
+    """Roll out the (untrained) policy until the pool has ``min_steps`` new steps.
+
+    Used before RL starts, for the pre-training comparisons. Returns env steps taken.
+    """
+    venv = stack.model.get_env()
+    assert venv is not None
+    obs = venv.reset()
+    pool = stack.wrapper.pool
+    start_pool, start_env = pool.added_steps, stack.wrapper.env_steps
+    while pool.added_steps - start_pool < min_steps:
+        actions, _ = stack.model.predict(obs, deterministic=False)  # type: ignore[arg-type]
+        obs, _, _, _ = venv.step(actions)
+        if stack.wrapper.env_steps - start_env > 50 * min_steps:
+            raise RuntimeError("pre-training rollouts produced no finished episode")
+    return stack.wrapper.env_steps - start_env

@@ -1,0 +1,139 @@
+"""The seam between the environment and the agent: record everything, show only r̂.
+
+``RewardSwapWrapper`` sits directly on the raw vectorised environment (below any
+observation normalisation). At every vector step it
+
+* records (observation, action, true reward) per environment and, when an episode
+  ends, hands the finished ``Episode`` to the pool that segments are cut from;
+* replaces the environment's reward with the learned reward r̂(o, a) — one batched
+  forward over all environments — and, on a *terminated* transition, adds the value of
+  the absorbing state that follows: γ/(1−γ)·r̂_abs (see ``rlhp.segments``);
+* in ``env`` mode passes the true reward through unchanged (the reference agent).
+
+The true reward never reaches the agent in ``preferences`` mode.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
+
+from rlhp.reward.ensemble import RewardEnsemble
+from rlhp.segments import Episode, EpisodePool
+
+
+@dataclass(frozen=True)
+class EpisodeStats:
+    """Means over the most recent finished episodes (NaN before the first)."""
+
+    true_return: float
+    learned_return: float
+    length: float
+    episodes: int
+
+
+class RewardSwapWrapper(VecEnvWrapper):
+    """Records episodes into ``pool`` and substitutes the learned reward."""
+
+    def __init__(
+        self,
+        venv: VecEnv,
+        pool: EpisodePool,
+        gamma: float,
+        model: RewardEnsemble | None,
+        window: int = 20,
+    ) -> None:
+        super().__init__(venv)
+        self.pool = pool
+        self.gamma = gamma
+        self.model = model
+        self._absorbing_bonus = 0.0
+        self._last_obs: np.ndarray | None = None
+        self._actions: np.ndarray | None = None
+        n = self.num_envs
+        self._obs: list[list[np.ndarray]] = [[] for _ in range(n)]
+        self._act: list[list[np.ndarray]] = [[] for _ in range(n)]
+        self._rew: list[list[float]] = [[] for _ in range(n)]
+        self._learned = np.zeros(n)
+        self._true_returns: deque[float] = deque(maxlen=window)
+        self._learned_returns: deque[float] = deque(maxlen=window)
+        self._lengths: deque[int] = deque(maxlen=window)
+        self.env_steps = 0
+        self.episodes = 0
+        self.refresh_reward()
+
+    def refresh_reward(self) -> None:
+        """Re-read the absorbing-state value after the model was retrained."""
+        if self.model is not None:
+            self.model.eval()
+            self._absorbing_bonus = self.gamma / (1.0 - self.gamma) * self.model.absorbing_value()
+
+    def reset(self) -> np.ndarray:
+        obs = self.venv.reset()
+        assert isinstance(obs, np.ndarray)
+        for buffers in (self._obs, self._act, self._rew):
+            for b in buffers:
+                b.clear()
+        self._learned[:] = 0.0
+        self._last_obs = obs
+        return obs
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = np.asarray(actions)
+        self.venv.step_async(actions)
+
+    def step_wait(self) -> VecEnvStepReturn:
+        obs, true_rewards, dones, infos = self.venv.step_wait()
+        assert self._last_obs is not None and self._actions is not None
+        prev, actions = self._last_obs, self._actions
+        rewards = self._reward(prev, actions, dones, infos) if self.model is not None else true_rewards
+        self._learned += rewards
+        for i in range(self.num_envs):
+            self._obs[i].append(prev[i])
+            self._act[i].append(actions[i])
+            self._rew[i].append(float(true_rewards[i]))
+            if dones[i]:
+                self._finish(i, terminated=not infos[i].get("TimeLimit.truncated", False))
+        self.env_steps += self.num_envs
+        self._last_obs = obs
+        return obs, rewards.astype(np.float32), dones, infos
+
+    @torch.no_grad()
+    def _reward(self, obs: np.ndarray, actions: np.ndarray, dones: np.ndarray, infos: list[dict]) -> np.ndarray:
+        assert self.model is not None
+        absorbing = torch.zeros(obs.shape[0], dtype=torch.bool)
+        r = self.model.rewards(torch.as_tensor(obs), torch.as_tensor(actions), absorbing).numpy()
+        terminated = np.array([d and not info.get("TimeLimit.truncated", False) for d, info in zip(dones, infos, strict=True)])
+        return (r + terminated * self._absorbing_bonus).astype(np.float64)
+
+    def _finish(self, i: int, terminated: bool) -> None:
+        episode = Episode(
+            obs=np.stack(self._obs[i]),
+            actions=np.stack(self._act[i]),
+            true_rewards=np.asarray(self._rew[i], dtype=np.float64),
+            terminated=terminated,
+            env_step=self.env_steps + self.num_envs,
+            index=self.episodes,
+        )
+        self.episodes += 1
+        self.pool.add(episode)
+        self._true_returns.append(float(episode.true_rewards.sum()))
+        self._learned_returns.append(float(self._learned[i]))
+        self._lengths.append(episode.length)
+        self._learned[i] = 0.0
+        self._obs[i].clear()
+        self._act[i].clear()
+        self._rew[i].clear()
+
+    def stats(self) -> EpisodeStats:
+        def mean(values: deque) -> float:
+            return float(np.mean(values)) if values else float("nan")
+
+        return EpisodeStats(
+            mean(self._true_returns), mean(self._learned_returns), mean(self._lengths), self.episodes
+        )
