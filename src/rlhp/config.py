@@ -51,6 +51,16 @@ class RewardModelConfig:
     """Target range of held-out loss divided by training loss."""
     epsilon: float = 0.1
     """Random-response probability: P = (1-ε)·P̂ + ε/2 (SPEC §3)."""
+    refit_inputs: bool = True
+    """Re-standardise the model's inputs on all labelled segments before every fit, so
+    states the policy reaches later are not extrapolated from the first rollouts' scale."""
+    scale_rewards: bool = True
+    """Scale the learned reward by the running std of the agent's discounted return
+    (VecNormalize), so its size matches what the agent's hyperparameters expect however
+    r̂'s normalisation and offset move between updates."""
+    pessimism: float = 0.0
+    """The agent sees mean − pessimism·std over members: states the members disagree on
+    (unlabelled, out of distribution) look worse, so the agent does not exploit them."""
 
     def __post_init__(self) -> None:
         _check(self.ensemble_size >= 1, "reward_model.ensemble_size must be >= 1")
@@ -97,7 +107,7 @@ class ScheduleConfig:
     """decay: label rate ∝ c/(T+c); constant: a constant rate over the run."""
     decay_c: float | None = None
     """c of the decaying rate in env steps; None means a tenth of the step budget."""
-    updates: int = 25
+    updates: int = 50
     """Reward-model updates (query rounds) spread over the run after pre-training."""
 
     def __post_init__(self) -> None:

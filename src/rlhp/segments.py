@@ -5,8 +5,9 @@ Early termination (SPEC §7) is handled with an absorbing state: an episode that
 steps. Their true reward is 0 ("nothing more happens"), so the oracle sees the
 difference between a segment in which the episode ended and one in which it did not,
 and the reward model learns one value for the absorbing state. The agent gets that
-value as a terminal reward (see ``rl/reward_wrapper.py``), so ending an episode is worth
-exactly what the learned reward says the absorbing state is worth: nothing to exploit.
+rewards measured from that value (see ``rl/reward_wrapper.py``), so ending an episode is
+worth exactly what the learned reward says the absorbing state is worth: nothing to
+exploit.
 """
 
 from __future__ import annotations

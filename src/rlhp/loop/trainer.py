@@ -196,10 +196,12 @@ class PreferenceLoop:
         data, fresh = self._comparisons()
         fresh_accuracy = agreement(self.model, fresh) if fresh is not None else float("nan")
         started = time.perf_counter()
+        if data is not None and self.config.reward_model.refit_inputs:
+            self.model.fit_input_normalization(data.obs, data.actions, data.absorbing)
         fit = self.trainer.fit(data, epochs) if data is not None else None
         fit_seconds = time.perf_counter() - started
         correlation = self._refresh_reward(data)
-        relabelled = relabel_replay_buffer(self.stack.model, self.model, self.stack.wrapper.gamma)
+        relabelled = relabel_replay_buffer(self.stack.model, self.model, self.config.reward_model.pessimism)
         counts = self.store.counts()
         self._log_row(
             env_step,

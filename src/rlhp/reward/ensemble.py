@@ -140,9 +140,15 @@ class RewardEnsemble(nn.Module):
         shape = (self.members, *([1] * (raw.dim() - 1)))
         return (raw - self.output_mean.reshape(shape)) / self.output_std.reshape(shape)
 
-    def rewards(self, obs: Tensor, actions: Tensor, absorbing: Tensor) -> Tensor:
-        """r̂: the mean over members of their normalised rewards, shape ``(...)``."""
-        return self.normalize(self.raw_rewards(obs, actions, absorbing)).mean(dim=0)
+    def rewards(self, obs: Tensor, actions: Tensor, absorbing: Tensor, pessimism: float = 0.0) -> Tensor:
+        """r̂: the mean over members of their normalised rewards, shape ``(...)``.
+
+        With ``pessimism`` k > 0, ``mean − k·std`` over members instead.
+        """
+        normalized = self.normalize(self.raw_rewards(obs, actions, absorbing))
+        if pessimism == 0.0 or self.members == 1:
+            return normalized.mean(dim=0)
+        return normalized.mean(dim=0) - pessimism * normalized.std(dim=0)
 
     @torch.no_grad()
     def absorbing_value(self) -> float:

@@ -91,11 +91,15 @@ def build_stack(
     n_envs = config.agent.n_envs or preset.n_envs
     base = make_vec_env(config.env_id, n_envs=n_envs, seed=env_seed)
     kwargs = {k: _schedule(v) for k, v in agent_kwargs(config).items()}
-    wrapper = RewardSwapWrapper(base, pool, gamma=float(kwargs.get("gamma", 0.99)), model=reward_model)
+    wrapper = RewardSwapWrapper(
+        base, pool, gamma=float(kwargs.get("gamma", 0.99)), model=reward_model,
+        pessimism=config.reward_model.pessimism,
+    )
     venv: VecEnv = wrapper
     normalize = None
-    if preset.normalize:
-        normalize = VecNormalize(wrapper, gamma=float(kwargs.get("gamma", 0.99)))
+    scale_learned = reward_model is not None and config.reward_model.scale_rewards
+    if preset.normalize or scale_learned:
+        normalize = VecNormalize(wrapper, gamma=float(kwargs.get("gamma", 0.99)), norm_obs=preset.normalize)
         venv = normalize
     algo_cls = ALGORITHMS[config.agent.algo]
     try:
@@ -115,13 +119,11 @@ def save_agent(stack: AgentStack, path: Path) -> None:
     }
     if stack.normalize is not None:
         norm = stack.normalize
+        stats = {"ret": norm.ret_rms, **({"obs": norm.obs_rms} if norm.norm_obs else {})}
         state["normalize"] = {
-            "obs_mean": torch.as_tensor(norm.obs_rms.mean),
-            "obs_var": torch.as_tensor(norm.obs_rms.var),
-            "obs_count": float(norm.obs_rms.count),
-            "ret_mean": torch.as_tensor(norm.ret_rms.mean),
-            "ret_var": torch.as_tensor(norm.ret_rms.var),
-            "ret_count": float(norm.ret_rms.count),
+            f"{name}_{field}": torch.as_tensor(getattr(rms, field), dtype=torch.float64)
+            for name, rms in stats.items()
+            for field in ("mean", "var", "count")
         }
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
@@ -135,16 +137,15 @@ def load_agent(stack: AgentStack, path: Path) -> None:
     norm_state = state.get("normalize")
     if stack.normalize is not None and norm_state is not None:
         norm = stack.normalize
-        norm.obs_rms.mean = norm_state["obs_mean"].numpy().astype(np.float64)
-        norm.obs_rms.var = norm_state["obs_var"].numpy().astype(np.float64)
-        norm.obs_rms.count = norm_state["obs_count"]
-        norm.ret_rms.mean = norm_state["ret_mean"].numpy().astype(np.float64)
-        norm.ret_rms.var = norm_state["ret_var"].numpy().astype(np.float64)
-        norm.ret_rms.count = norm_state["ret_count"]
+        stats = {"ret": norm.ret_rms, **({"obs": norm.obs_rms} if norm.norm_obs else {})}
+        for name, rms in stats.items():
+            rms.mean = norm_state[f"{name}_mean"].numpy()
+            rms.var = norm_state[f"{name}_var"].numpy()
+            rms.count = float(norm_state[f"{name}_count"])
 
 
 @torch.no_grad()
-def relabel_replay_buffer(model: BaseAlgorithm, reward_model: RewardEnsemble, gamma: float) -> int:
+def relabel_replay_buffer(model: BaseAlgorithm, reward_model: RewardEnsemble, pessimism: float) -> int:
     """Recompute every stored reward of an off-policy agent with the current r̂ (PEBBLE).
 
     The buffer holds the raw (unnormalised) observations and scaled actions; actions are
@@ -164,10 +165,8 @@ def relabel_replay_buffer(model: BaseAlgorithm, reward_model: RewardEnsemble, ga
     if isinstance(model.action_space, spaces.Box):
         actions = model.policy.unscale_action(actions)
     absorbing = torch.zeros(obs.shape[:2], dtype=torch.bool)
-    rewards = reward_model.rewards(obs, torch.as_tensor(actions), absorbing).numpy()
-    terminated = buffer.dones[:size] * (1 - buffer.timeouts[:size])
-    bonus = gamma / (1.0 - gamma) * reward_model.absorbing_value()
-    buffer.rewards[:size] = rewards + terminated * bonus
+    rewards = reward_model.rewards(obs, torch.as_tensor(actions), absorbing, pessimism).numpy()
+    buffer.rewards[:size] = rewards - reward_model.absorbing_value()  # as RewardSwapWrapper
     return int(size * buffer.n_envs)
 
 

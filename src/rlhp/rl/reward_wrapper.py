@@ -5,9 +5,13 @@ observation normalisation). At every vector step it
 
 * records (observation, action, true reward) per environment and, when an episode
   ends, hands the finished ``Episode`` to the pool that segments are cut from;
-* replaces the environment's reward with the learned reward r̂(o, a) — one batched
-  forward over all environments — and, on a *terminated* transition, adds the value of
-  the absorbing state that follows: γ/(1−γ)·r̂_abs (see ``rlhp.segments``);
+* replaces the environment's reward with the learned reward measured from the
+  absorbing state, r̂(o, a) − r̂_abs — one batched forward over all environments (see
+  ``rlhp.segments``). After termination the absorbing state would pay r̂_abs forever;
+  shifting every reward by the same constant −r̂_abs makes that 0, so the episode can
+  end as usual and the optimal policy is unchanged (a constant shift adds the same
+  −r̂_abs/(1−γ) to every value). Dying early is worth exactly what r̂ says the
+  absorbing state is worth, and the value targets have no terminal spike;
 * in ``env`` mode passes the true reward through unchanged (the reference agent).
 
 The true reward never reaches the agent in ``preferences`` mode.
@@ -46,13 +50,15 @@ class RewardSwapWrapper(VecEnvWrapper):
         pool: EpisodePool,
         gamma: float,
         model: RewardEnsemble | None,
+        pessimism: float = 0.0,
         window: int = 20,
     ) -> None:
         super().__init__(venv)
         self.pool = pool
         self.gamma = gamma
         self.model = model
-        self._absorbing_bonus = 0.0
+        self.pessimism = pessimism
+        self._absorbing = 0.0
         self._last_obs: np.ndarray | None = None
         self._actions: np.ndarray | None = None
         n = self.num_envs
@@ -71,7 +77,7 @@ class RewardSwapWrapper(VecEnvWrapper):
         """Re-read the absorbing-state value after the model was retrained."""
         if self.model is not None:
             self.model.eval()
-            self._absorbing_bonus = self.gamma / (1.0 - self.gamma) * self.model.absorbing_value()
+            self._absorbing = self.model.absorbing_value()
 
     def reset(self) -> np.ndarray:
         obs = self.venv.reset()
@@ -91,7 +97,7 @@ class RewardSwapWrapper(VecEnvWrapper):
         obs, true_rewards, dones, infos = self.venv.step_wait()
         assert self._last_obs is not None and self._actions is not None
         prev, actions = self._last_obs, self._actions
-        rewards = self._reward(prev, actions, dones, infos) if self.model is not None else true_rewards
+        rewards = self._reward(prev, actions) if self.model is not None else true_rewards
         self._learned += rewards
         for i in range(self.num_envs):
             self._obs[i].append(prev[i])
@@ -104,12 +110,11 @@ class RewardSwapWrapper(VecEnvWrapper):
         return obs, rewards.astype(np.float32), dones, infos
 
     @torch.no_grad()
-    def _reward(self, obs: np.ndarray, actions: np.ndarray, dones: np.ndarray, infos: list[dict]) -> np.ndarray:
+    def _reward(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
         assert self.model is not None
         absorbing = torch.zeros(obs.shape[0], dtype=torch.bool)
-        r = self.model.rewards(torch.as_tensor(obs), torch.as_tensor(actions), absorbing).numpy()
-        terminated = np.array([d and not info.get("TimeLimit.truncated", False) for d, info in zip(dones, infos, strict=True)])
-        return (r + terminated * self._absorbing_bonus).astype(np.float64)
+        r = self.model.rewards(torch.as_tensor(obs), torch.as_tensor(actions), absorbing, self.pessimism).numpy()
+        return (r - self._absorbing).astype(np.float64)
 
     def _finish(self, i: int, terminated: bool) -> None:
         episode = Episode(
