@@ -144,7 +144,7 @@ class PreferenceLoop:
     def _pretrain(self) -> None:
         """Ask the pre-training share about the untrained policy and fit the ensemble."""
         target = self.schedule.pretrain
-        min_steps = int(np.clip(self.segment_length * max(target, 1) * 2, 2_000, 20_000))
+        min_steps = int(np.clip(self.segment_length * target // 2, 2_000, 10_000))
         self.pretrain_env_steps += collect_untrained(self.stack, min_steps)
         assert self.model is not None
         batch = self._pool_sample(DIAGNOSTIC_SEGMENTS)
@@ -165,7 +165,8 @@ class PreferenceLoop:
         if env_step < self.schedule.update_step(self.next_update):
             return
         self._advance_updates(env_step)
-        self._update(env_step, epochs=self.config.reward_model.epochs_per_update)
+        self._update(env_step, epochs=self.config.reward_model.epochs_per_update,
+                     max_steps=self.config.reward_model.max_steps_per_update)
         self._checkpoint()
 
     def _advance_updates(self, env_step: int) -> None:
@@ -178,7 +179,7 @@ class PreferenceLoop:
 
     # -- one reward update ---------------------------------------------------------------
 
-    def _update(self, env_step: int, epochs: int) -> None:
+    def _update(self, env_step: int, epochs: int, max_steps: int | None = None) -> None:
         assert self.model is not None
         counts = self.store.counts()
         wanted = self.schedule.due(env_step) - counts.pairs
@@ -198,7 +199,7 @@ class PreferenceLoop:
         started = time.perf_counter()
         if data is not None and self.config.reward_model.refit_inputs:
             self.model.fit_input_normalization(data.obs, data.actions, data.absorbing)
-        fit = self.trainer.fit(data, epochs) if data is not None else None
+        fit = self.trainer.fit(data, epochs, max_steps) if data is not None else None
         fit_seconds = time.perf_counter() - started
         correlation = self._refresh_reward(data)
         relabelled = relabel_replay_buffer(self.stack.model, self.model, self.config.reward_model.pessimism)

@@ -9,6 +9,7 @@ the same batched step: no loop over pairs or members.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,8 +89,14 @@ class RewardTrainer:
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
         self.l2 = torch.full((model.members,), config.l2_initial)
 
-    def fit(self, data: Comparisons, epochs: int) -> FitMetrics:
-        """Train every member for ``epochs`` passes over its bootstrap sample."""
+    def fit(self, data: Comparisons, epochs: int, max_steps: int | None = None) -> FitMetrics:
+        """Train every member for ``epochs`` passes over its bootstrap sample.
+
+        Args:
+            data: all trainable comparisons.
+            epochs: passes over each member's bootstrap sample.
+            max_steps: stop after this many gradient steps (None: no cap).
+        """
         n, k, cfg = len(data), self.model.members, self.config
         if n == 0:
             return FitMetrics(float("nan"), float("nan"), float("nan"), float(self.l2.mean()), 0)
@@ -101,9 +108,10 @@ class RewardTrainer:
         steps_per_epoch = max(1, n // batch)
         self.model.train()
         steps = 0
-        for _ in range(epochs):
+        total_steps = epochs * steps_per_epoch if max_steps is None else min(max_steps, epochs * steps_per_epoch)
+        for _ in range(math.ceil(total_steps / steps_per_epoch)):
             order = self.rng.permuted(boot, axis=1)
-            for b in range(steps_per_epoch):
+            for b in range(min(steps_per_epoch, total_steps - steps)):
                 idx = torch.as_tensor(order[:, b * batch : (b + 1) * batch])  # (K, B)
                 raw = self.model.raw_rewards(
                     data.obs[idx], data.actions[idx], data.absorbing[idx], per_member=True

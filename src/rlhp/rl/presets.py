@@ -62,9 +62,9 @@ _PRESETS: dict[tuple[str, str], AgentPreset] = {
 
 SEGMENT_LENGTHS: dict[str, int] = {
     "CartPole-v1": 50,
-    "Pendulum-v1": 50,
+    "Pendulum-v1": 25,
 }
-"""Steps per segment; the paper uses 1-2 s of simulated time."""
+"""Steps per segment; the paper uses 1-2 s of simulated time (CartPole 1 s, Pendulum 1.25 s)."""
 
 DEFAULT_SEGMENT_LENGTH = 50
 
