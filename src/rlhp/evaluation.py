@@ -48,9 +48,9 @@ def evaluate(run_dir: Path | str, episodes: int = 20) -> Evaluation:
     config = run.config()
     if not run.agent_checkpoint.exists():
         raise FileNotFoundError(f"{run.path} has no agent checkpoint yet; train it first")
+    store = LabelStore.open(run.store_file, expect={"env_id": config.env_id})
     obs_space, action_space = probe_env(config)
-    single = dataclasses.replace(config, agent=dataclasses.replace(config.agent, n_envs=1))
-    stack = build_stack(single, EpisodePool(1), None, env_seed=config.seed + EVAL_SEED_OFFSET)
+    stack = build_stack(config, EpisodePool(1), None, env_seed=config.seed + EVAL_SEED_OFFSET)
     load_agent(stack, run.agent_checkpoint)
     if stack.normalize is not None:
         stack.normalize.training = False
@@ -60,7 +60,6 @@ def evaluate(run_dir: Path | str, episodes: int = 20) -> Evaluation:
     returns, _ = evaluate_policy(
         stack.model, venv, n_eval_episodes=episodes, deterministic=True, return_episode_rewards=True
     )
-    store = LabelStore.open(run.store_file)
     try:
         counts = store.counts()
         pearson, spearman, compared = None, None, 0

@@ -118,7 +118,7 @@ class Episode:
 
 
 class EpisodePool:
-    """The most recent finished episodes, up to ``max_steps`` steps in all."""
+    """The most recent finished episodes: the fewest that hold at least ``max_steps`` steps."""
 
     def __init__(self, max_steps: int) -> None:
         self.max_steps = max_steps

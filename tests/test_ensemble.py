@@ -1,0 +1,78 @@
+import numpy as np
+import torch
+from gymnasium import spaces
+
+from rlhp.config import RewardModelConfig
+from rlhp.queries import EnsembleSelector, UniformSelector
+from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
+from rlhp.segments import SegmentBatch
+
+
+def model(k: int = 3, use_actions: bool = False) -> RewardEnsemble:
+    spec = FeatureSpec.from_spaces(spaces.Box(-1, 1, (4,)), spaces.Discrete(3), use_actions)
+    return RewardEnsemble(spec, RewardModelConfig(ensemble_size=k))
+
+
+def test_one_batched_forward_equals_each_member_alone() -> None:
+    torch.manual_seed(0)
+    m = model(k=3, use_actions=True)
+    obs, act = torch.randn(5, 7, 4), torch.randint(0, 3, (5, 7))
+    absorbing = torch.zeros(5, 7, dtype=torch.bool)
+    out = m.raw_rewards(obs, act, absorbing)
+    assert out.shape == (3, 5, 7)
+    per_member = m.raw_rewards(obs.expand(3, 5, 7, 4), act.expand(3, 5, 7), absorbing.expand(3, 5, 7), per_member=True)
+    assert torch.allclose(out, per_member, atol=1e-6)
+    # member 1 alone, computed by hand
+    x = torch.cat([obs, torch.nn.functional.one_hot(act, 3).float()], -1)
+    for layer in m.hidden:
+        x = torch.nn.functional.leaky_relu(x @ layer.weight[1] + layer.bias[1], 0.01)
+    assert torch.allclose(out[1], (x @ m.head.weight[1] + m.head.bias[1]).squeeze(-1), atol=1e-5)
+
+
+def test_absorbing_steps_get_the_members_absorbing_reward() -> None:
+    m = model()
+    with torch.no_grad():
+        m.absorbing_reward.copy_(torch.tensor([1.0, 2.0, 3.0]))
+    absorbing = torch.tensor([[False, True]])
+    out = m.raw_rewards(torch.randn(1, 2, 4), torch.zeros(1, 2), absorbing)
+    assert out[:, 0, 1].tolist() == [1.0, 2.0, 3.0]
+
+
+def test_output_normalisation_gives_zero_mean_unit_std_per_member() -> None:
+    m = model()
+    obs = torch.randn(500, 4) * 3
+    no = torch.zeros(500, dtype=torch.bool)
+    m.fit_output_normalization(obs, torch.zeros(500), no)
+    normalized = m.normalize(m.raw_rewards(obs, torch.zeros(500), no)).detach()
+    assert torch.allclose(normalized.mean(dim=1), torch.zeros(3), atol=1e-4)
+    assert torch.allclose(normalized.std(dim=1), torch.ones(3), atol=1e-4)
+
+
+def test_pessimism_lowers_reward_where_members_disagree() -> None:
+    m = model()
+    obs = torch.randn(50, 4)
+    no = torch.zeros(50, dtype=torch.bool)
+    mean = m.rewards(obs, torch.zeros(50), no)
+    cautious = m.rewards(obs, torch.zeros(50), no, pessimism=1.0)
+    assert torch.all(cautious <= mean)
+
+
+def test_disagreement_selector_picks_the_pairs_members_disagree_on(rng: np.random.Generator) -> None:
+    m = model(k=2)
+    with torch.no_grad():  # member 0 rewards obs[0], member 1 penalises it: they disagree when obs[0] differs
+        for layer in [*m.hidden, m.head]:
+            layer.weight.zero_()
+            layer.bias.zero_()
+        m.hidden[0].weight[0, 0, 0] = 1.0
+        m.hidden[0].weight[1, 0, 0] = -1.0
+        m.hidden[1].weight[:, 0, 0] = 1.0
+        m.head.weight[:, 0, 0] = 1.0
+    obs = np.zeros((6, 2, 3, 4), dtype=np.float32)
+    obs[4, 0, :, 0] = 5.0  # pair 4: left has large obs[0]
+    obs[1, 1, :, 0] = 1.0  # pair 1: a smaller difference
+    batch = SegmentBatch(obs, np.zeros((6, 2, 3)), np.zeros((6, 2, 3), dtype=bool))
+    assert EnsembleSelector(m, "disagreement")(batch, 2, rng).tolist() == [4, 1]
+    # entropy of the mean prediction is highest (log 2) where both members see identical segments
+    assert EnsembleSelector(m, "entropy")(batch, 1, rng).tolist()[0] in {0, 2, 3, 5}
+    chosen = UniformSelector()(batch, 4, rng)
+    assert len(set(chosen.tolist())) == 4
