@@ -19,8 +19,15 @@ def small_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_train_writes_a_complete_run_directory(small_run: Path) -> None:
-    for name in ("run.json", "config.json", "labels.sqlite", "state.json", "metrics.jsonl",
-                 "checkpoints/agent.pt", "checkpoints/reward_model.pt"):
+    for name in (
+        "run.json",
+        "config.json",
+        "labels.sqlite",
+        "state.json",
+        "metrics.jsonl",
+        "checkpoints/agent.pt",
+        "checkpoints/reward_model.pt",
+    ):
         assert (small_run / name).exists(), name
     assert json.loads((small_run / "state.json").read_text())["finished"] is True
     assert any((small_run / "tensorboard").iterdir())
@@ -28,12 +35,25 @@ def test_train_writes_a_complete_run_directory(small_run: Path) -> None:
     assert rows[-1]["labels/answered"] == 20
 
 
-def test_evaluate_json_has_the_documented_fields(small_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_evaluate_json_has_the_documented_fields(
+    small_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["evaluate", str(small_run), "--episodes", "3", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    for key in ("env_id", "episodes", "true_return_mean", "true_return_std", "labels_used", "timesteps"):
+    for key in (
+        "env_id",
+        "episodes",
+        "true_return_mean",
+        "true_return_std",
+        "labels_used",
+        "timesteps",
+    ):
         assert key in result
-    assert result["env_id"] == "CartPole-v1" and result["episodes"] == 3 and result["labels_used"] == 20
+    assert (
+        result["env_id"] == "CartPole-v1"
+        and result["episodes"] == 3
+        and result["labels_used"] == 20
+    )
     assert result["timesteps"] >= 4000
     assert result["return_pearson"] is not None and result["return_pearson"] > 0.5
 
@@ -58,23 +78,31 @@ def test_unknown_env(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert not (tmp_path / "r").exists()
 
 
-def test_action_space_the_algorithm_cannot_handle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_action_space_the_algorithm_cannot_handle(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     err = error_of(["train", "CartPole-v1", "--algo", "sac", "--out", str(tmp_path / "r")], capsys)
     assert "sac cannot act" in err and "--algo ppo" in err
 
 
 def test_budget_below_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert "label budget must be >= 1" in error_of(["train", "CartPole-v1", "--labels", "0"], capsys)
+    assert "label budget must be >= 1" in error_of(
+        ["train", "CartPole-v1", "--labels", "0"], capsys
+    )
 
 
-def test_existing_run_is_never_overwritten(small_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_existing_run_is_never_overwritten(
+    small_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = (small_run / "labels.sqlite").read_bytes()
     err = error_of(["train", "CartPole-v1", "--out", str(small_run), *SMALL], capsys)
     assert "already holds a run" in err and "--resume" in err
     assert (small_run / "labels.sqlite").read_bytes() == before
 
 
-def test_resume_with_another_env_or_config(small_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_resume_with_another_env_or_config(
+    small_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert "is a run of CartPole-v1, not Pendulum-v1" in error_of(
         ["train", "Pendulum-v1", "--resume", str(small_run)], capsys
     )
@@ -82,7 +110,9 @@ def test_resume_with_another_env_or_config(small_run: Path, capsys: pytest.Captu
     assert "another config" in err and "schedule.labels" in err
 
 
-def test_corrupt_and_foreign_store(small_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_corrupt_and_foreign_store(
+    small_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import shutil
 
     corrupt = tmp_path / "corrupt"
@@ -97,7 +127,9 @@ def test_corrupt_and_foreign_store(small_run: Path, tmp_path: Path, capsys: pyte
     (foreign / "labels.sqlite").unlink()
     with sqlite3.connect(foreign / "labels.sqlite") as db:
         db.execute("CREATE TABLE things (x)")
-    assert "not a readable rlhp label store" in error_of(["train", "--resume", str(foreign)], capsys)
+    assert "not a readable rlhp label store" in error_of(
+        ["train", "--resume", str(foreign)], capsys
+    )
 
 
 def test_not_a_run_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

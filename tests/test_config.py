@@ -10,7 +10,11 @@ def test_json_round_trip_keeps_every_field() -> None:
     import json
 
     config = TrainConfig("Pendulum-v1", total_timesteps=123).with_overrides(
-        ["reward_model.hidden_sizes=[32, 32]", "agent.overrides={\"n_steps\": 64}", "queries.selector=entropy"]
+        [
+            "reward_model.hidden_sizes=[32, 32]",
+            'agent.overrides={"n_steps": 64}',
+            "queries.selector=entropy",
+        ]
     )
     again = TrainConfig.from_dict(json.loads(config.to_json()))
     assert again == config
@@ -31,5 +35,5 @@ def test_unknown_keys_and_bad_values_are_named() -> None:
 
 def test_derived_values_are_properties() -> None:
     config = TrainConfig("CartPole-v1", total_timesteps=50_000)
-    assert config.decay_c == 5_000
+    assert config.decay_c == 2_500
     assert config.pretrain_labels == round(700 * 0.25)

@@ -20,7 +20,9 @@ def test_one_batched_forward_equals_each_member_alone() -> None:
     absorbing = torch.zeros(5, 7, dtype=torch.bool)
     out = m.raw_rewards(obs, act, absorbing)
     assert out.shape == (3, 5, 7)
-    per_member = m.raw_rewards(obs.expand(3, 5, 7, 4), act.expand(3, 5, 7), absorbing.expand(3, 5, 7), per_member=True)
+    per_member = m.raw_rewards(
+        obs.expand(3, 5, 7, 4), act.expand(3, 5, 7), absorbing.expand(3, 5, 7), per_member=True
+    )
     assert torch.allclose(out, per_member, atol=1e-6)
     # member 1 alone, computed by hand
     x = torch.cat([obs, torch.nn.functional.one_hot(act, 3).float()], -1)
@@ -57,9 +59,13 @@ def test_pessimism_lowers_reward_where_members_disagree() -> None:
     assert torch.all(cautious <= mean)
 
 
-def test_disagreement_selector_picks_the_pairs_members_disagree_on(rng: np.random.Generator) -> None:
+def test_disagreement_selector_picks_the_pairs_members_disagree_on(
+    rng: np.random.Generator,
+) -> None:
     m = model(k=2)
-    with torch.no_grad():  # member 0 rewards obs[0], member 1 penalises it: they disagree when obs[0] differs
+    with (
+        torch.no_grad()
+    ):  # member 0 rewards obs[0], member 1 penalises it: they disagree when obs[0] differs
         for layer in [*m.hidden, m.head]:
             layer.weight.zero_()
             layer.bias.zero_()
@@ -76,3 +82,20 @@ def test_disagreement_selector_picks_the_pairs_members_disagree_on(rng: np.rando
     assert EnsembleSelector(m, "entropy")(batch, 1, rng).tolist()[0] in {0, 2, 3, 5}
     chosen = UniformSelector()(batch, 4, rng)
     assert len(set(chosen.tolist())) == 4
+
+
+def test_numpy_snapshot_matches_the_torch_reward() -> None:
+    torch.manual_seed(1)
+    for use_actions in (False, True):
+        m = model(k=3, use_actions=use_actions)
+        with torch.no_grad():
+            m.input_mean.normal_()
+            m.output_mean.normal_()
+            m.output_std.uniform_(0.5, 2.0)
+            m.absorbing_reward.normal_()
+        obs, act = torch.randn(9, 4), torch.randint(0, 3, (9,))
+        no = torch.zeros(9, dtype=torch.bool)
+        for pessimism in (0.0, 0.7):
+            expected = m.rewards(obs, act, no, pessimism) - m.absorbing_value()
+            got = m.snapshot(pessimism)(obs.numpy(), act.numpy())
+            assert np.allclose(got, expected.detach().numpy(), atol=1e-5)

@@ -10,7 +10,9 @@ SWAP = {"left": "right", "right": "left", "equal": "equal", "cant_tell": "cant_t
 
 
 def test_perfect_oracle_prefers_more_true_reward_and_ties_equal(rng: np.random.Generator) -> None:
-    truth = np.array([[[1, 1, 1], [0, 0, 0]], [[0, 0, 0], [0, 1, 0]], [[0, 0, 0], [0, 0, 0]]], dtype=float)
+    truth = np.array(
+        [[[1, 1, 1], [0, 0, 0]], [[0, 0, 0], [0, 1, 0]], [[0, 0, 0], [0, 0, 0]]], dtype=float
+    )
     assert oracle_choices(truth, OracleConfig(), rng) == ["left", "right", "equal"]
 
 

@@ -14,8 +14,22 @@ from rlhp.store import LabelStore
 
 def test_killed_run_resumes_with_its_labels(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "rlhp", "train", "CartPole-v1", "--timesteps", "40000", "--labels", "60",
-           "--seed", "5", "--out", str(out), "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "rlhp",
+        "train",
+        "CartPole-v1",
+        "--timesteps",
+        "40000",
+        "--labels",
+        "60",
+        "--seed",
+        "5",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     state: dict = {}
@@ -41,9 +55,13 @@ def test_killed_run_resumes_with_its_labels(tmp_path: Path) -> None:
     counts = store.counts()
     store.close()
     assert before <= after  # no answered label lost or changed
-    assert asked_before <= counts.pairs == 60 and counts.answered == 60  # the schedule went on to the budget
+    assert (
+        asked_before <= counts.pairs == 60 and counts.answered == 60
+    )  # the schedule went on to the budget
     final = json.loads((out / "state.json").read_text())
     assert final["finished"] and final["env_steps"] >= 40000
     # the metrics continue from where the run stopped, not from step 0
-    steps = [json.loads(line)["env_step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    steps = [
+        json.loads(line)["env_step"] for line in (out / "metrics.jsonl").read_text().splitlines()
+    ]
     assert steps[-1] >= 40000

@@ -22,7 +22,7 @@ def pendulum_episodes(count: int, rng: np.random.Generator) -> list[Episode]:
         o, a, r = [], [], []
         for _ in range(100):
             action = env.action_space.sample()
-            nxt, reward, terminated, truncated, _ = env.step(action)
+            nxt, reward, _, _, _ = env.step(action)
             o.append(obs)
             a.append(action)
             r.append(reward)
@@ -44,7 +44,9 @@ def test_learned_reward_ranks_states_like_the_true_reward(rng: np.random.Generat
     data = Comparisons.from_batch(batch, targets)
     env = gym.make("Pendulum-v1")
     config = RewardModelConfig()
-    model = RewardEnsemble(FeatureSpec.from_spaces(env.observation_space, env.action_space, False), config)
+    model = RewardEnsemble(
+        FeatureSpec.from_spaces(env.observation_space, env.action_space, False), config
+    )
     model.fit_input_normalization(data.obs, data.actions, data.absorbing)
     metrics = RewardTrainer(model, config, rng).fit(data, epochs=60)
     assert metrics.val_accuracy > 0.85
@@ -54,7 +56,9 @@ def test_learned_reward_ranks_states_like_the_true_reward(rng: np.random.Generat
     obs = torch.as_tensor(np.concatenate([e.obs for e in test]))
     true = np.concatenate([e.true_rewards for e in test])
     with torch.no_grad():
-        learned = model.rewards(obs, torch.zeros(len(obs), 1), torch.zeros(len(obs), dtype=torch.bool)).numpy()
+        learned = model.rewards(
+            obs, torch.zeros(len(obs), 1), torch.zeros(len(obs), dtype=torch.bool)
+        ).numpy()
     spearman = pearson(ranks(learned), ranks(true))
     assert spearman is not None and spearman >= 0.9
     assert agreement(model, data) > 0.9

@@ -14,7 +14,9 @@ from rlhp.segments import EpisodePool
 
 def constant_model(alive: float, absorbing: float) -> RewardEnsemble:
     env = gym.make("CartPole-v1")
-    model = RewardEnsemble(FeatureSpec.from_spaces(env.observation_space, env.action_space, False), RewardModelConfig())
+    model = RewardEnsemble(
+        FeatureSpec.from_spaces(env.observation_space, env.action_space, False), RewardModelConfig()
+    )
     with torch.no_grad():
         for layer in [*model.hidden, model.head]:
             layer.weight.zero_()
@@ -28,14 +30,18 @@ def run_random(wrapper: RewardSwapWrapper, steps: int) -> list[float]:
     wrapper.reset()
     rewards = []
     for _ in range(steps):
-        _, r, _, _ = wrapper.step(np.array([wrapper.action_space.sample() for _ in range(wrapper.num_envs)]))
+        _, r, _, _ = wrapper.step(
+            np.array([wrapper.action_space.sample() for _ in range(wrapper.num_envs)])
+        )
         rewards.extend(r.tolist())
     return rewards
 
 
 def test_agent_never_sees_the_true_reward_and_episodes_are_recorded() -> None:
     pool = EpisodePool(10_000)
-    wrapper = RewardSwapWrapper(make_vec_env("CartPole-v1", n_envs=2, seed=0), pool, 0.99, constant_model(0.25, 0.0))
+    wrapper = RewardSwapWrapper(
+        make_vec_env("CartPole-v1", n_envs=2, seed=0), pool, 0.99, constant_model(0.25, 0.0)
+    )
     rewards = run_random(wrapper, 300)
     assert np.allclose(rewards, 0.25)  # CartPole's true reward is 1 on every step
     assert len(pool) > 0 and all(e.terminated for e in pool.episodes)
@@ -46,29 +52,39 @@ def test_agent_never_sees_the_true_reward_and_episodes_are_recorded() -> None:
 def test_when_alive_equals_absorbing_ending_an_episode_changes_nothing() -> None:
     # If r̂ says being alive is worth what the absorbing state is worth, every step pays 0:
     # an agent gains nothing by ending episodes early or late.
-    wrapper = RewardSwapWrapper(make_vec_env("CartPole-v1", n_envs=2, seed=1), EpisodePool(1000), 0.99,
-                                constant_model(0.7, 0.7))
+    wrapper = RewardSwapWrapper(
+        make_vec_env("CartPole-v1", n_envs=2, seed=1),
+        EpisodePool(1000),
+        0.99,
+        constant_model(0.7, 0.7),
+    )
     assert np.allclose(run_random(wrapper, 200), 0.0)
 
 
 def test_alive_better_than_absorbing_makes_longer_episodes_worth_more() -> None:
     model = constant_model(1.0, -1.0)
     model.output_std.fill_(2.0)  # normalised: alive 0.5, absorbing -0.5 -> each step pays 1
-    wrapper = RewardSwapWrapper(make_vec_env("CartPole-v1", n_envs=1, seed=2), EpisodePool(1000), 0.99, model)
+    wrapper = RewardSwapWrapper(
+        make_vec_env("CartPole-v1", n_envs=1, seed=2), EpisodePool(1000), 0.99, model
+    )
     assert np.allclose(run_random(wrapper, 50), 1.0)
 
 
 def test_env_mode_passes_the_true_reward() -> None:
-    wrapper = RewardSwapWrapper(make_vec_env("CartPole-v1", n_envs=2, seed=0), EpisodePool(1000), 0.99, None)
+    wrapper = RewardSwapWrapper(
+        make_vec_env("CartPole-v1", n_envs=2, seed=0), EpisodePool(1000), 0.99, None
+    )
     assert np.allclose(run_random(wrapper, 100), 1.0)
 
 
 def test_sac_replay_buffer_is_relabelled_with_the_current_reward() -> None:
     config = TrainConfig("Pendulum-v1", total_timesteps=300).with_overrides(
-        ["agent.algo=\"sac\"", "agent.overrides={\"learning_starts\": 1000}"]
+        ['agent.algo="sac"', 'agent.overrides={"learning_starts": 1000}']
     )
     env = gym.make("Pendulum-v1")
-    model = RewardEnsemble(FeatureSpec.from_spaces(env.observation_space, env.action_space, True), config.reward_model)
+    model = RewardEnsemble(
+        FeatureSpec.from_spaces(env.observation_space, env.action_space, True), config.reward_model
+    )
     stack = build_stack(config, EpisodePool(1000), model, env_seed=0)
     stack.model.learn(200)
     buffer = stack.model.replay_buffer
@@ -78,5 +94,7 @@ def test_sac_replay_buffer_is_relabelled_with_the_current_reward() -> None:
     assert relabel_replay_buffer(stack.model, model, pessimism=0.0) == 200
     obs = torch.as_tensor(buffer.observations[:200, 0])
     actions = torch.as_tensor(stack.model.policy.unscale_action(buffer.actions[:200, 0]))
-    expected = model.rewards(obs, actions, torch.zeros(200, dtype=torch.bool)) - model.absorbing_value()
+    expected = (
+        model.rewards(obs, actions, torch.zeros(200, dtype=torch.bool)) - model.absorbing_value()
+    )
     assert np.allclose(buffer.rewards[:200, 0], expected.detach().numpy(), atol=1e-5)

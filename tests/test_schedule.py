@@ -5,7 +5,9 @@ from rlhp.loop.schedule import LabelSchedule
 
 
 def schedule(kind: str = "decay", labels: int = 100) -> LabelSchedule:
-    config = TrainConfig("CartPole-v1", total_timesteps=100_000, schedule=ScheduleConfig(labels=labels, kind=kind))
+    config = TrainConfig(
+        "CartPole-v1", total_timesteps=100_000, schedule=ScheduleConfig(labels=labels, kind=kind)
+    )
     return LabelSchedule.from_config(config)
 
 
@@ -21,8 +23,8 @@ def test_budget_starts_at_pretraining_share_and_ends_complete(kind: str) -> None
 
 def test_decay_front_loads_and_constant_is_linear() -> None:
     assert schedule("constant").due(50_000) == 25 + 37
-    # c = 10k: F(50k)/F(100k) = ln 6 / ln 11 = 0.747 of the 75 online labels
-    assert schedule("decay").due(50_000) == 25 + 56
+    # c = 5k: F(50k)/F(100k) = ln 11 / ln 21 = 0.788 of the 75 online labels
+    assert schedule("decay").due(50_000) == 25 + 59
 
 
 def test_env_reward_runs_ask_nothing() -> None:

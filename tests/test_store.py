@@ -11,14 +11,28 @@ from rlhp.store import LabelStore
 
 
 def segment(value: float) -> Segment:
-    return Segment(np.full((4, 2), value, dtype=np.float32), np.arange(4), np.array([0, 0, 0, 1], dtype=bool), 10, 2, 1)
+    return Segment(
+        np.full((4, 2), value, dtype=np.float32),
+        np.arange(4),
+        np.array([0, 0, 0, 1], dtype=bool),
+        10,
+        2,
+        1,
+    )
 
 
 def test_segments_and_truth_round_trip(tmp_path: Path) -> None:
     store = LabelStore.create(tmp_path / "s.sqlite", {"env_id": "X"})
-    ids = store.add_segments([segment(1.0), segment(2.0)], np.array([[1.0, 1, 1, 0], [0.0, 0, 0, 0]]))
+    ids = store.add_segments(
+        [segment(1.0), segment(2.0)], np.array([[1.0, 1, 1, 0], [0.0, 0, 0, 0]])
+    )
     back = store.segment(ids[0])
-    assert np.array_equal(back.obs, segment(1.0).obs) and back.absorbing.tolist() == [False, False, False, True]
+    assert np.array_equal(back.obs, segment(1.0).obs) and back.absorbing.tolist() == [
+        False,
+        False,
+        False,
+        True,
+    ]
     assert (back.env_step, back.episode, back.start) == (10, 2, 1)
     assert store.true_rewards(ids[0]).tolist() == [1.0, 1.0, 1.0, 0.0]
     assert store.segment_ids() == ids
@@ -27,7 +41,9 @@ def test_segments_and_truth_round_trip(tmp_path: Path) -> None:
 def test_answers_are_kept_aggregated_and_idempotent(tmp_path: Path) -> None:
     store = LabelStore.create(tmp_path / "s.sqlite", {"env_id": "X"})
     a, b = store.add_segments([segment(1.0), segment(2.0)], None)
-    p1, p2, p3 = store.add_pairs([(a, b), (b, a), (a, a)], env_step=0, round_index=0, selector="uniform")
+    p1, p2, p3 = store.add_pairs(
+        [(a, b), (b, a), (a, a)], env_step=0, round_index=0, selector="uniform"
+    )
     assert store.record_answers([Answer(p1, "left", "ann"), Answer(p1, "left", "ann")]) == 1
     assert store.record_answers([Answer(p1, "equal", "bob"), Answer(p2, "cant_tell", "ann")]) == 2
     assert store.record_answers([Answer(999, "left", "ann")]) == 0  # unknown pair: ignored
@@ -76,7 +92,9 @@ def test_corrupt_foreign_newer_and_mismatched_stores_are_refused(tmp_path: Path)
     with pytest.raises(StoreError, match="newer"):
         LabelStore.open(newer)
     with pytest.raises(StoreError, match="env_id"):
-        LabelStore.open(tmp_path / "s2.sqlite" if False else _make(tmp_path), expect={"env_id": "Y"})
+        LabelStore.open(
+            tmp_path / "s2.sqlite" if False else _make(tmp_path), expect={"env_id": "Y"}
+        )
     assert corrupt.read_bytes().startswith(b"this is not a database")
 
 

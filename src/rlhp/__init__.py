@@ -1,8 +1,8 @@
 """rlhp: deep reinforcement learning from human preferences.
 
-    >>> from rlhp import TrainConfig, ScheduleConfig, train, evaluate
-    >>> summary = train(TrainConfig("CartPole-v1", schedule=ScheduleConfig(labels=100)), "runs/cp")
-    >>> evaluate("runs/cp", episodes=20).true_return_mean
+>>> from rlhp import TrainConfig, ScheduleConfig, train, evaluate
+>>> summary = train(TrainConfig("CartPole-v1", schedule=ScheduleConfig(labels=100)), "runs/cp")
+>>> evaluate("runs/cp", episodes=20).true_return_mean
 """
 
 from rlhp.config import (

@@ -33,17 +33,30 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train an agent from preferences (or the env reward)")
-    train.add_argument("env_id", nargs="?", help="Gymnasium id, e.g. CartPole-v1 (optional with --resume)")
+    train.add_argument(
+        "env_id", nargs="?", help="Gymnasium id, e.g. CartPole-v1 (optional with --resume)"
+    )
     train.add_argument("--labels", type=int, help="label budget (default 700)")
     train.add_argument("--timesteps", type=int, help="environment steps (default 100000)")
     train.add_argument("--seed", type=int, help="random seed (default 0)")
     train.add_argument("--algo", choices=get_args(Algo), help="RL algorithm (default ppo)")
-    train.add_argument("--query", choices=get_args(Selector), help="query selection (default disagreement)")
-    train.add_argument("--reward", choices=get_args(RewardSource), help="preferences (default) or env")
+    train.add_argument(
+        "--query", choices=get_args(Selector), help="query selection (default disagreement)"
+    )
+    train.add_argument(
+        "--reward", choices=get_args(RewardSource), help="preferences (default) or env"
+    )
     train.add_argument("--segment-length", type=int, help="steps per segment (default: env preset)")
-    train.add_argument("--teacher", choices=sorted(ORACLE_PRESETS), help="simulated teacher preset (B-Pref)")
-    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                       help="any config field, e.g. reward_model.ensemble_size=5 (repeatable)")
+    train.add_argument(
+        "--teacher", choices=sorted(ORACLE_PRESETS), help="simulated teacher preset (B-Pref)"
+    )
+    train.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any config field, e.g. reward_model.ensemble_size=5 (repeatable)",
+    )
     train.add_argument("--out", type=Path, help="run directory (default runs/ENV-TIME)")
     train.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -74,9 +87,13 @@ def _train_config(args: argparse.Namespace, base: TrainConfig | None) -> TrainCo
     top = {"total_timesteps": args.timesteps, "seed": args.seed, "reward": args.reward}
     config = dataclasses.replace(config, **{k: v for k, v in top.items() if v is not None})
     if args.labels is not None:
-        config = dataclasses.replace(config, schedule=dataclasses.replace(config.schedule, labels=args.labels))
+        config = dataclasses.replace(
+            config, schedule=dataclasses.replace(config.schedule, labels=args.labels)
+        )
     if args.algo is not None:
-        config = dataclasses.replace(config, agent=dataclasses.replace(config.agent, algo=args.algo))
+        config = dataclasses.replace(
+            config, agent=dataclasses.replace(config.agent, algo=args.algo)
+        )
     if args.query is not None or args.segment_length is not None:
         queries = config.queries
         if args.query is not None:
@@ -117,13 +134,19 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_dict()))
         return 0
-    print(f"{result.env_id}: true return {result.true_return_mean:.1f} ± {result.true_return_std:.1f} "
-          f"over {result.episodes} deterministic episodes")
-    print(f"trained {result.timesteps} steps on the {result.reward} reward; "
-          f"labels answered {result.labels_used} of {result.labels_asked} asked")
+    print(
+        f"{result.env_id}: true return {result.true_return_mean:.1f} ± {result.true_return_std:.1f} "
+        f"over {result.episodes} deterministic episodes"
+    )
+    print(
+        f"trained {result.timesteps} steps on the {result.reward} reward; "
+        f"labels answered {result.labels_used} of {result.labels_asked} asked"
+    )
     if result.return_pearson is not None:
-        print(f"learned vs true segment returns ({result.segments_compared} segments): "
-              f"Pearson {result.return_pearson:.3f}, Spearman {result.return_spearman:.3f}")
+        print(
+            f"learned vs true segment returns ({result.segments_compared} segments): "
+            f"Pearson {result.return_pearson:.3f}, Spearman {result.return_spearman:.3f}"
+        )
     return 0
 
 
@@ -149,7 +172,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rlhp: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("rlhp: interrupted; labels and the last checkpoint are kept (rlhp train --resume DIR)", file=sys.stderr)
+        print(
+            "rlhp: interrupted; labels and the last checkpoint are kept (rlhp train --resume DIR)",
+            file=sys.stderr,
+        )
         return 130
 
 

@@ -54,6 +54,9 @@ class RewardModelConfig:
     """Target range of held-out loss divided by training loss."""
     epsilon: float = 0.1
     """Random-response probability: P = (1-ε)·P̂ + ε/2 (SPEC §3)."""
+    background_fit: bool = True
+    """Fit on a worker thread between two updates, overlapping RL (the paper's
+    asynchronous design); False fits inline. Both give the same, reproducible results."""
     refit_inputs: bool = True
     """Re-standardise the model's inputs on all labelled segments before every fit, so
     states the policy reaches later are not extrapolated from the first rollouts' scale."""
@@ -110,7 +113,7 @@ class ScheduleConfig:
     kind: ScheduleKind = "decay"
     """decay: label rate ∝ c/(T+c); constant: a constant rate over the run."""
     decay_c: float | None = None
-    """c of the decaying rate in env steps; None means a tenth of the step budget."""
+    """c of the decaying rate in env steps; None means a twentieth of the step budget."""
     updates: int = 50
     """Reward-model updates (query rounds) spread over the run after pre-training."""
 
@@ -188,7 +191,7 @@ class TrainConfig:
     @property
     def decay_c(self) -> float:
         """c of the c/(T+c) label rate, in env steps."""
-        return self.schedule.decay_c or self.total_timesteps / 10
+        return self.schedule.decay_c or self.total_timesteps / 20
 
     @property
     def pretrain_labels(self) -> int:
@@ -281,10 +284,15 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     if hint is float:
         if isinstance(value, str) and value in ("inf", "-inf"):
             return float(value)
-        _check(isinstance(value, (int, float)) and not isinstance(value, bool), f"{where} must be a number")
+        _check(
+            isinstance(value, (int, float)) and not isinstance(value, bool),
+            f"{where} must be a number",
+        )
         return float(value)
     if hint is int:
-        _check(isinstance(value, int) and not isinstance(value, bool), f"{where} must be an integer")
+        _check(
+            isinstance(value, int) and not isinstance(value, bool), f"{where} must be an integer"
+        )
         return value
     if hint is bool:
         _check(isinstance(value, bool), f"{where} must be true or false")

@@ -86,18 +86,24 @@ def evaluate(run_dir: Path | str, episodes: int = 20) -> Evaluation:
 
 
 @torch.no_grad()
-def _return_correlation(model: RewardEnsemble, store: LabelStore) -> tuple[float | None, float | None, int]:
+def _return_correlation(
+    model: RewardEnsemble, store: LabelStore
+) -> tuple[float | None, float | None, int]:
     model.eval()
     ids = store.segment_ids()
     if len(ids) < 3:
         return None, None, len(ids)
     segments = [store.segment(i) for i in ids]
     true = np.array([store.true_rewards(i).sum() for i in ids])
-    learned = model.rewards(
-        torch.as_tensor(np.stack([s.obs for s in segments])),
-        torch.as_tensor(np.stack([s.actions for s in segments])),
-        torch.as_tensor(np.stack([s.absorbing for s in segments])),
-    ).sum(dim=-1).numpy()
+    learned = (
+        model.rewards(
+            torch.as_tensor(np.stack([s.obs for s in segments])),
+            torch.as_tensor(np.stack([s.actions for s in segments])),
+            torch.as_tensor(np.stack([s.absorbing for s in segments])),
+        )
+        .sum(dim=-1)
+        .numpy()
+    )
     return pearson(learned, true), pearson(ranks(learned), ranks(true)), len(ids)
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+import matplotlib.pyplot as plt
 
-from rlhp.loop.metrics import read_metrics  # noqa: E402
-from rlhp.loop.run_dir import RunDir  # noqa: E402
+from rlhp.loop.metrics import read_metrics
+from rlhp.loop.run_dir import RunDir
 
 
 def plot_run(run_dir: Path | str, out: Path | None = None) -> Path:
@@ -40,7 +40,13 @@ def plot_run(run_dir: Path | str, out: Path | None = None) -> Path:
         ax.grid(alpha=0.3)
         ax = axes[1][col]
         ax.plot(x, val_acc, marker=".", label="held-out accuracy (bootstrap OOB)")
-        ax.plot(x, fresh_acc, marker="x", linestyle="none", label="accuracy on new labels, before fitting")
+        ax.plot(
+            x,
+            fresh_acc,
+            marker="x",
+            linestyle="none",
+            label="accuracy on new labels, before fitting",
+        )
         ax.plot(x, corr, marker=".", label="corr(learned, true) segment return")
         ax.set_ylim(-0.05 if min(_finite(corr), default=0) >= 0 else -1.05, 1.05)
         ax.set_xlabel(xlabel)

@@ -20,13 +20,17 @@ from rlhp.segments import SegmentBatch
 class QuerySelector(Protocol):
     """Picks ``count`` of the candidate pairs; returns their indices ``(count,)``."""
 
-    def __call__(self, candidates: SegmentBatch, count: int, rng: np.random.Generator) -> np.ndarray: ...
+    def __call__(
+        self, candidates: SegmentBatch, count: int, rng: np.random.Generator
+    ) -> np.ndarray: ...
 
 
 class UniformSelector:
     """Random pairs: the baseline the paper keeps because active selection sometimes hurts."""
 
-    def __call__(self, candidates: SegmentBatch, count: int, rng: np.random.Generator) -> np.ndarray:
+    def __call__(
+        self, candidates: SegmentBatch, count: int, rng: np.random.Generator
+    ) -> np.ndarray:
         return rng.choice(len(candidates), size=min(count, len(candidates)), replace=False)
 
 
@@ -59,7 +63,9 @@ class EnsembleSelector:
             score = binary_entropy(probs.mean(dim=0))
         return score.numpy()
 
-    def __call__(self, candidates: SegmentBatch, count: int, rng: np.random.Generator) -> np.ndarray:
+    def __call__(
+        self, candidates: SegmentBatch, count: int, rng: np.random.Generator
+    ) -> np.ndarray:
         scores = self.scores(candidates)
         # random tie-break so that equal scores (e.g. an untrained model) do not favour order
         order = np.lexsort((rng.random(len(scores)), -scores))

@@ -69,7 +69,11 @@ class SegmentBatch:
 
     def __post_init__(self) -> None:
         n, two, steps = self.absorbing.shape
-        if two != 2 or self.obs.shape[:3] != (n, 2, steps) or self.actions.shape[:3] != (n, 2, steps):
+        if (
+            two != 2
+            or self.obs.shape[:3] != (n, 2, steps)
+            or self.actions.shape[:3] != (n, 2, steps)
+        ):
             raise ValueError(
                 f"expected (N, 2, T, ...) arrays, got obs {self.obs.shape}, "
                 f"actions {self.actions.shape}, absorbing {self.absorbing.shape}"
@@ -191,7 +195,9 @@ def cut_segment(episode: Episode, start: int, length: int) -> tuple[Segment, np.
     stop = min(start + length, episode.length)
     real = stop - start
     if real <= 0 or (real < length and not episode.terminated):
-        raise ValueError(f"cannot cut {length} steps at {start} from an episode of {episode.length}")
+        raise ValueError(
+            f"cannot cut {length} steps at {start} from an episode of {episode.length}"
+        )
     obs = np.zeros((length, *episode.obs.shape[1:]), dtype=episode.obs.dtype)
     actions = np.zeros((length, *episode.actions.shape[1:]), dtype=episode.actions.dtype)
     truth = np.zeros(length, dtype=np.float64)

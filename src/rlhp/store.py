@@ -99,7 +99,7 @@ class LabelledPair:
 
 def _to_blob(**arrays: np.ndarray) -> bytes:
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, allow_pickle=False, **arrays)
     return buffer.getvalue()
 
 
@@ -123,7 +123,9 @@ class LabelStore:
         """Create a new store; refuses to touch an existing file."""
         path = Path(path)
         if path.exists():
-            raise StoreError(f"{path} already exists; open it instead of creating it, or pick another path")
+            raise StoreError(
+                f"{path} already exists; open it instead of creating it, or pick another path"
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         db = _connect(path)
         with db:
@@ -152,7 +154,9 @@ class LabelStore:
                 "restore it from a backup or point to the right run directory"
             ) from exc
         if rows.get("application") != APPLICATION:
-            raise StoreError(f"{path} is an SQLite file but not an rlhp label store; point to a run's labels.sqlite")
+            raise StoreError(
+                f"{path} is an SQLite file but not an rlhp label store; point to a run's labels.sqlite"
+            )
         version = int(rows.get("format_version", "0"))
         if version > FORMAT_VERSION:
             raise StoreError(
@@ -196,7 +200,8 @@ class LabelStore:
                 ids.append(sid)
                 if true_rewards is not None:
                     db.execute(
-                        "INSERT INTO segment_truth VALUES (?, ?)", (sid, _to_blob(rewards=true_rewards[i]))
+                        "INSERT INTO segment_truth VALUES (?, ?)",
+                        (sid, _to_blob(rewards=true_rewards[i])),
                     )
         return ids
 
@@ -208,17 +213,26 @@ class LabelStore:
         if row is None:
             raise KeyError(f"no segment {segment_id}")
         arrays = _from_blob(row[0])
-        return Segment(arrays["obs"], arrays["actions"], arrays["absorbing"], row[1], row[2], row[3])
+        return Segment(
+            arrays["obs"], arrays["actions"], arrays["absorbing"], row[1], row[2], row[3]
+        )
 
     def segment_ids(self) -> list[int]:
         """Ids of the segments that have hidden true rewards stored."""
         with self._lock:
-            return [int(r[0]) for r in self._db.execute("SELECT segment_id FROM segment_truth ORDER BY segment_id")]
+            return [
+                int(r[0])
+                for r in self._db.execute(
+                    "SELECT segment_id FROM segment_truth ORDER BY segment_id"
+                )
+            ]
 
     def true_rewards(self, segment_id: int) -> np.ndarray:
         """Hidden true per-step rewards ``(T,)``: for the oracle and evaluation only."""
         with self._lock:
-            row = self._db.execute("SELECT rewards FROM segment_truth WHERE segment_id = ?", (segment_id,)).fetchone()
+            row = self._db.execute(
+                "SELECT rewards FROM segment_truth WHERE segment_id = ?", (segment_id,)
+            ).fetchone()
         if row is None:
             raise KeyError(f"no true rewards stored for segment {segment_id}")
         return _from_blob(row[0])["rewards"]
@@ -227,7 +241,9 @@ class LabelStore:
         with self._tx() as db:
             db.execute("UPDATE segments SET clip = ? WHERE id = ?", (relative_path, segment_id))
 
-    def add_pairs(self, pairs: list[tuple[int, int]], env_step: int, round_index: int, selector: str) -> list[int]:
+    def add_pairs(
+        self, pairs: list[tuple[int, int]], env_step: int, round_index: int, selector: str
+    ) -> list[int]:
         now = time.time()
         with self._tx() as db:
             return [
@@ -297,7 +313,9 @@ class LabelStore:
             trainable = self._db.execute(
                 "SELECT COUNT(DISTINCT pair_id) FROM answers WHERE choice != 'cant_tell'"
             ).fetchone()[0]
-            by_choice = dict(self._db.execute("SELECT choice, COUNT(*) FROM answers GROUP BY choice").fetchall())
+            by_choice = dict(
+                self._db.execute("SELECT choice, COUNT(*) FROM answers GROUP BY choice").fetchall()
+            )
         return StoreCounts(
             pairs=int(pairs),
             answered=int(answered),
@@ -308,10 +326,10 @@ class LabelStore:
         )
 
 
-def _choice(value: str) -> Choice:
+def _choice(value: Choice | str) -> Choice:
     if value not in TARGETS:
         raise StoreError(f"unknown answer {value!r} in the store")
-    return value  # type: ignore[return-value]  # checked against TARGETS just above
+    return value
 
 
 def _connect(path: Path) -> sqlite3.Connection:

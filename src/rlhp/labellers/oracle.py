@@ -77,7 +77,10 @@ class SyntheticOracle:
         if not queries:
             return
         truth = np.stack(
-            [np.stack([self._true_rewards(q.left_id), self._true_rewards(q.right_id)]) for q in queries]
+            [
+                np.stack([self._true_rewards(q.left_id), self._true_rewards(q.right_id)])
+                for q in queries
+            ]
         )
         choices = oracle_choices(truth, self._config, self._rng)
         self._pending.extend(

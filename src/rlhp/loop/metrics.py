@@ -29,7 +29,10 @@ class MetricsSink:
                 self._writer = SummaryWriter(str(run_dir / "tensorboard"))
 
     def write(self, row: dict[str, Any]) -> None:
-        clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
+        clean = {
+            k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+            for k, v in row.items()
+        }
         with self.path.open("a") as f:
             f.write(json.dumps(clean) + "\n")
         if self._writer is not None:

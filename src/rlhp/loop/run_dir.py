@@ -1,12 +1,12 @@
 """The run directory: layout, versioned metadata, config and resumable state.
 
-    RUN/
-      run.json            format version, env id, creation time
-      config.json         the TrainConfig (the CLI schema)
-      labels.sqlite       the label store (segments, pairs, answers)
-      state.json          progress of the loop, rewritten atomically at each checkpoint
-      checkpoints/reward_model.pt, checkpoints/agent.pt   weights only
-      metrics.jsonl, tensorboard/
+RUN/
+  run.json            format version, env id, creation time
+  config.json         the TrainConfig (the CLI schema)
+  labels.sqlite       the label store (segments, pairs, answers)
+  state.json          progress of the loop, rewritten atomically at each checkpoint
+  checkpoints/reward_model.pt, checkpoints/agent.pt   weights only
+  metrics.jsonl, tensorboard/
 """
 
 from __future__ import annotations
@@ -57,12 +57,17 @@ class RunDir:
         """Make a new run directory; refuses one that already holds a run."""
         path = Path(path)
         if (path / "run.json").exists() or (path / "labels.sqlite").exists():
-            raise RunDirError(f"{path} already holds a run; resume it with --resume {path} or pick another --out")
+            raise RunDirError(
+                f"{path} already holds a run; resume it with --resume {path} or pick another --out"
+            )
         if path.exists() and not path.is_dir():
             raise RunDirError(f"{path} is a file; pick a directory for --out")
         (path / "checkpoints").mkdir(parents=True, exist_ok=True)
         run = cls(path)
-        _write_json(path / "run.json", {"format_version": FORMAT_VERSION, "env_id": config.env_id, "created_at": time.time()})
+        _write_json(
+            path / "run.json",
+            {"format_version": FORMAT_VERSION, "env_id": config.env_id, "created_at": time.time()},
+        )
         run.config_file.write_text(config.to_json())
         return run
 
@@ -76,7 +81,9 @@ class RunDir:
         meta = _read_json(meta_file)
         version = meta.get("format_version")
         if not isinstance(version, int) or version > FORMAT_VERSION:
-            raise RunDirError(f"{path} has run format {version!r}; this rlhp reads up to {FORMAT_VERSION}")
+            raise RunDirError(
+                f"{path} has run format {version!r}; this rlhp reads up to {FORMAT_VERSION}"
+            )
         return cls(path)
 
     def config(self) -> TrainConfig:

@@ -57,7 +57,9 @@ class LabelSchedule:
 
     def due(self, timesteps: int) -> int:
         """Pairs that should have been asked by env step ``timesteps``."""
-        fraction = min(1.0, self._integral(max(0, timesteps)) / self._integral(self.total_timesteps))
+        fraction = min(
+            1.0, self._integral(max(0, timesteps)) / self._integral(self.total_timesteps)
+        )
         return self.pretrain + math.floor((self.total - self.pretrain) * fraction + 1e-9)
 
     def update_step(self, index: int) -> int:

@@ -14,6 +14,7 @@ Only this module logs, writes metrics and checkpoints, or waits.
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from dataclasses import dataclass
@@ -29,12 +30,13 @@ from rlhp.config import TrainConfig
 from rlhp.errors import ConfigError, RunDirError
 from rlhp.labellers.base import Labeller, Query
 from rlhp.labellers.oracle import SyntheticOracle
+from rlhp.loop.fitting import FitResult, Fitter
 from rlhp.loop.metrics import MetricsSink
 from rlhp.loop.run_dir import RunDir
 from rlhp.loop.schedule import LabelSchedule
 from rlhp.queries import make_selector
 from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
-from rlhp.reward.training import Comparisons, RewardTrainer, agreement
+from rlhp.reward.training import Comparisons, RewardTrainer
 from rlhp.rl.agents import (
     build_stack,
     collect_untrained,
@@ -51,7 +53,7 @@ log = logging.getLogger(__name__)
 
 TIE_WARNING_FRACTION = 0.5
 """Warn when at least this share of a round's answers are 'equal'."""
-DIAGNOSTIC_SEGMENTS = 256
+DIAGNOSTIC_SEGMENTS = 128
 """Segments sampled from the pool for output normalisation and the return correlation."""
 
 
@@ -75,7 +77,9 @@ def store_meta(config: TrainConfig) -> dict[str, str]:
 class PreferenceLoop:
     """One run: owns every component and the only side effects."""
 
-    def __init__(self, config: TrainConfig, run: RunDir, store: LabelStore, resume: bool, progress: bool) -> None:
+    def __init__(
+        self, config: TrainConfig, run: RunDir, store: LabelStore, resume: bool, progress: bool
+    ) -> None:
         self.config = config
         self.run = run
         self.store = store
@@ -85,7 +89,9 @@ class PreferenceLoop:
         torch.manual_seed(config.seed + int(self.state.get("env_steps", 0)))
         obs_space, action_space = probe_env(config)
         names = ("sample_rng", "oracle_rng", "fit_rng")
-        self.rngs = dict(zip(names, np.random.default_rng(config.seed).spawn(len(names)), strict=True))
+        self.rngs = dict(
+            zip(names, np.random.default_rng(config.seed).spawn(len(names)), strict=True)
+        )
         for key, rng in self.rngs.items():
             if key in self.state:
                 rng.bit_generator.state = self.state[key]
@@ -98,18 +104,32 @@ class PreferenceLoop:
             spec = FeatureSpec.from_spaces(obs_space, action_space, config.reward_model.use_actions)
             self.model = RewardEnsemble(spec, config.reward_model)
             self.trainer = RewardTrainer(self.model, config.reward_model, self.rngs["fit_rng"])
+            self.fitter = Fitter(
+                self.model,
+                self.trainer,
+                config.reward_model.refit_inputs,
+                config.reward_model.background_fit,
+            )
             self.selector = make_selector(config.queries.selector, self.model)
         env_seed = config.seed + int(self.state.get("env_steps", 0))
         self.stack = build_stack(config, self.pool, self.model, env_seed)
-        self.labeller: Labeller = SyntheticOracle(store.true_rewards, config.oracle, self.rngs["oracle_rng"])
+        self.labeller: Labeller = SyntheticOracle(
+            store.true_rewards, config.oracle, self.rngs["oracle_rng"]
+        )
         self.metrics = MetricsSink(run.path)
         self.segments: dict[int, Segment] = {}
         self.seen_pairs: set[int] = set()
+        self.answers_fitted = 0
+        """Answers in the store when the last fit started."""
+        self.published: dict[str, Any] | None = None
+        """The reward model state the agent currently sees (what a checkpoint saves)."""
         self.next_update = 1
         self.wall_time = float(self.state.get("wall_time", 0.0))
         self.pretrain_env_steps = int(self.state.get("pretrain_env_steps", 0))
         self._started = time.perf_counter()
-        self._bar = tqdm(total=config.total_timesteps, unit="step", dynamic_ncols=True, disable=not progress)
+        self._bar = tqdm(
+            total=config.total_timesteps, unit="step", dynamic_ncols=True, disable=not progress
+        )
         if resume:
             self._load_checkpoint()
 
@@ -127,6 +147,9 @@ class PreferenceLoop:
                 callback=_LoopCallback(self),
                 reset_num_timesteps=not self.resumed,
             )
+        if self.model is not None:
+            self._install(self.fitter.join(), self.stack.model.num_timesteps)
+            self.fitter.close()
         self._checkpoint(finished=True)
         self._bar.close()
         self.metrics.close()
@@ -150,8 +173,12 @@ class PreferenceLoop:
         batch = self._pool_sample(DIAGNOSTIC_SEGMENTS)
         if batch is not None:
             self.model.fit_input_normalization(*batch)
-        log.info("pre-training: %d labels from %d steps of the untrained policy", target, self.pretrain_env_steps)
-        self._update(env_step=0, epochs=self.config.reward_model.pretrain_epochs)
+        log.info(
+            "pre-training: %d labels from %d steps of the untrained policy",
+            target,
+            self.pretrain_env_steps,
+        )
+        self._update(env_step=0, epochs=self.config.reward_model.pretrain_epochs, wait=True)
         self.state["pretrained"] = True
         self._checkpoint()
 
@@ -162,15 +189,23 @@ class PreferenceLoop:
                 self._log_row(env_step, {})
                 self._checkpoint()
             return
+        if self.fitter.running:
+            self._install(self.fitter.join(), env_step)
         if env_step < self.schedule.update_step(self.next_update):
             return
         self._advance_updates(env_step)
-        self._update(env_step, epochs=self.config.reward_model.epochs_per_update,
-                     max_steps=self.config.reward_model.max_steps_per_update)
+        self._update(
+            env_step,
+            epochs=self.config.reward_model.epochs_per_update,
+            max_steps=self.config.reward_model.max_steps_per_update,
+        )
         self._checkpoint()
 
     def _advance_updates(self, env_step: int) -> None:
-        while self.next_update <= self.schedule.updates and self.schedule.update_step(self.next_update) <= env_step:
+        while (
+            self.next_update <= self.schedule.updates
+            and self.schedule.update_step(self.next_update) <= env_step
+        ):
             self.next_update += 1
 
     def on_step(self, env_step: int) -> None:
@@ -179,8 +214,12 @@ class PreferenceLoop:
 
     # -- one reward update ---------------------------------------------------------------
 
-    def _update(self, env_step: int, epochs: int, max_steps: int | None = None) -> None:
+    def _update(
+        self, env_step: int, epochs: int, max_steps: int | None = None, wait: bool = False
+    ) -> None:
+        """Install the fit started last update, ask the labels now due, start the next fit."""
         assert self.model is not None
+        installed = self._install(self.fitter.join(), env_step)
         counts = self.store.counts()
         wanted = self.schedule.due(env_step) - counts.pairs
         if wanted > 0:
@@ -192,37 +231,63 @@ class PreferenceLoop:
             log.warning(
                 "%d of %d new answers are ties: these labels carry no preference. "
                 "Lengthen segments, use --query disagreement, or check that the task's reward varies.",
-                round_ties, len(new_answers),
+                round_ties,
+                len(new_answers),
             )
-        data, fresh = self._comparisons()
-        fresh_accuracy = agreement(self.model, fresh) if fresh is not None else float("nan")
-        started = time.perf_counter()
-        if data is not None and self.config.reward_model.refit_inputs:
-            self.model.fit_input_normalization(data.obs, data.actions, data.absorbing)
-        fit = self.trainer.fit(data, epochs, max_steps) if data is not None else None
-        fit_seconds = time.perf_counter() - started
-        correlation = self._refresh_reward(data)
-        relabelled = relabel_replay_buffer(self.stack.model, self.model, self.config.reward_model.pessimism)
         counts = self.store.counts()
+        if counts.answers > self.answers_fitted:  # an update without new labels leaves r̂ as it is
+            self.answers_fitted = counts.answers
+            data, fresh = self._comparisons()
+            if data is not None:
+                self.fitter.start(data, fresh, epochs, max_steps, env_step)
+        if wait:
+            installed = self._install(self.fitter.join(), env_step) or installed
+        if not installed:
+            self._log_row(env_step, self._label_counts())
+
+    def _install(self, result: FitResult | None, env_step: int) -> bool:
+        """Make a finished fit the reward the agent sees; log it. False if there was none."""
+        if result is None:
+            return False
+        assert self.model is not None
+        correlation = self._refresh_reward(result.data)
+        relabelled = relabel_replay_buffer(
+            self.stack.model, self.model, self.config.reward_model.pessimism
+        )
+        self.published = {
+            "model": {k: v.clone() for k, v in self.model.state_dict().items()},
+            "optimizer": copy.deepcopy(self.trainer.optimizer.state_dict()),
+            "l2": self.trainer.l2.clone(),
+        }
+        fit = result.metrics
         self._log_row(
             env_step,
             {
-                "labels/asked": counts.pairs,
-                "labels/answered": counts.answered,
-                "labels/trainable": counts.trainable,
-                "labels/equal": counts.equal,
-                "labels/cant_tell": counts.cant_tell,
-                "reward/fresh_accuracy": fresh_accuracy,
-                "reward/val_accuracy": fit.val_accuracy if fit else float("nan"),
-                "reward/train_loss": fit.train_loss if fit else float("nan"),
-                "reward/val_loss": fit.val_loss if fit else float("nan"),
-                "reward/l2": fit.l2 if fit else float("nan"),
+                **self._label_counts(),
+                "reward/fitted_at_step": result.env_step,
+                "reward/fitted_on": len(result.data),
+                "reward/fresh_accuracy": result.fresh_accuracy,
+                "reward/val_accuracy": fit.val_accuracy,
+                "reward/train_loss": fit.train_loss,
+                "reward/val_loss": fit.val_loss,
+                "reward/l2": fit.l2,
                 "reward/return_correlation": correlation,
                 "reward/absorbing_value": self.model.absorbing_value(),
-                "time/fit_seconds": fit_seconds,
+                "time/fit_seconds": result.seconds,
                 "rl/relabelled": relabelled,
             },
         )
+        return True
+
+    def _label_counts(self) -> dict[str, Any]:
+        counts = self.store.counts()
+        return {
+            "labels/asked": counts.pairs,
+            "labels/answered": counts.answered,
+            "labels/trainable": counts.trainable,
+            "labels/equal": counts.equal,
+            "labels/cant_tell": counts.cant_tell,
+        }
 
     def _ask(self, count: int, env_step: int) -> None:
         """Sample candidates from recent episodes, select ``count`` pairs, send them out."""
@@ -239,10 +304,14 @@ class PreferenceLoop:
         ids = self.store.add_segments(picked, picked_truth)
         n = len(chosen)
         pair_ids = self.store.add_pairs(
-            list(zip(ids[:n], ids[n:], strict=True)), env_step, self.next_update - 1, self.config.queries.selector
+            list(zip(ids[:n], ids[n:], strict=True)),
+            env_step,
+            self.next_update - 1,
+            self.config.queries.selector,
         )
         queries = [
-            Query(pid, ids[i], ids[n + i], picked[i], picked[n + i]) for i, pid in enumerate(pair_ids)
+            Query(pid, ids[i], ids[n + i], picked[i], picked[n + i])
+            for i, pid in enumerate(pair_ids)
         ]
         self.labeller.request(queries)
 
@@ -264,7 +333,9 @@ class PreferenceLoop:
         fresh = None
         if fresh_index:
             idx = torch.as_tensor(fresh_index)
-            fresh = Comparisons(data.obs[idx], data.actions[idx], data.absorbing[idx], data.targets[idx])
+            fresh = Comparisons(
+                data.obs[idx], data.actions[idx], data.absorbing[idx], data.targets[idx]
+            )
         return data, fresh
 
     def _pool_sample(self, count: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
@@ -288,7 +359,9 @@ class PreferenceLoop:
         """
         assert self.model is not None
         try:
-            segments, truth = self.pool.sample(DIAGNOSTIC_SEGMENTS, self.segment_length, self.sample_rng)
+            segments, truth = self.pool.sample(
+                DIAGNOSTIC_SEGMENTS, self.segment_length, self.sample_rng
+            )
         except ValueError:
             self.stack.wrapper.refresh_reward()
             return float("nan")
@@ -335,16 +408,9 @@ class PreferenceLoop:
 
     def _checkpoint(self, finished: bool = False) -> None:
         save_agent(self.stack, self.run.agent_checkpoint)
-        if self.model is not None:
+        if self.published is not None:
             tmp = self.run.reward_checkpoint.with_suffix(".tmp")
-            torch.save(
-                {
-                    "model": self.model.state_dict(),
-                    "optimizer": self.trainer.optimizer.state_dict(),
-                    "l2": self.trainer.l2,
-                },
-                tmp,
-            )
+            torch.save(self.published, tmp)
             tmp.replace(self.run.reward_checkpoint)
         self.state.update(
             env_steps=int(self.stack.model.num_timesteps),
@@ -364,6 +430,7 @@ class PreferenceLoop:
             self.model.load_state_dict(saved["model"])
             self.trainer.optimizer.load_state_dict(saved["optimizer"])
             self.trainer.l2 = saved["l2"]
+            self.published = saved
             self.stack.wrapper.refresh_reward()
         self.next_update = int(self.state.get("next_update", 1))
         self.seen_pairs.update(p.pair_id for p in self.store.labelled_pairs())
@@ -387,7 +454,9 @@ class _LoopCallback(BaseCallback):
 def train(config: TrainConfig, out: Path | str, progress: bool = False) -> RunSummary:
     """Train a new run into ``out`` (which must not hold a run already)."""
     if config.feedback == "human":
-        raise ConfigError("--feedback human needs the labelling server, which this version does not ship yet")
+        raise ConfigError(
+            "--feedback human needs the labelling server, which this version does not ship yet"
+        )
     probe_env(config)
     run = RunDir.create(Path(out), config)
     store = LabelStore.create(run.store_file, store_meta(config))
@@ -397,7 +466,9 @@ def train(config: TrainConfig, out: Path | str, progress: bool = False) -> RunSu
         store.close()
 
 
-def resume(run_dir: Path | str, config: TrainConfig | None = None, progress: bool = False) -> RunSummary:
+def resume(
+    run_dir: Path | str, config: TrainConfig | None = None, progress: bool = False
+) -> RunSummary:
     """Continue a killed run where its last checkpoint left it; no label is lost.
 
     Args:
@@ -407,7 +478,9 @@ def resume(run_dir: Path | str, config: TrainConfig | None = None, progress: boo
     run = RunDir.open(Path(run_dir))
     saved = run.config()
     if config is not None and config != saved:
-        diff = sorted(k for k, v in _flat(config.to_dict()).items() if _flat(saved.to_dict()).get(k) != v)
+        diff = sorted(
+            k for k, v in _flat(config.to_dict()).items() if _flat(saved.to_dict()).get(k) != v
+        )
         raise RunDirError(
             f"{run.path} was trained with another config (differs in {', '.join(diff)}); "
             "resume without those options or start a new run with --out"

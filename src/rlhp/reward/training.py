@@ -82,7 +82,9 @@ def ensemble_logits(model: RewardEnsemble, data: Comparisons) -> Tensor:
 class RewardTrainer:
     """Owns the optimiser and the adaptive L2 coefficients of one ensemble."""
 
-    def __init__(self, model: RewardEnsemble, config: RewardModelConfig, rng: np.random.Generator) -> None:
+    def __init__(
+        self, model: RewardEnsemble, config: RewardModelConfig, rng: np.random.Generator
+    ) -> None:
         self.model = model
         self.config = config
         self.rng = rng
@@ -108,7 +110,11 @@ class RewardTrainer:
         steps_per_epoch = max(1, n // batch)
         self.model.train()
         steps = 0
-        total_steps = epochs * steps_per_epoch if max_steps is None else min(max_steps, epochs * steps_per_epoch)
+        total_steps = (
+            epochs * steps_per_epoch
+            if max_steps is None
+            else min(max_steps, epochs * steps_per_epoch)
+        )
         for _ in range(math.ceil(total_steps / steps_per_epoch)):
             order = self.rng.permuted(boot, axis=1)
             for b in range(min(steps_per_epoch, total_steps - steps)):
@@ -142,7 +148,9 @@ class RewardTrainer:
         ratio = val / train.clamp_min(1e-8)
         grow = has_val & (ratio > high)
         shrink = has_val & (ratio < low)
-        self.l2 = torch.where(grow, self.l2 * L2_STEP, torch.where(shrink, self.l2 / L2_STEP, self.l2))
+        self.l2 = torch.where(
+            grow, self.l2 * L2_STEP, torch.where(shrink, self.l2 / L2_STEP, self.l2)
+        )
         val_loss = float(val[has_val].mean()) if bool(has_val.any()) else float("nan")
         return FitMetrics(
             train_loss=float(train.mean()),

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 import torch
 from gymnasium import spaces
 from stable_baselines3 import A2C, PPO, SAC
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from rlhp.config import TrainConfig
@@ -57,7 +57,9 @@ def probe_env(config: TrainConfig) -> tuple[spaces.Space, spaces.Space]:
             f"use --algo {'ppo' if algo == 'sac' else 'sac'} or another environment"
         )
     if not isinstance(obs_space, spaces.Box):
-        raise ConfigError(f"{config.env_id} has observation space {obs_space}; rlhp needs a Box observation space")
+        raise ConfigError(
+            f"{config.env_id} has observation space {obs_space}; rlhp needs a Box observation space"
+        )
     return obs_space, action_space
 
 
@@ -92,21 +94,26 @@ def build_stack(
     base = make_vec_env(config.env_id, n_envs=n_envs, seed=env_seed)
     kwargs = {k: _schedule(v) for k, v in agent_kwargs(config).items()}
     wrapper = RewardSwapWrapper(
-        base, pool, gamma=float(kwargs.get("gamma", 0.99)), model=reward_model,
+        base,
+        pool,
+        gamma=float(kwargs.get("gamma", 0.99)),
+        model=reward_model,
         pessimism=config.reward_model.pessimism,
     )
     venv: VecEnv = wrapper
     normalize = None
     scale_learned = reward_model is not None and config.reward_model.scale_rewards
     if preset.normalize or scale_learned:
-        normalize = VecNormalize(wrapper, gamma=float(kwargs.get("gamma", 0.99)), norm_obs=preset.normalize)
+        normalize = VecNormalize(
+            wrapper, gamma=float(kwargs.get("gamma", 0.99)), norm_obs=preset.normalize
+        )
         venv = normalize
     algo_cls = ALGORITHMS[config.agent.algo]
     try:
         model = algo_cls("MlpPolicy", venv, seed=config.seed, device="cpu", verbose=0, **kwargs)
     except TypeError as exc:
         raise ConfigError(f"bad agent override for {config.agent.algo}: {exc}") from exc
-    wrapper.gamma = float(model.gamma)
+    wrapper.gamma = float(model.gamma)  # type: ignore[attr-defined]  # every SB3 algorithm here has gamma
     wrapper.refresh_reward()
     return AgentStack(model, wrapper, normalize)
 
@@ -137,7 +144,10 @@ def load_agent(stack: AgentStack, path: Path) -> None:
     norm_state = state.get("normalize")
     if stack.normalize is not None and norm_state is not None:
         norm = stack.normalize
-        stats = {"ret": norm.ret_rms, **({"obs": norm.obs_rms} if norm.norm_obs else {})}
+        stats: dict[str, RunningMeanStd] = {"ret": norm.ret_rms}
+        if norm.norm_obs:
+            assert isinstance(norm.obs_rms, RunningMeanStd)
+            stats["obs"] = norm.obs_rms
         for name, rms in stats.items():
             rms.mean = norm_state[f"{name}_mean"].numpy()
             rms.var = norm_state[f"{name}_var"].numpy()
@@ -145,7 +155,9 @@ def load_agent(stack: AgentStack, path: Path) -> None:
 
 
 @torch.no_grad()
-def relabel_replay_buffer(model: BaseAlgorithm, reward_model: RewardEnsemble, pessimism: float) -> int:
+def relabel_replay_buffer(
+    model: BaseAlgorithm, reward_model: RewardEnsemble, pessimism: float
+) -> int:
     """Recompute every stored reward of an off-policy agent with the current r̂ (PEBBLE).
 
     The buffer holds the raw (unnormalised) observations and scaled actions; actions are

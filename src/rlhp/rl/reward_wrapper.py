@@ -23,11 +23,10 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
-from rlhp.reward.ensemble import RewardEnsemble
+from rlhp.reward.ensemble import FrozenReward, RewardEnsemble
 from rlhp.segments import Episode, EpisodePool
 
 
@@ -58,7 +57,7 @@ class RewardSwapWrapper(VecEnvWrapper):
         self.gamma = gamma
         self.model = model
         self.pessimism = pessimism
-        self._absorbing = 0.0
+        self._reward_fn: FrozenReward | None = None
         self._last_obs: np.ndarray | None = None
         self._actions: np.ndarray | None = None
         n = self.num_envs
@@ -74,10 +73,9 @@ class RewardSwapWrapper(VecEnvWrapper):
         self.refresh_reward()
 
     def refresh_reward(self) -> None:
-        """Re-read the absorbing-state value after the model was retrained."""
+        """Take a fresh snapshot of the reward after the model was retrained."""
         if self.model is not None:
-            self.model.eval()
-            self._absorbing = self.model.absorbing_value()
+            self._reward_fn = self.model.snapshot(self.pessimism)
 
     def reset(self) -> np.ndarray:
         obs = self.venv.reset()
@@ -97,7 +95,7 @@ class RewardSwapWrapper(VecEnvWrapper):
         obs, true_rewards, dones, infos = self.venv.step_wait()
         assert self._last_obs is not None and self._actions is not None
         prev, actions = self._last_obs, self._actions
-        rewards = self._reward(prev, actions) if self.model is not None else true_rewards
+        rewards = self._reward_fn(prev, actions) if self._reward_fn is not None else true_rewards
         self._learned += rewards
         for i in range(self.num_envs):
             self._obs[i].append(prev[i])
@@ -106,15 +104,9 @@ class RewardSwapWrapper(VecEnvWrapper):
             if dones[i]:
                 self._finish(i, terminated=not infos[i].get("TimeLimit.truncated", False))
         self.env_steps += self.num_envs
+        assert isinstance(obs, np.ndarray)
         self._last_obs = obs
         return obs, rewards.astype(np.float32), dones, infos
-
-    @torch.no_grad()
-    def _reward(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
-        assert self.model is not None
-        absorbing = torch.zeros(obs.shape[0], dtype=torch.bool)
-        r = self.model.rewards(torch.as_tensor(obs), torch.as_tensor(actions), absorbing, self.pessimism).numpy()
-        return (r - self._absorbing).astype(np.float64)
 
     def _finish(self, i: int, terminated: bool) -> None:
         episode = Episode(
@@ -140,5 +132,8 @@ class RewardSwapWrapper(VecEnvWrapper):
             return float(np.mean(values)) if values else float("nan")
 
         return EpisodeStats(
-            mean(self._true_returns), mean(self._learned_returns), mean(self._lengths), self.episodes
+            mean(self._true_returns),
+            mean(self._learned_returns),
+            mean(self._lengths),
+            self.episodes,
         )

@@ -1,0 +1,94 @@
+"""Reward fits off the RL thread (paper §2.2: the processes run asynchronously).
+
+The loop starts a fit at a reward update and joins it at the next rollout end, so the
+ensemble trains on the second core while the agent collects and learns on the first —
+and the result is installed at the same env step whatever the timing, which keeps
+seeded runs reproducible. Between ``start`` and ``join`` nothing else may touch the model: the agent
+reads a NumPy snapshot of it, and queries are chosen only after a join.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+from rlhp.reward.ensemble import RewardEnsemble
+from rlhp.reward.training import Comparisons, FitMetrics, RewardTrainer, agreement
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """One finished fit and what it was fitted on."""
+
+    data: Comparisons
+    metrics: FitMetrics
+    fresh_accuracy: float
+    """Agreement with the labels that arrived since the last fit, measured before fitting."""
+    seconds: float
+    env_step: int
+
+
+class Fitter:
+    """Runs at most one fit at a time, on a worker thread or (``background=False``) inline."""
+
+    def __init__(
+        self, model: RewardEnsemble, trainer: RewardTrainer, refit_inputs: bool, background: bool
+    ) -> None:
+        self.model = model
+        self.trainer = trainer
+        self.refit_inputs = refit_inputs
+        self._executor = (
+            ThreadPoolExecutor(1, thread_name_prefix="rlhp-fit") if background else None
+        )
+        self._pending: Future[FitResult] | None = None
+
+    def start(
+        self,
+        data: Comparisons,
+        fresh: Comparisons | None,
+        epochs: int,
+        max_steps: int | None,
+        env_step: int,
+    ) -> None:
+        """Begin fitting on ``data``; the previous fit must have been joined."""
+        if self._pending is not None:
+            raise RuntimeError("join the running fit before starting another")
+        if self._executor is None:
+            future: Future[FitResult] = Future()
+            future.set_result(self._fit(data, fresh, epochs, max_steps, env_step))
+            self._pending = future
+        else:
+            self._pending = self._executor.submit(
+                self._fit, data, fresh, epochs, max_steps, env_step
+            )
+
+    @property
+    def running(self) -> bool:
+        return self._pending is not None
+
+    def join(self) -> FitResult | None:
+        """Wait for the running fit, if any, and return its result."""
+        if self._pending is None:
+            return None
+        pending, self._pending = self._pending, None
+        return pending.result()
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def _fit(
+        self,
+        data: Comparisons,
+        fresh: Comparisons | None,
+        epochs: int,
+        max_steps: int | None,
+        env_step: int,
+    ) -> FitResult:
+        started = time.perf_counter()
+        fresh_accuracy = agreement(self.model, fresh) if fresh is not None else float("nan")
+        if self.refit_inputs:
+            self.model.fit_input_normalization(data.obs, data.actions, data.absorbing)
+        metrics = self.trainer.fit(data, epochs, max_steps)
+        return FitResult(data, metrics, fresh_accuracy, time.perf_counter() - started, env_step)
