@@ -194,6 +194,12 @@ class TrainConfig:
         return self.schedule.decay_c or self.total_timesteps / 20
 
     @property
+    def install_lag(self) -> int:
+        """Env steps a background reward fit runs beside RL before its result is installed
+        (at the next rollout end after that, or at the next update at the latest)."""
+        return self.total_timesteps // 100
+
+    @property
     def pretrain_labels(self) -> int:
         """Comparisons asked about the untrained policy before RL starts."""
         if self.reward == "env":

@@ -1,10 +1,11 @@
 """Reward fits off the RL thread (paper §2.2: the processes run asynchronously).
 
-The loop starts a fit at a reward update and joins it at the next rollout end, so the
-ensemble trains on the second core while the agent collects and learns on the first —
-and the result is installed at the same env step whatever the timing, which keeps
-seeded runs reproducible. Between ``start`` and ``join`` nothing else may touch the model: the agent
-reads a NumPy snapshot of it, and queries are chosen only after a join.
+The loop starts a fit at a reward update and joins it at the first rollout end at least
+``install_lag`` env steps later, so the ensemble trains on the second core while the
+agent collects and learns on the first — and the result is installed at the same env
+step whatever the timing, which keeps seeded runs reproducible. Between ``start`` and
+``join`` nothing else may touch the model: the agent reads a NumPy snapshot of it, and
+queries are chosen only after a join.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Fitter:
             ThreadPoolExecutor(1, thread_name_prefix="rlhp-fit") if background else None
         )
         self._pending: Future[FitResult] | None = None
+        self._started_at = 0
 
     def start(
         self,
@@ -54,6 +56,7 @@ class Fitter:
         """Begin fitting on ``data``; the previous fit must have been joined."""
         if self._pending is not None:
             raise RuntimeError("join the running fit before starting another")
+        self._started_at = env_step
         if self._executor is None:
             future: Future[FitResult] = Future()
             future.set_result(self._fit(data, fresh, epochs, max_steps, env_step))
@@ -66,6 +69,11 @@ class Fitter:
     @property
     def running(self) -> bool:
         return self._pending is not None
+
+    @property
+    def started_at(self) -> int:
+        """Env step at which the running fit started."""
+        return self._started_at
 
     def join(self) -> FitResult | None:
         """Wait for the running fit, if any, and return its result."""

@@ -54,7 +54,8 @@ log = logging.getLogger(__name__)
 TIE_WARNING_FRACTION = 0.5
 """Warn when at least this share of a round's answers are 'equal'."""
 DIAGNOSTIC_SEGMENTS = 128
-"""Segments sampled from the pool for output normalisation and the return correlation."""
+"""Segments sampled from the pool (and as many from labelled pairs) for the output
+normalisation and the return correlation."""
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,7 @@ class PreferenceLoop:
                 self._log_row(env_step, {})
                 self._checkpoint()
             return
-        if self.fitter.running:
+        if self.fitter.running and env_step - self.fitter.started_at >= self.config.install_lag:
             self._install(self.fitter.join(), env_step)
         if env_step < self.schedule.update_step(self.next_update):
             return
@@ -371,10 +372,12 @@ class PreferenceLoop:
         if data is None:
             self.model.fit_output_normalization(obs, actions, absorbing)
         else:
+            pick = self.sample_rng.permutation(len(data))[: DIAGNOSTIC_SEGMENTS // 2]
+            index = torch.as_tensor(np.sort(pick))
             self.model.fit_output_normalization(
-                torch.cat([obs, data.obs.flatten(0, 1)]),
-                torch.cat([actions, data.actions.flatten(0, 1)]),
-                torch.cat([absorbing, data.absorbing.flatten(0, 1)]),
+                torch.cat([obs, data.obs[index].flatten(0, 1)]),
+                torch.cat([actions, data.actions[index].flatten(0, 1)]),
+                torch.cat([absorbing, data.absorbing[index].flatten(0, 1)]),
             )
         self.stack.wrapper.refresh_reward()
         learned = self.model.rewards(obs, actions, absorbing).sum(dim=-1).numpy()
