@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import get_args
+from typing import TYPE_CHECKING, get_args
 
 from rlhp.config import (
     ORACLE_PRESETS,
@@ -23,6 +23,12 @@ from rlhp.config import (
     TrainConfig,
 )
 from rlhp.errors import RlhpError
+
+if TYPE_CHECKING:
+    from rlhp.labellers.base import Labeller
+    from rlhp.labellers.factory import LabellerFactory
+    from rlhp.store import LabelStore
+    from rlhp.web.app import LabellingSettings
 
 EXIT_USAGE = 2
 
@@ -56,7 +62,66 @@ def _parser() -> argparse.ArgumentParser:
     plot = sub.add_parser("plot", help="PNG of true return and reward accuracy")
     plot.add_argument("run_dir", type=Path)
     plot.add_argument("--out", type=Path, help="PNG path (default RUN_DIR/plot.png)")
+
+    # -- human labelling (issue #3) --
+    train.add_argument("--feedback", choices=("oracle", "human"),
+                       help="who answers: the synthetic oracle (default) or people in the browser")
+    label = sub.add_parser("label", help="serve the labelling page for a run (trained elsewhere)")
+    label.add_argument("run_dir", type=Path)
+    for p in (train, label):
+        _serve_options(p)
     return parser
+
+
+def _serve_options(parser: argparse.ArgumentParser) -> None:
+    from rlhp.web import DEFAULT_HOST, DEFAULT_PORT
+
+    group = parser.add_argument_group("labelling page (--feedback human, rlhp label)")
+    group.add_argument("--host", default=DEFAULT_HOST,
+                       help=f"address to listen on (default {DEFAULT_HOST}; any other needs --token)")
+    group.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    group.add_argument("--token", help="access token every request must carry (required off-loopback)")
+    group.add_argument("--instructions", help="the task instruction shown above the clips")
+    group.add_argument("--lock-seconds", type=float, default=120.0,
+                       help="how long a pair stays reserved for one person (default 120)")
+
+
+def _settings(args: argparse.Namespace, run_dir: Path) -> LabellingSettings:
+    from rlhp.web.app import DEFAULT_INSTRUCTIONS, LabellingSettings
+
+    if args.lock_seconds <= 0:
+        raise RlhpError("--lock-seconds must be > 0")
+    return LabellingSettings(
+        run_dir, token=args.token, instructions=args.instructions or DEFAULT_INSTRUCTIONS,
+        lock_seconds=args.lock_seconds,
+    )
+
+
+def _human_factory(args: argparse.Namespace) -> LabellerFactory:
+    """People answer on a page served from a thread of this process."""
+    from rlhp.labellers.human import HumanLabeller
+    from rlhp.web.server import LabellingServer, check_binding
+
+    check_binding(args.host, args.token)  # before any training starts
+
+    def factory(config: TrainConfig, store: LabelStore, run_dir: Path, _rng: object) -> Labeller:
+        server = LabellingServer(_settings(args, run_dir), args.host, args.port).start()
+        print(f"rlhp: labelling page at {server.url}", file=sys.stderr, flush=True)
+        return HumanLabeller(run_dir, config.env_id, store, where=server.url, on_close=server.stop)
+
+    return factory
+
+
+def _cmd_label(args: argparse.Namespace) -> int:
+    from rlhp.web.server import LabellingServer
+
+    if not (args.run_dir / "labels.sqlite").is_file():
+        raise RlhpError(f"{args.run_dir} holds no label store; start rlhp train --feedback human --out {args.run_dir}")
+    server = LabellingServer(_settings(args, args.run_dir), args.host, args.port)
+    print(f"rlhp: labelling page at {server.url} (Ctrl-C stops it; answers are kept)", file=sys.stderr, flush=True)
+    server.run()
+    return 0
+    # -- end human labelling --
 
 
 def _train_config(args: argparse.Namespace, base: TrainConfig | None) -> TrainConfig:
@@ -71,7 +136,8 @@ def _train_config(args: argparse.Namespace, base: TrainConfig | None) -> TrainCo
                 f"{args.resume} is a run of {base.env_id}, not {args.env_id}; drop ENV_ID or start a new run with --out"
             )
         config = base
-    top = {"total_timesteps": args.timesteps, "seed": args.seed, "reward": args.reward}
+    top = {"total_timesteps": args.timesteps, "seed": args.seed, "reward": args.reward,
+           "feedback": args.feedback}
     config = dataclasses.replace(config, **{k: v for k, v in top.items() if v is not None})
     if args.labels is not None:
         config = dataclasses.replace(config, schedule=dataclasses.replace(config.schedule, labels=args.labels))
@@ -96,11 +162,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
     progress = not args.no_progress and sys.stderr.isatty()
     if args.resume is not None:
         saved = RunDir.open(args.resume).config()
-        summary = resume(args.resume, _train_config(args, saved), progress=progress)
+        config = _train_config(args, saved)
+        factory = _human_factory(args) if config.feedback == "human" else None
+        summary = resume(args.resume, config, progress=progress, labeller_factory=factory)
     else:
         config = _train_config(args, None)
         out = args.out or Path("runs") / f"{config.env_id}-{time.strftime('%Y%m%d-%H%M%S')}"
-        summary = train(config, out, progress=progress)
+        factory = _human_factory(args) if config.feedback == "human" else None
+        summary = train(config, out, progress=progress, labeller_factory=factory)
     print(
         f"run {summary.run_dir}: {summary.env_steps} steps, {summary.labels_answered}/{summary.labels_asked} "
         f"labels answered, recent true return {summary.true_return:.1f}, {summary.wall_time:.0f} s"
@@ -134,7 +203,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": _cmd_train, "evaluate": _cmd_evaluate, "plot": _cmd_plot}
+COMMANDS = {"train": _cmd_train, "evaluate": _cmd_evaluate, "plot": _cmd_plot, "label": _cmd_label}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,12 +13,10 @@ import threading
 import uvicorn
 
 from rlhp.errors import RlhpError
+from rlhp.web import DEFAULT_HOST, DEFAULT_PORT
 from rlhp.web.app import LabellingSettings, create_app
 
 log = logging.getLogger(__name__)
-
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8765
 
 
 def is_loopback(host: str) -> bool:
