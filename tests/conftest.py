@@ -18,16 +18,24 @@ torch.set_num_threads(1)
 
 
 def cartpole_segments(
-    count: int, length: int = 20, seed: int = 0
+    count: int, length: int = 20, seed: int = 0, balance: bool = False
 ) -> tuple[list[Segment], np.ndarray]:
-    """Segments with recorded simulator states from random CartPole rollouts."""
+    """Segments with recorded simulator states from CartPole rollouts.
+
+    Random actions, or with ``balance`` a noisy hand-written controller whose episodes
+    last long enough to fill longer clips.
+    """
     pool = EpisodePool(10_000)
     venv = make_vec_env("CartPole-v1", n_envs=2, seed=seed)
     wrapper = RewardSwapWrapper(venv, pool, 0.99, None, record_states=True)
-    wrapper.reset()
     rng = np.random.default_rng(seed)
+    obs = wrapper.reset()
     while len(pool) < 6:
-        wrapper.step(rng.integers(0, 2, size=2))
+        actions = rng.integers(0, 2, size=2)
+        if balance:
+            push = (obs[:, 2] + 0.5 * obs[:, 3] > 0).astype(np.int64)
+            actions = np.where(rng.random(2) < 0.8, push, actions)
+        obs, *_ = wrapper.step(actions)
     return pool.sample(count, length, rng)
 
 

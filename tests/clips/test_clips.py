@@ -56,8 +56,13 @@ def test_absorbing_steps_show_a_dimmed_episode_over_frame() -> None:
         states=states,
     )
     frames = render_segment(env, segment)
-    assert frames[2].mean() < 0.6 * frames[1].mean()
-    assert (frames[3][-5:, :, 0] == 200).all()  # the red "episode over" band
+    body = slice(0, 400 - 400 // 12)  # above the red band
+    ratio = frames[2][body].mean() / frames[1][body].mean()
+    assert abs(ratio - 0.35) < 0.01  # dimmed to DIM = 0.35 of the last real frame
+    np.testing.assert_array_equal(frames[3], frames[2])  # held, not dimmed again
+    band = frames[3][-(400 // 12) :]
+    assert (band[:, :5, 0] == 200).all()  # the red "episode over" band …
+    assert (band.min(axis=2) > 240).sum() > 100  # … with white writing on it
 
 
 def test_encode_mp4_keeps_frame_count_and_size(tmp_path: Path) -> None:

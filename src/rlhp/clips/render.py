@@ -42,9 +42,12 @@ def render_segment(env: gym.Env, segment: Segment) -> np.ndarray:
             "this segment has no recorded simulator states; clips need record_states=True"
         )
     frames: list[np.ndarray] = []
+    over: np.ndarray | None = None
     for t in range(segment.length):
         if segment.absorbing[t]:
-            frames.append(_episode_over(frames[-1]) if frames else frames_blank(env))
+            if over is None:  # dim the last real frame once, then hold it
+                over = _episode_over(frames[-1])
+            frames.append(over)
             continue
         set_state(env, segment.states[t])
         frame = env.render()
@@ -54,15 +57,19 @@ def render_segment(env: gym.Env, segment: Segment) -> np.ndarray:
     return np.stack(frames)
 
 
-def frames_blank(env: gym.Env) -> np.ndarray:
-    frame = env.render()
-    assert isinstance(frame, np.ndarray)
-    return np.zeros_like(frame[..., :3], dtype=np.uint8)
-
-
 def _episode_over(frame: np.ndarray) -> np.ndarray:
-    """The last frame, dimmed, with a red band along the bottom."""
+    """The last frame, dimmed, with a red "episode over" band along the bottom."""
     out = (frame.astype(np.float32) * DIM).astype(np.uint8)
     band = max(4, frame.shape[0] // 12)
     out[-band:] = (200, 30, 30)
+    if band >= 12:
+        from PIL import Image, ImageDraw, ImageFont
+
+        image = Image.fromarray(out)
+        font = ImageFont.load_default(size=int(band * 0.7))
+        ImageDraw.Draw(image).text(
+            (frame.shape[1] // 2, frame.shape[0] - band // 2), "episode over", fill="white",
+            font=font, anchor="mm",
+        )  # fmt: skip
+        out = np.asarray(image)
     return out

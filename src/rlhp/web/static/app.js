@@ -4,7 +4,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { current: null, next: null, fetching: false, retry: 3, busy: false };
+const state = { current: null, next: null, fetching: false, retry: 3, recent: [] };
 
 async function api(path, options = {}) {
   const response = await fetch(path, { credentials: "same-origin", ...options,
@@ -60,8 +60,9 @@ async function fetchNext() {
   if (state.fetching || state.next) return;
   state.fetching = true;
   try {
-    const exclude = state.current ? `?exclude=${state.current.id}` : "";
-    const body = await api(`/api/next${exclude}`);
+    // Never the pair on screen, nor one whose answer may still be on its way.
+    const skip = [...(state.current ? [state.current.id] : []), ...state.recent].slice(-20);
+    const body = await api(`/api/next?exclude=${skip.join(",")}`);
     showProgress(body.progress);
     if (body.pair) state.next = loadPair(body.pair);
   } catch (err) {
@@ -72,12 +73,12 @@ async function fetchNext() {
   if (!state.current && state.next) advance();
 }
 
-function advance() {
+function advance(fetch = true) {
   const old = state.current;
   show(state.next);
   state.next = null;
   if (old) for (const v of old.videos) { v.pause(); v.removeAttribute("src"); v.load(); v.remove(); }
-  fetchNext();
+  if (fetch) fetchNext();
 }
 
 async function answer(choice) {
@@ -85,7 +86,8 @@ async function answer(choice) {
   if (!pair) return;
   const button = document.querySelector(`button[data-choice="${choice}"]`);
   button.classList.add("flash"); setTimeout(() => button.classList.remove("flash"), 150);
-  advance();  // the next pair is already loaded: show it first, store the answer meanwhile
+  state.recent = [...state.recent, pair.id].slice(-20);
+  advance(false);  // the next pair is already loaded: show it first, store the answer meanwhile
   try {
     const body = await api("/api/answer", { method: "POST", body: JSON.stringify({ pair_id: pair.id, choice }) });
     showProgress(body.progress);
@@ -93,6 +95,7 @@ async function answer(choice) {
   } catch (err) {
     showError(`Your answer to pair ${pair.id} was not stored: ${err.message}`);
   }
+  fetchNext();  // then preload the pair after next (a person needs 3-5 s per pair)
 }
 
 const KEYS = { ArrowLeft: "left", ArrowRight: "right", ArrowUp: "equal", ArrowDown: "cant_tell" };
