@@ -70,6 +70,16 @@ def _parser() -> argparse.ArgumentParser:
     label.add_argument("run_dir", type=Path)
     for p in (train, label):
         _serve_options(p)
+    labels = sub.add_parser("labels", help="export or import a run's answers")
+    labels_sub = labels.add_subparsers(dest="labels_command", required=True)
+    export = labels_sub.add_parser("export", help="every answer, one row each")
+    export.add_argument("run_dir", type=Path)
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    export.add_argument("--out", type=Path, help="file to write (default: standard output)")
+    imp = labels_sub.add_parser("import", help="add answers from an exported file (idempotent)")
+    imp.add_argument("run_dir", type=Path)
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--format", choices=("jsonl", "csv"), help="default: from the file's suffix")
     return parser
 
 
@@ -121,6 +131,24 @@ def _cmd_label(args: argparse.Namespace) -> int:
     print(f"rlhp: labelling page at {server.url} (Ctrl-C stops it; answers are kept)", file=sys.stderr, flush=True)
     server.run()
     return 0
+
+
+def _cmd_labels(args: argparse.Namespace) -> int:
+    from rlhp.labels_io import export_labels, import_labels
+    from rlhp.store import LabelStore
+
+    store = LabelStore.open(args.run_dir / "labels.sqlite")
+    try:
+        if args.labels_command == "export":
+            text = export_labels(store, args.out, args.format)
+            if args.out is None:
+                sys.stdout.write(text)
+            return 0
+        read, new = import_labels(store, args.file, args.format)
+        print(f"{read} answers read, {new} new, {read - new} already in {args.run_dir}")
+        return 0
+    finally:
+        store.close()
     # -- end human labelling --
 
 
@@ -203,7 +231,8 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": _cmd_train, "evaluate": _cmd_evaluate, "plot": _cmd_plot, "label": _cmd_label}
+COMMANDS = {"train": _cmd_train, "evaluate": _cmd_evaluate, "plot": _cmd_plot, "label": _cmd_label,
+            "labels": _cmd_labels}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -142,3 +142,9 @@ class LabellingQueries:
                 "SELECT clip FROM segments WHERE id = ?", (segment_id,)
             ).fetchone()
         return None if row is None else row[0]
+
+    def pairs(self) -> list[tuple[int, int, int, int]]:
+        """Every pair as ``(pair_id, left_id, right_id, env_step)``, oldest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT id, left_id, right_id, env_step FROM pairs ORDER BY id")
+            return [(int(a), int(b), int(c), int(d)) for a, b, c, d in rows.fetchall()]
