@@ -78,7 +78,10 @@ def test_train_with_people_waits_for_pretraining_labels_then_trains(
         summary = train(config, tmp_path / "run", labeller_factory=factory)
     finally:
         stop.set()
-    assert any("pre-training waits" in r.getMessage() for r in caplog.records)
+    assert any(
+        "pre-training waits for people: 0 of 3 labels answered" in r.getMessage()
+        for r in caplog.records
+    )
     store = LabelStore.open(tmp_path / "run" / "labels.sqlite")
     counts = store.counts()
     assert counts.pairs == 12 == summary.labels_asked

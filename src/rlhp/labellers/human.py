@@ -71,14 +71,14 @@ class HumanLabeller:
 
         Returns the number answered. Logs what it waits for every ``WAIT_LOG_SECONDS``.
         """
-        started = last_log = time.monotonic()
+        started, last_log = time.monotonic(), -float("inf")
         while True:
             counts = self.store.counts()
             wanted = min(count, counts.pairs)
             if counts.answered >= wanted:
                 return counts.answered
             now = time.monotonic()
-            if now == started or now - last_log >= WAIT_LOG_SECONDS:
+            if now - last_log >= WAIT_LOG_SECONDS:
                 log.warning(
                     "pre-training waits for people: %d of %d labels answered "
                     "(%d clips still rendering); answer at %s",
