@@ -88,9 +88,11 @@ def _serve_options(parser: argparse.ArgumentParser) -> None:
 
     group = parser.add_argument_group("labelling page (--feedback human, rlhp label)")
     group.add_argument("--host", default=DEFAULT_HOST,
-                       help=f"address to listen on (default {DEFAULT_HOST}; any other needs --token)")
-    group.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
-    group.add_argument("--token", help="access token every request must carry (required off-loopback)")
+                       help=f"address to listen on (default {DEFAULT_HOST}; others need --token)")
+    group.add_argument("--port", type=int, default=DEFAULT_PORT,
+                       help=f"port (default {DEFAULT_PORT})")
+    group.add_argument("--token",
+                       help="access token every request must carry (required off-loopback)")
     group.add_argument("--instructions", help="the task instruction shown above the clips")
     group.add_argument("--lock-seconds", type=float, default=120.0,
                        help="how long a pair stays reserved for one person (default 120)")
@@ -126,9 +128,13 @@ def _cmd_label(args: argparse.Namespace) -> int:
     from rlhp.web.server import LabellingServer
 
     if not (args.run_dir / "labels.sqlite").is_file():
-        raise RlhpError(f"{args.run_dir} holds no label store; start rlhp train --feedback human --out {args.run_dir}")
+        raise RlhpError(
+            f"{args.run_dir} holds no label store; "
+            f"start rlhp train --feedback human --out {args.run_dir}"
+        )
     server = LabellingServer(_settings(args, args.run_dir), args.host, args.port)
-    print(f"rlhp: labelling page at {server.url} (Ctrl-C stops it; answers are kept)", file=sys.stderr, flush=True)
+    print(f"rlhp: labelling page at {server.url} (Ctrl-C stops it; answers are kept)",
+          file=sys.stderr, flush=True)
     server.run()
     return 0
 

@@ -50,7 +50,9 @@ class Segment:
                 f"actions {self.actions.shape}, absorbing {self.absorbing.shape}"
             )
         if self.states is not None and (self.states.ndim != 2 or self.states.shape[0] != steps):
-            raise ValueError(f"segment states must be (T={steps}, state_dim), got {self.states.shape}")
+            raise ValueError(
+                f"segment states must be (T={steps}, state_dim), got {self.states.shape}"
+            )
         if self.absorbing.dtype != np.bool_:
             raise ValueError("segment.absorbing must be a bool array")
 

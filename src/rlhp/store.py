@@ -212,9 +212,9 @@ class LabelStore(LabellingQueries):
         if row is None:
             raise KeyError(f"no segment {segment_id}")
         arrays = _from_blob(row[0])
-        return Segment(
-            arrays["obs"], arrays["actions"], arrays["absorbing"], row[1], row[2], row[3], arrays.get("states")
-        )
+        states = arrays.get("states")  # recorded for human feedback only
+        obs, actions, absorbing = arrays["obs"], arrays["actions"], arrays["absorbing"]
+        return Segment(obs, actions, absorbing, row[1], row[2], row[3], states)
 
     def segment_ids(self) -> list[int]:
         """Ids of the segments that have hidden true rewards stored."""

@@ -141,7 +141,7 @@ class RewardSwapWrapper(VecEnvWrapper):
             index=self.episodes,
             states=(
                 np.stack(self._states[i])
-                if self.record_states and self._states[i] and len(self._states[i]) == len(self._obs[i])
+                if self.record_states and len(self._states[i]) == len(self._obs[i]) > 0
                 else None
             ),
         )
