@@ -80,6 +80,14 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("run_dir", type=Path)
     imp.add_argument("file", type=Path)
     imp.add_argument("--format", choices=("jsonl", "csv"), help="default: from the file's suffix")
+    reward = sub.add_parser("reward", help="reward models from saved preferences")
+    reward_sub = reward.add_subparsers(dest="reward_command", required=True)
+    fit = reward_sub.add_parser("fit", help="fit a reward model offline from saved preferences")
+    fit.add_argument("source", type=Path, help="a run directory or a labels.sqlite file")
+    fit.add_argument("--out", type=Path, required=True, help="checkpoint to write (.pt)")
+    fit.add_argument("--labels", type=Path, help="use the answers in this exported file instead")
+    fit.add_argument("--epochs", type=int, default=200, help="passes over the data (default 200)")
+    fit.add_argument("--seed", type=int, default=0)
     return parser
 
 
@@ -155,6 +163,35 @@ def _cmd_labels(args: argparse.Namespace) -> int:
         return 0
     finally:
         store.close()
+
+
+def _cmd_reward(args: argparse.Namespace) -> int:
+    from rlhp.config import RewardModelConfig
+    from rlhp.labels_io import parse_rows
+    from rlhp.reward.offline import fit_offline, save_offline
+    from rlhp.store import LabelStore
+
+    if args.epochs < 1:
+        raise RlhpError("--epochs must be >= 1")
+    source = args.source / "labels.sqlite" if args.source.is_dir() else args.source
+    config = RewardModelConfig()
+    if (source.parent / "config.json").is_file():  # a run: its reward-model settings
+        saved = json.loads((source.parent / "config.json").read_text())
+        config = TrainConfig.from_dict(saved).reward_model
+    rows = None
+    if args.labels is not None:
+        fmt = "csv" if args.labels.suffix == ".csv" else "jsonl"
+        rows = parse_rows(args.labels.read_text(), fmt)
+    store = LabelStore.open(source)
+    try:
+        model, l2, result = fit_offline(store, config, args.epochs, args.seed, rows)
+    finally:
+        store.close()
+    save_offline(model, l2, args.out)
+    print(f"{result.comparisons} comparisons, {result.epochs} epochs: "
+          f"held-out accuracy {result.val_accuracy:.3f}, agreement {result.agreement:.3f}, "
+          f"loss {result.train_loss:.3f} (held-out {result.val_loss:.3f}); wrote {args.out}")
+    return 0
     # -- end human labelling --
 
 
@@ -238,7 +275,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"train": _cmd_train, "evaluate": _cmd_evaluate, "plot": _cmd_plot, "label": _cmd_label,
-            "labels": _cmd_labels}
+            "labels": _cmd_labels, "reward": _cmd_reward}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
