@@ -164,3 +164,43 @@ def test_label_with_the_keyboard_in_chromium(
         page.screenshot(path=ARTIFACTS / "04-refreshed.png")
         assert errors == []
         browser.close()
+
+
+def test_many_answers_in_a_row_never_repeat_a_pair(tmp_path: Path) -> None:
+    """Regression: after 20 answers the page once re-requested the pair on screen."""
+    run = tmp_path / "run"
+    store = LabelStore.create(run / "labels.sqlite", {"env_id": "CartPole-v1"})
+    segments, truth = cartpole_segments(60, length=5)
+    ids = store.add_segments(segments, truth)
+    store.add_pairs(list(zip(ids[0::2], ids[1::2], strict=True)), 0, 0, "uniform")
+    (run / "clips").mkdir()
+    for sid in ids:  # not playable: this test is about the pair sequence only
+        (run / "clips" / f"segment-{sid:06d}.mp4").write_bytes(b"x")
+        store.set_clip(sid, f"clips/segment-{sid:06d}.mp4")
+    server = LabellingServer(LabellingSettings(run), "127.0.0.1", 0).start()
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+            page = browser.new_page()
+            page.goto(server.url)
+            page.fill("#name-input", "eve")
+            page.click("#name-form button")
+            shown: list[str] = []
+            for _ in range(27):
+                page.wait_for_function(
+                    "document.getElementById('stage').dataset.pairId && "
+                    "document.querySelectorAll('#preload video').length === 2",
+                    timeout=5_000,
+                )
+                shown.append(page.get_attribute("#stage", "data-pair-id") or "")
+                page.keyboard.press("ArrowLeft")
+                page.wait_for_function(
+                    f"document.getElementById('stage').dataset.pairId !== '{shown[-1]}'",
+                    timeout=5_000,
+                )
+            browser.close()
+        assert len(set(shown)) == 27
+        assert len(store.answers()) >= 26  # the last one may still be on its way
+    finally:
+        server.stop()
+        store.close()

@@ -61,7 +61,7 @@ async function fetchNext() {
   state.fetching = true;
   try {
     // Never the pair on screen, nor one whose answer may still be on its way.
-    const skip = [...(state.current ? [state.current.id] : []), ...state.recent].slice(-20);
+    const skip = [...state.recent.slice(-20), ...(state.current ? [state.current.id] : [])];
     const body = await api(`/api/next?exclude=${skip.join(",")}`);
     showProgress(body.progress);
     if (body.pair) state.next = loadPair(body.pair);
