@@ -180,8 +180,8 @@ def _cmd_reward(args: argparse.Namespace) -> int:
         config = TrainConfig.from_dict(saved).reward_model
     rows = None
     if args.labels is not None:
-        fmt = "csv" if args.labels.suffix == ".csv" else "jsonl"
-        rows = parse_rows(args.labels.read_text(), fmt)
+        is_csv = args.labels.suffix == ".csv"
+        rows = parse_rows(args.labels.read_text(), "csv" if is_csv else "jsonl")
     store = LabelStore.open(source)
     try:
         model, l2, result = fit_offline(store, config, args.epochs, args.seed, rows)
