@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= runs/demo-cartpole
 
-.PHONY: demo test lint install clean-demo
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test lint install clean-demo browser
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,7 +15,16 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) browser
+
+# The browser tests drive Debian's Chromium (no browser download ever). Installed here
+# when missing and apt is available; otherwise those tests skip and say why.
+browser:
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's chromium for the browser tests"; \
+		$(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium \
+			|| echo "warning: could not install chromium; the browser tests will be skipped"; \
+	fi
 
 demo: $(STAMP)
 	@if [ -d $(DEMO_DIR) ]; then \
@@ -24,7 +35,7 @@ demo: $(STAMP)
 	$(BIN)/rlhp evaluate $(DEMO_DIR) --episodes 20
 	$(BIN)/rlhp plot $(DEMO_DIR)
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

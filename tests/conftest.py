@@ -1,10 +1,18 @@
-"""Shared test set-up: one torch thread (the project's default on small CPUs), tiny configs."""
+"""Shared fixtures: one torch thread (2-core machines), a tiny CartPole run with clips."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from stable_baselines3.common.env_util import make_vec_env
+
+from rlhp.rl.reward_wrapper import RewardSwapWrapper
+from rlhp.segments import EpisodePool, Segment
+from rlhp.store import LabelStore
 
 torch.set_num_threads(1)
 
@@ -12,3 +20,46 @@ torch.set_num_threads(1)
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+def cartpole_segments(
+    count: int, length: int = 20, seed: int = 0, balance: bool = False
+) -> tuple[list[Segment], np.ndarray]:
+    """Segments with recorded simulator states from CartPole rollouts.
+
+    Random actions, or with ``balance`` a noisy hand-written controller whose episodes
+    last long enough to fill longer clips.
+    """
+    pool = EpisodePool(10_000)
+    venv = make_vec_env("CartPole-v1", n_envs=2, seed=seed)
+    wrapper = RewardSwapWrapper(venv, pool, 0.99, None, record_states=True)
+    rng = np.random.default_rng(seed)
+    obs = wrapper.reset()
+    while len(pool) < 6:
+        actions = rng.integers(0, 2, size=2)
+        if balance:
+            push = (obs[:, 2] + 0.5 * obs[:, 3] > 0).astype(np.int64)
+            actions = np.where(rng.random(2) < 0.8, push, actions)
+        obs, *_ = wrapper.step(actions)
+    return pool.sample(count, length, rng)
+
+
+@pytest.fixture
+def labelling_run(tmp_path: Path) -> Path:
+    """A run directory with 6 pairs, fake clips for pairs 1–5 and none for pair 6."""
+    run = tmp_path / "run"
+    store = LabelStore.create(run / "labels.sqlite", {"env_id": "CartPole-v1"})
+    segments, truth = cartpole_segments(12, length=10)
+    ids = store.add_segments(segments, truth)
+    store.add_pairs(
+        list(zip(ids[0::2], ids[1::2], strict=True)), env_step=0, round_index=0, selector="uniform"
+    )
+    (run / "clips").mkdir()
+    for sid in ids[:10]:
+        name = f"segment-{sid:06d}.mp4"
+        (run / "clips" / name).write_bytes(b"fake mp4 " + bytes([sid]))
+        store.set_clip(sid, f"clips/{name}")
+    store.close()
+    (run / "config.json").write_text(json.dumps({"schedule": {"labels": 40}}))
+    (tmp_path / "secret.txt").write_text("not for labellers")
+    return run

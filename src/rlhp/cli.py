@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import get_args
+from typing import TYPE_CHECKING, get_args
 
 from rlhp.config import (
     ORACLE_PRESETS,
@@ -23,6 +23,12 @@ from rlhp.config import (
     TrainConfig,
 )
 from rlhp.errors import RlhpError
+
+if TYPE_CHECKING:
+    from rlhp.labellers.base import Labeller
+    from rlhp.labellers.factory import LabellerFactory
+    from rlhp.store import LabelStore
+    from rlhp.web.app import LabellingSettings
 
 EXIT_USAGE = 2
 
@@ -69,7 +75,156 @@ def _parser() -> argparse.ArgumentParser:
     plot = sub.add_parser("plot", help="PNG of true return and reward accuracy")
     plot.add_argument("run_dir", type=Path)
     plot.add_argument("--out", type=Path, help="PNG path (default RUN_DIR/plot.png)")
+
+    # -- human labelling (issue #3) --
+    train.add_argument(
+        "--feedback",
+        choices=("oracle", "human"),
+        help="who answers: the synthetic oracle (default) or people in the browser",
+    )
+    label = sub.add_parser("label", help="serve the labelling page for a run (trained elsewhere)")
+    label.add_argument("run_dir", type=Path)
+    for p in (train, label):
+        _serve_options(p)
+    labels = sub.add_parser("labels", help="export or import a run's answers")
+    labels_sub = labels.add_subparsers(dest="labels_command", required=True)
+    export = labels_sub.add_parser("export", help="every answer, one row each")
+    export.add_argument("run_dir", type=Path)
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    export.add_argument("--out", type=Path, help="file to write (default: standard output)")
+    imp = labels_sub.add_parser("import", help="add answers from an exported file (idempotent)")
+    imp.add_argument("run_dir", type=Path)
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--format", choices=("jsonl", "csv"), help="default: from the file's suffix")
+    reward = sub.add_parser("reward", help="reward models from saved preferences")
+    reward_sub = reward.add_subparsers(dest="reward_command", required=True)
+    fit = reward_sub.add_parser("fit", help="fit a reward model offline from saved preferences")
+    fit.add_argument("source", type=Path, help="a run directory or a labels.sqlite file")
+    fit.add_argument("--out", type=Path, required=True, help="checkpoint to write (.pt)")
+    fit.add_argument("--labels", type=Path, help="use the answers in this exported file instead")
+    fit.add_argument("--epochs", type=int, default=200, help="passes over the data (default 200)")
+    fit.add_argument("--seed", type=int, default=0)
     return parser
+
+
+def _serve_options(parser: argparse.ArgumentParser) -> None:
+    from rlhp.web import DEFAULT_HOST, DEFAULT_PORT
+
+    group = parser.add_argument_group("labelling page (--feedback human, rlhp label)")
+    group.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help=f"address to listen on (default {DEFAULT_HOST}; others need --token)",
+    )
+    group.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})"
+    )
+    group.add_argument(
+        "--token", help="access token every request must carry (required off-loopback)"
+    )
+    group.add_argument("--instructions", help="the task instruction shown above the clips")
+    group.add_argument(
+        "--lock-seconds",
+        type=float,
+        default=120.0,
+        help="how long a pair stays reserved for one person (default 120)",
+    )
+
+
+def _settings(args: argparse.Namespace, run_dir: Path) -> LabellingSettings:
+    from rlhp.web.app import DEFAULT_INSTRUCTIONS, LabellingSettings
+
+    if args.lock_seconds <= 0:
+        raise RlhpError("--lock-seconds must be > 0")
+    return LabellingSettings(
+        run_dir,
+        token=args.token,
+        instructions=args.instructions or DEFAULT_INSTRUCTIONS,
+        lock_seconds=args.lock_seconds,
+    )
+
+
+def _human_factory(args: argparse.Namespace) -> LabellerFactory:
+    """People answer on a page served from a thread of this process."""
+    from rlhp.labellers.human import HumanLabeller
+    from rlhp.web.server import LabellingServer, check_binding
+
+    check_binding(args.host, args.token)  # before any training starts
+
+    def factory(config: TrainConfig, store: LabelStore, run_dir: Path, _rng: object) -> Labeller:
+        server = LabellingServer(_settings(args, run_dir), args.host, args.port).start()
+        print(f"rlhp: labelling page at {server.url}", file=sys.stderr, flush=True)
+        return HumanLabeller(run_dir, config.env_id, store, where=server.url, on_close=server.stop)
+
+    return factory
+
+
+def _cmd_label(args: argparse.Namespace) -> int:
+    from rlhp.web.server import LabellingServer
+
+    if not (args.run_dir / "labels.sqlite").is_file():
+        raise RlhpError(
+            f"{args.run_dir} holds no label store; "
+            f"start rlhp train --feedback human --out {args.run_dir}"
+        )
+    server = LabellingServer(_settings(args, args.run_dir), args.host, args.port)
+    print(
+        f"rlhp: labelling page at {server.url} (Ctrl-C stops it; answers are kept)",
+        file=sys.stderr,
+        flush=True,
+    )
+    server.run()
+    return 0
+
+
+def _cmd_labels(args: argparse.Namespace) -> int:
+    from rlhp.labels_io import export_labels, import_labels
+    from rlhp.store import LabelStore
+
+    store = LabelStore.open(args.run_dir / "labels.sqlite")
+    try:
+        if args.labels_command == "export":
+            text = export_labels(store, args.out, args.format)
+            if args.out is None:
+                sys.stdout.write(text)
+            return 0
+        read, new = import_labels(store, args.file, args.format)
+        print(f"{read} answers read, {new} new, {read - new} already in {args.run_dir}")
+        return 0
+    finally:
+        store.close()
+
+
+def _cmd_reward(args: argparse.Namespace) -> int:
+    from rlhp.config import RewardModelConfig
+    from rlhp.labels_io import parse_rows
+    from rlhp.reward.offline import fit_offline, save_offline
+    from rlhp.store import LabelStore
+
+    if args.epochs < 1:
+        raise RlhpError("--epochs must be >= 1")
+    source = args.source / "labels.sqlite" if args.source.is_dir() else args.source
+    config = RewardModelConfig()
+    if (source.parent / "config.json").is_file():  # a run: its reward-model settings
+        saved = json.loads((source.parent / "config.json").read_text())
+        config = TrainConfig.from_dict(saved).reward_model
+    rows = None
+    if args.labels is not None:
+        is_csv = args.labels.suffix == ".csv"
+        rows = parse_rows(args.labels.read_text(), "csv" if is_csv else "jsonl")
+    store = LabelStore.open(source)
+    try:
+        model, l2, result = fit_offline(store, config, args.epochs, args.seed, rows)
+    finally:
+        store.close()
+    save_offline(model, l2, args.out)
+    print(
+        f"{result.comparisons} comparisons, {result.epochs} epochs: "
+        f"held-out accuracy {result.val_accuracy:.3f}, agreement {result.agreement:.3f}, "
+        f"loss {result.train_loss:.3f} (held-out {result.val_loss:.3f}); wrote {args.out}"
+    )
+    return 0
+    # -- end human labelling --
 
 
 def _train_config(args: argparse.Namespace, base: TrainConfig | None) -> TrainConfig:
@@ -84,7 +239,12 @@ def _train_config(args: argparse.Namespace, base: TrainConfig | None) -> TrainCo
                 f"{args.resume} is a run of {base.env_id}, not {args.env_id}; drop ENV_ID or start a new run with --out"
             )
         config = base
-    top = {"total_timesteps": args.timesteps, "seed": args.seed, "reward": args.reward}
+    top = {
+        "total_timesteps": args.timesteps,
+        "seed": args.seed,
+        "reward": args.reward,
+        "feedback": args.feedback,
+    }
     config = dataclasses.replace(config, **{k: v for k, v in top.items() if v is not None})
     if args.labels is not None:
         config = dataclasses.replace(
@@ -113,11 +273,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
     progress = not args.no_progress and sys.stderr.isatty()
     if args.resume is not None:
         saved = RunDir.open(args.resume).config()
-        summary = resume(args.resume, _train_config(args, saved), progress=progress)
+        config = _train_config(args, saved)
+        factory = _human_factory(args) if config.feedback == "human" else None
+        summary = resume(args.resume, config, progress=progress, labeller_factory=factory)
     else:
         config = _train_config(args, None)
         out = args.out or Path("runs") / f"{config.env_id}-{time.strftime('%Y%m%d-%H%M%S')}"
-        summary = train(config, out, progress=progress)
+        factory = _human_factory(args) if config.feedback == "human" else None
+        summary = train(config, out, progress=progress, labeller_factory=factory)
     print(
         f"run {summary.run_dir}: {summary.env_steps} steps, {summary.labels_answered}/{summary.labels_asked} "
         f"labels answered, recent true return {summary.true_return:.1f}, {summary.wall_time:.0f} s"
@@ -157,7 +320,14 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": _cmd_train, "evaluate": _cmd_evaluate, "plot": _cmd_plot}
+COMMANDS = {
+    "train": _cmd_train,
+    "evaluate": _cmd_evaluate,
+    "plot": _cmd_plot,
+    "label": _cmd_label,
+    "labels": _cmd_labels,
+    "reward": _cmd_reward,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

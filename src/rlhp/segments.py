@@ -29,6 +29,9 @@ class Segment:
         env_step: agent environment step at which the segment's episode ended.
         episode: index of the episode within the run (-1 if unknown), for clip rendering.
         start: index of the first step within its episode.
+        states: optional ``(T, state_dim)`` float64 simulator states (see
+            ``rlhp.rl.sim_state``), zeros at absorbing steps; recorded only when clips
+            are to be rendered (human feedback), None otherwise.
     """
 
     obs: np.ndarray
@@ -37,6 +40,7 @@ class Segment:
     env_step: int = 0
     episode: int = -1
     start: int = 0
+    states: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         steps = self.obs.shape[0]
@@ -44,6 +48,10 @@ class Segment:
             raise ValueError(
                 f"segment arrays disagree on length: obs {self.obs.shape}, "
                 f"actions {self.actions.shape}, absorbing {self.absorbing.shape}"
+            )
+        if self.states is not None and (self.states.ndim != 2 or self.states.shape[0] != steps):
+            raise ValueError(
+                f"segment states must be (T={steps}, state_dim), got {self.states.shape}"
             )
         if self.absorbing.dtype != np.bool_:
             raise ValueError("segment.absorbing must be a bool array")
@@ -107,6 +115,8 @@ class Episode:
         terminated: True if it ended in a terminal state, False if a time limit cut it.
         env_step: agent environment step at which it ended.
         index: running episode number within the run.
+        states: optional ``(L, state_dim)`` simulator state at each observation, for
+            rendering clips later (recorded only with ``record_states``).
     """
 
     obs: np.ndarray
@@ -115,6 +125,7 @@ class Episode:
     terminated: bool
     env_step: int
     index: int = -1
+    states: np.ndarray | None = None
 
     @property
     def length(self) -> int:
@@ -205,5 +216,9 @@ def cut_segment(episode: Episode, start: int, length: int) -> tuple[Segment, np.
     actions[:real] = episode.actions[start:stop]
     truth[:real] = episode.true_rewards[start:stop]
     absorbing = np.arange(length) >= real
-    segment = Segment(obs, actions, absorbing, episode.env_step, episode.index, start)
+    states = None
+    if episode.states is not None:
+        states = np.zeros((length, *episode.states.shape[1:]), dtype=np.float64)
+        states[:real] = episode.states[start:stop]
+    segment = Segment(obs, actions, absorbing, episode.env_step, episode.index, start, states)
     return segment, truth

@@ -25,6 +25,7 @@ import numpy as np
 from rlhp.errors import StoreError
 from rlhp.labellers.base import TARGETS, Answer, Choice
 from rlhp.segments import Segment
+from rlhp.store_labelling import LabellingQueries
 
 FORMAT_VERSION = 1
 APPLICATION = "rlhp-label-store"
@@ -108,7 +109,7 @@ def _from_blob(blob: bytes) -> dict[str, np.ndarray]:
         return {k: data[k] for k in data.files}
 
 
-class LabelStore:
+class LabelStore(LabellingQueries):
     """One connection to a store file; safe to share between threads of one process."""
 
     def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
@@ -190,7 +191,10 @@ class LabelStore:
         ids = []
         with self._tx() as db:
             for i, s in enumerate(segments):
-                blob = _to_blob(obs=s.obs, actions=s.actions, absorbing=s.absorbing)
+                arrays = {"obs": s.obs, "actions": s.actions, "absorbing": s.absorbing}
+                if s.states is not None:
+                    arrays["states"] = s.states
+                blob = _to_blob(**arrays)
                 cur = db.execute(
                     "INSERT INTO segments (created_at, env_step, episode, start, length, data) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
@@ -213,9 +217,9 @@ class LabelStore:
         if row is None:
             raise KeyError(f"no segment {segment_id}")
         arrays = _from_blob(row[0])
-        return Segment(
-            arrays["obs"], arrays["actions"], arrays["absorbing"], row[1], row[2], row[3]
-        )
+        states = arrays.get("states")  # recorded for human feedback only
+        obs, actions, absorbing = arrays["obs"], arrays["actions"], arrays["absorbing"]
+        return Segment(obs, actions, absorbing, row[1], row[2], row[3], states)
 
     def segment_ids(self) -> list[int]:
         """Ids of the segments that have hidden true rewards stored."""

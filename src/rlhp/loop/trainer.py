@@ -27,9 +27,9 @@ from stable_baselines3.common.callbacks import BaseCallback
 from tqdm import tqdm
 
 from rlhp.config import TrainConfig
-from rlhp.errors import ConfigError, RunDirError
+from rlhp.errors import RunDirError
 from rlhp.labellers.base import Labeller, Query
-from rlhp.labellers.oracle import SyntheticOracle
+from rlhp.labellers.factory import LabellerFactory, make_labeller
 from rlhp.loop.fitting import FitResult, Fitter
 from rlhp.loop.metrics import MetricsSink
 from rlhp.loop.run_dir import RunDir
@@ -79,7 +79,13 @@ class PreferenceLoop:
     """One run: owns every component and the only side effects."""
 
     def __init__(
-        self, config: TrainConfig, run: RunDir, store: LabelStore, resume: bool, progress: bool
+        self,
+        config: TrainConfig,
+        run: RunDir,
+        store: LabelStore,
+        resume: bool,
+        progress: bool,
+        labeller_factory: LabellerFactory | None = None,
     ) -> None:
         self.config = config
         self.run = run
@@ -114,9 +120,11 @@ class PreferenceLoop:
             self.selector = make_selector(config.queries.selector, self.model)
         env_seed = config.seed + int(self.state.get("env_steps", 0))
         self.stack = build_stack(config, self.pool, self.model, env_seed)
-        self.labeller: Labeller = SyntheticOracle(
-            store.true_rewards, config.oracle, self.rngs["oracle_rng"]
-        )
+        # -- labeller (issue #3): oracle or people; people need clips, clips need states --
+        factory = labeller_factory or make_labeller
+        self.labeller: Labeller = factory(config, store, run.path, self.rngs["oracle_rng"])
+        self.stack.wrapper.record_states = bool(getattr(self.labeller, "needs_states", False))
+        # -- end labeller --
         self.metrics = MetricsSink(run.path)
         self.segments: dict[int, Segment] = {}
         self.seen_pairs: set[int] = set()
@@ -154,6 +162,9 @@ class PreferenceLoop:
         self._checkpoint(finished=True)
         self._bar.close()
         self.metrics.close()
+        close_labeller = getattr(self.labeller, "close", None)  # human: clip worker, server
+        if close_labeller is not None:
+            close_labeller()
         counts = self.store.counts()
         return RunSummary(
             run_dir=self.run.path,
@@ -179,7 +190,9 @@ class PreferenceLoop:
             target,
             self.pretrain_env_steps,
         )
-        self._update(env_step=0, epochs=self.config.reward_model.pretrain_epochs, wait=True)
+        self._update(
+            env_step=0, epochs=self.config.reward_model.pretrain_epochs, wait=True, wait_for=target
+        )
         self.state["pretrained"] = True
         self._checkpoint()
 
@@ -216,15 +229,31 @@ class PreferenceLoop:
     # -- one reward update ---------------------------------------------------------------
 
     def _update(
-        self, env_step: int, epochs: int, max_steps: int | None = None, wait: bool = False
+        self,
+        env_step: int,
+        epochs: int,
+        max_steps: int | None = None,
+        wait: bool = False,
+        wait_for: int = 0,
     ) -> None:
-        """Install the fit started last update, ask the labels now due, start the next fit."""
+        """Install the fit started last update, ask the labels now due, start the next fit.
+
+        Args:
+            wait: join the fit started here before returning (pre-training).
+            wait_for: block until this many labels are answered (people; pre-training).
+        """
         assert self.model is not None
         installed = self._install(self.fitter.join(), env_step)
         counts = self.store.counts()
         wanted = self.schedule.due(env_step) - counts.pairs
         if wanted > 0:
             self._ask(wanted, env_step)
+        # -- wait hook (issue #3): only pre-training waits, and only for people --
+        wait_for_answers = getattr(self.labeller, "wait_for_answers", None)
+        if wait_for > 0 and wait_for_answers is not None:
+            log.info("pre-training waits until %d labels are answered", wait_for)
+            wait_for_answers(wait_for)
+        # -- end wait hook --
         new_answers = self.labeller.collect()
         self.store.record_answers(new_answers)
         round_ties = sum(a.choice == "equal" for a in new_answers)
@@ -454,23 +483,32 @@ class _LoopCallback(BaseCallback):
         self.loop.on_rollout_end(self.model.num_timesteps)
 
 
-def train(config: TrainConfig, out: Path | str, progress: bool = False) -> RunSummary:
-    """Train a new run into ``out`` (which must not hold a run already)."""
-    if config.feedback == "human":
-        raise ConfigError(
-            "--feedback human needs the labelling server, which this version does not ship yet"
-        )
+def train(
+    config: TrainConfig,
+    out: Path | str,
+    progress: bool = False,
+    labeller_factory: LabellerFactory | None = None,
+) -> RunSummary:
+    """Train a new run into ``out`` (which must not hold a run already).
+
+    ``labeller_factory`` overrides the labeller chosen by ``config.feedback`` (the CLI
+    uses it to start the labelling server beside the trainer).
+    """
     probe_env(config)
     run = RunDir.create(Path(out), config)
     store = LabelStore.create(run.store_file, store_meta(config))
     try:
-        return PreferenceLoop(config, run, store, resume=False, progress=progress).run_to_end()
+        loop = PreferenceLoop(config, run, store, False, progress, labeller_factory)
+        return loop.run_to_end()
     finally:
         store.close()
 
 
 def resume(
-    run_dir: Path | str, config: TrainConfig | None = None, progress: bool = False
+    run_dir: Path | str,
+    config: TrainConfig | None = None,
+    progress: bool = False,
+    labeller_factory: LabellerFactory | None = None,
 ) -> RunSummary:
     """Continue a killed run where its last checkpoint left it; no label is lost.
 
@@ -490,7 +528,7 @@ def resume(
         )
     store = LabelStore.open(run.store_file, expect=store_meta(saved))
     try:
-        loop = PreferenceLoop(saved, run, store, resume=True, progress=progress)
+        loop = PreferenceLoop(saved, run, store, True, progress, labeller_factory)
         if loop.state.get("finished"):
             log.info("%s already finished; nothing to resume", run.path)
         return loop.run_to_end()

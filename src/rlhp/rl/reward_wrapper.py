@@ -12,7 +12,10 @@ observation normalisation). At every vector step it
   end as usual and the optimal policy is unchanged (a constant shift adds the same
   −r̂_abs/(1−γ) to every value). Dying early is worth exactly what r̂ says the
   absorbing state is worth, and the value targets have no terminal spike;
-* in ``env`` mode passes the true reward through unchanged (the reference agent).
+* in ``env`` mode passes the true reward through unchanged (the reference agent);
+* with ``record_states`` (human feedback only) also records each step's simulator
+  state, so that clips can be rendered later for the few segments asked about
+  (``rlhp.rl.sim_state``, ``rlhp.clips``). Off by default: the oracle path stays fast.
 
 The true reward never reaches the agent in ``preferences`` mode.
 """
@@ -27,6 +30,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
 from rlhp.reward.ensemble import FrozenReward, RewardEnsemble
+from rlhp.rl.sim_state import get_state
 from rlhp.segments import Episode, EpisodePool
 
 
@@ -51,8 +55,11 @@ class RewardSwapWrapper(VecEnvWrapper):
         model: RewardEnsemble | None,
         pessimism: float = 0.0,
         window: int = 20,
+        record_states: bool = False,
     ) -> None:
         super().__init__(venv)
+        self.record_states = record_states
+        """Record simulator states for clip rendering; needs a DummyVecEnv underneath."""
         self.pool = pool
         self.gamma = gamma
         self.model = model
@@ -64,6 +71,7 @@ class RewardSwapWrapper(VecEnvWrapper):
         self._obs: list[list[np.ndarray]] = [[] for _ in range(n)]
         self._act: list[list[np.ndarray]] = [[] for _ in range(n)]
         self._rew: list[list[float]] = [[] for _ in range(n)]
+        self._states: list[list[np.ndarray]] = [[] for _ in range(n)]
         self._learned = np.zeros(n)
         self._true_returns: deque[float] = deque(maxlen=window)
         self._learned_returns: deque[float] = deque(maxlen=window)
@@ -80,7 +88,7 @@ class RewardSwapWrapper(VecEnvWrapper):
     def reset(self) -> np.ndarray:
         obs = self.venv.reset()
         assert isinstance(obs, np.ndarray)
-        for buffers in (self._obs, self._act, self._rew):
+        for buffers in (self._obs, self._act, self._rew, self._states):
             for b in buffers:
                 b.clear()
         self._learned[:] = 0.0
@@ -89,6 +97,13 @@ class RewardSwapWrapper(VecEnvWrapper):
 
     def step_async(self, actions: np.ndarray) -> None:
         self._actions = np.asarray(actions)
+        if self.record_states:
+            # The state *before* the step belongs to the observation the action was taken at.
+            envs = getattr(self.venv, "envs", None)
+            if envs is None:
+                raise TypeError("record_states needs a DummyVecEnv (in-process environments)")
+            for i, env in enumerate(envs):
+                self._states[i].append(get_state(env))
         self.venv.step_async(actions)
 
     def step_wait(self) -> VecEnvStepReturn:
@@ -116,6 +131,11 @@ class RewardSwapWrapper(VecEnvWrapper):
             terminated=terminated,
             env_step=self.env_steps + self.num_envs,
             index=self.episodes,
+            states=(
+                np.stack(self._states[i])
+                if self.record_states and len(self._states[i]) == len(self._obs[i]) > 0
+                else None
+            ),
         )
         self.episodes += 1
         self.pool.add(episode)
@@ -126,6 +146,7 @@ class RewardSwapWrapper(VecEnvWrapper):
         self._obs[i].clear()
         self._act[i].clear()
         self._rew[i].clear()
+        self._states[i].clear()
 
     def stats(self) -> EpisodeStats:
         def mean(values: deque) -> float:

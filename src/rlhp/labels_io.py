@@ -1,0 +1,134 @@
+"""Labels in and out of a run: ``rlhp labels export`` / ``rlhp labels import``.
+
+One row per answer (several people may have answered one pair), with the pair's
+segment ids so that rows can be joined with the store's segments:
+
+    pair_id, left_id, right_id, env_step, choice, labeller, answered_at
+
+JSON Lines (one object per line) or CSV with that header. Import is all or nothing:
+every row is checked (known pair, same segments, valid choice) before any is stored,
+and a row already in the store (same pair and labeller) is skipped, so importing the
+same file twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+from rlhp.errors import RlhpError
+from rlhp.labellers.base import CHOICES, Answer
+from rlhp.store import LabelStore
+
+Format = Literal["jsonl", "csv"]
+FIELDS = ("pair_id", "left_id", "right_id", "env_step", "choice", "labeller", "answered_at")
+
+
+@dataclass(frozen=True)
+class LabelRow:
+    pair_id: int
+    left_id: int
+    right_id: int
+    env_step: int
+    choice: str
+    labeller: str
+    answered_at: float
+
+
+def label_rows(store: LabelStore) -> list[LabelRow]:
+    pairs = {pid: (left, right, step) for pid, left, right, step in store.pairs()}
+    return [
+        LabelRow(
+            a.pair_id,
+            *pairs[a.pair_id][:2],
+            pairs[a.pair_id][2],
+            a.choice,
+            a.labeller,
+            a.answered_at,
+        )
+        for a in store.answers()
+    ]
+
+
+def dump_rows(rows: Iterable[LabelRow], fmt: Format) -> str:
+    if fmt == "jsonl":
+        return "".join(json.dumps(asdict(r)) + "\n" for r in rows)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(asdict(r) for r in rows)
+    return out.getvalue()
+
+
+def parse_rows(text: str, fmt: Format) -> list[LabelRow]:
+    """Rows from a file's text; a bad row raises ``RlhpError`` naming its line."""
+    if fmt == "jsonl":
+        raw = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    raw.append((n, json.loads(line)))
+                except json.JSONDecodeError as exc:
+                    raise RlhpError(f"line {n}: not JSON ({exc.msg})") from exc
+    else:
+        reader = csv.DictReader(io.StringIO(text))
+        missing = set(FIELDS) - set(reader.fieldnames or ())
+        if missing:
+            raise RlhpError(
+                f"CSV header lacks {', '.join(sorted(missing))}; expected {','.join(FIELDS)}"
+            )
+        raw = [(n, row) for n, row in enumerate(reader, 2)]
+    return [_row(n, r) for n, r in raw]
+
+
+def _row(line: int, data: object) -> LabelRow:
+    if not isinstance(data, dict):
+        raise RlhpError(f"line {line}: expected an object with {', '.join(FIELDS)}")
+    try:
+        row = LabelRow(
+            pair_id=int(data["pair_id"]),
+            left_id=int(data["left_id"]),
+            right_id=int(data["right_id"]),
+            env_step=int(data["env_step"]),
+            choice=str(data["choice"]),
+            labeller=str(data["labeller"]),
+            answered_at=float(data["answered_at"]),
+        )
+    except KeyError as exc:
+        raise RlhpError(f"line {line}: missing field {exc.args[0]!r}") from exc
+    except (TypeError, ValueError) as exc:
+        raise RlhpError(f"line {line}: {exc}") from exc
+    if row.choice not in CHOICES:
+        raise RlhpError(f"line {line}: choice {row.choice!r} is not one of {', '.join(CHOICES)}")
+    if not row.labeller:
+        raise RlhpError(f"line {line}: empty labeller name")
+    return row
+
+
+def export_labels(store: LabelStore, out: Path | None, fmt: Format) -> str:
+    text = dump_rows(label_rows(store), fmt)
+    if out is not None:
+        out.write_text(text)
+    return text
+
+
+def import_labels(store: LabelStore, path: Path, fmt: Format | None = None) -> tuple[int, int]:
+    """Import answers from ``path`` into ``store``; returns (rows read, answers new)."""
+    fmt = fmt or ("csv" if path.suffix.lower() == ".csv" else "jsonl")
+    rows = parse_rows(path.read_text(), fmt)
+    pairs = {pid: (left, right) for pid, left, right, _ in store.pairs()}
+    for n, r in enumerate(rows, 1):
+        if r.pair_id not in pairs:
+            raise RlhpError(f"row {n}: pair {r.pair_id} is not in this run; nothing was imported")
+        if pairs[r.pair_id] != (r.left_id, r.right_id):
+            raise RlhpError(
+                f"row {n}: pair {r.pair_id} compares segments {pairs[r.pair_id]} in this run, "
+                f"not ({r.left_id}, {r.right_id}); labels from another run? nothing was imported"
+            )
+    answers = [Answer(r.pair_id, r.choice, r.labeller, r.answered_at) for r in rows]  # type: ignore[arg-type]  # choice checked in _row
+    return len(rows), store.record_answers(answers)

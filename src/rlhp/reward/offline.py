@@ -1,0 +1,114 @@
+"""``rlhp reward fit``: a reward model from a saved preference set alone, no environment steps.
+
+The preference set is a label store (a run's ``labels.sqlite``: the segments and every
+answer), optionally with the answers replaced by an exported label file
+(``rlhp labels export``). Several answers to one pair average into one target, exactly
+as in training (SPEC §2); can't-tell answers are dropped. The fit is the loop's own
+(``RewardTrainer``: bootstrap ensemble, adaptive L2), followed by input and output
+normalisation over the labelled segments. The checkpoint has the loop's format
+(``{"model": state_dict, "l2": …}``), so ``rlhp evaluate`` and resumed runs read it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from rlhp.config import RewardModelConfig
+from rlhp.errors import RlhpError
+from rlhp.labellers.base import TARGETS
+from rlhp.labels_io import LabelRow
+from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
+from rlhp.reward.training import Comparisons, RewardTrainer, agreement
+from rlhp.segments import SegmentBatch
+from rlhp.store import LabelStore
+
+
+@dataclass(frozen=True)
+class OfflineFit:
+    """What ``fit_offline`` achieved."""
+
+    comparisons: int
+    """Pairs with a trainable target."""
+    epochs: int
+    train_loss: float
+    val_loss: float
+    """Mean held-out (out-of-bootstrap) loss of the members."""
+    val_accuracy: float
+    """Held-out accuracy of the members on decided pairs."""
+    agreement: float
+    """Accuracy of the normalised ensemble mean on all decided pairs (training data)."""
+
+
+def targets_from_rows(rows: list[LabelRow]) -> dict[int, float]:
+    """Pair id → mean target μ(left) of its trainable answers."""
+    per_pair: dict[int, list[float]] = defaultdict(list)
+    for r in rows:
+        target = TARGETS.get(r.choice)  # type: ignore[call-overload]  # choice validated on parse
+        if target is not None:
+            per_pair[r.pair_id].append(target)
+    return {pid: float(np.mean(t)) for pid, t in per_pair.items()}
+
+
+def fit_offline(
+    store: LabelStore,
+    config: RewardModelConfig,
+    epochs: int,
+    seed: int = 0,
+    rows: list[LabelRow] | None = None,
+) -> tuple[RewardEnsemble, torch.Tensor, OfflineFit]:
+    """Fit a fresh ensemble to the store's labelled pairs (or to ``rows``' answers).
+
+    Returns:
+        The fitted ensemble, its adapted L2 coefficients ``(K,)``, and the metrics.
+    """
+    env_id = store.meta().get("env_id")
+    if not env_id:
+        raise RlhpError(f"{store.path} does not say which environment it belongs to (meta env_id)")
+    if rows is None:
+        targets = {p.pair_id: p.target for p in store.labelled_pairs()}
+    else:
+        targets = targets_from_rows(rows)
+    pairs = {pid: (left, right) for pid, left, right, _ in store.pairs()}
+    unknown = sorted(set(targets) - set(pairs))
+    if unknown:
+        raise RlhpError(f"labels for pairs {unknown[:5]} that are not in {store.path}")
+    if not targets:
+        raise RlhpError(f"{store.path} has no trainable labels (answers other than can't-tell)")
+    env = gym.make(env_id)
+    spec = FeatureSpec.from_spaces(env.observation_space, env.action_space, config.use_actions)
+    env.close()
+    torch.manual_seed(seed)
+    model = RewardEnsemble(spec, config)
+    ids = sorted(targets)
+    batch = SegmentBatch.from_pairs(
+        [(store.segment(pairs[i][0]), store.segment(pairs[i][1])) for i in ids]
+    )
+    data = Comparisons.from_batch(batch, np.array([targets[i] for i in ids], dtype=np.float32))
+    flat = (data.obs.flatten(0, 1), data.actions.flatten(0, 1), data.absorbing.flatten(0, 1))
+    model.fit_input_normalization(*flat)
+    trainer = RewardTrainer(model, config, np.random.default_rng(seed))
+    metrics = trainer.fit(data, epochs)
+    model.fit_output_normalization(*flat)
+    result = OfflineFit(
+        comparisons=len(data),
+        epochs=epochs,
+        train_loss=metrics.train_loss,
+        val_loss=metrics.val_loss,
+        val_accuracy=metrics.val_accuracy,
+        agreement=agreement(model, data),
+    )
+    return model, trainer.l2, result
+
+
+def save_offline(model: RewardEnsemble, l2: torch.Tensor, path: Path) -> None:
+    """The loop's reward checkpoint format (weights only), written atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "l2": l2}, tmp)
+    tmp.replace(path)

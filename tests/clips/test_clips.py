@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import imageio_ffmpeg
+import numpy as np
+
+from rlhp.clips.encode import encode_mp4
+from rlhp.clips.render import make_render_env, render_segment
+from rlhp.clips.worker import ClipWorker
+from rlhp.segments import Segment
+from rlhp.store import LabelStore
+from tests.conftest import cartpole_segments
+
+
+def _decode(path: Path) -> tuple[dict, list[np.ndarray]]:
+    reader = imageio_ffmpeg.read_frames(str(path))
+    meta = next(reader)
+    w, h = meta["size"]
+    frames = [np.frombuffer(f, np.uint8).reshape(h, w, 3) for f in reader]
+    return meta, frames
+
+
+def _cart_column(frame: np.ndarray) -> float:
+    """Mean column of the black cart body (not the black track line spanning the frame)."""
+    dark = frame.sum(axis=2) < 100
+    dark[dark.sum(axis=1) > frame.shape[1] // 2] = False
+    return float(np.nonzero(dark)[1].mean())
+
+
+def test_replayed_states_put_the_cart_where_the_state_says() -> None:
+    env = make_render_env("CartPole-v1", 320)
+    states = np.array([[-1.5, 0, 0, 0], [0.0, 0, 0, 0], [1.5, 0, 0, 0]], dtype=np.float64)
+    segment = Segment(
+        obs=states.astype(np.float32),
+        actions=np.zeros(3, np.int64),
+        absorbing=np.zeros(3, bool),
+        states=states,
+    )
+    frames = render_segment(env, segment)
+    assert frames.shape == (3, 400, 600, 3) and frames.dtype == np.uint8
+    left, centre, right = (_cart_column(f) for f in frames)
+    assert left < centre < right
+    assert centre == np.clip(centre, 290, 310)  # x = 0 is the middle of 600 px
+    # the world is 4.8 wide in 600 px: x = ±1.5 is ±187.5 px from the middle
+    assert abs((right - left) - 2 * 187.5) < 4
+
+
+def test_absorbing_steps_show_a_dimmed_episode_over_frame() -> None:
+    env = make_render_env("CartPole-v1", 320)
+    states = np.zeros((4, 4))
+    segment = Segment(
+        obs=np.zeros((4, 4), np.float32),
+        actions=np.zeros(4, np.int64),
+        absorbing=np.array([False, False, True, True]),
+        states=states,
+    )
+    frames = render_segment(env, segment)
+    body = slice(0, 400 - 400 // 12)  # above the red band
+    ratio = frames[2][body].mean() / frames[1][body].mean()
+    assert abs(ratio - 0.35) < 0.01  # dimmed to DIM = 0.35 of the last real frame
+    np.testing.assert_array_equal(frames[3], frames[2])  # held, not dimmed again
+    band = frames[3][-(400 // 12) :]
+    assert (band[:, :5, 0] == 200).all()  # the red "episode over" band …
+    assert (band.min(axis=2) > 240).sum() > 100  # … with white writing on it
+
+
+def test_encode_mp4_keeps_frame_count_and_size(tmp_path: Path) -> None:
+    frames = np.zeros((12, 41, 63, 3), np.uint8)
+    frames[:, :, :30] = 255  # left part white
+    path = tmp_path / "clip.mp4"
+    encode_mp4(frames, path, fps=25)
+    meta, decoded = _decode(path)
+    assert len(decoded) == 12
+    assert tuple(meta["size"]) == (64, 42)  # padded to even sizes
+    assert meta["fps"] == 25
+    assert decoded[0][:, :25].mean() > 240 and decoded[0][:, 35:].mean() < 15
+    assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_worker_renders_in_the_background_and_records_the_clip(tmp_path: Path) -> None:
+    store = LabelStore.create(tmp_path / "labels.sqlite", {"env_id": "CartPole-v1"})
+    segments, truth = cartpole_segments(2, length=15)
+    ids = store.add_segments(segments, truth)
+    worker = ClipWorker(tmp_path, "CartPole-v1", store)
+    worker.submit(ids[0], segments[0])
+    worker.submit(ids[1])  # read back from the store (states are in the blob)
+    assert worker.wait_idle(60)
+    worker.close()
+    assert worker.rendered == 2 and worker.failed == 0
+    for sid in ids:
+        clip = store.clip_of(sid)
+        assert clip == f"clips/segment-{sid:06d}.mp4"
+        _, decoded = _decode(tmp_path / clip)
+        assert len(decoded) == 15
+
+
+def test_store_keeps_segment_states(tmp_path: Path) -> None:
+    store = LabelStore.create(tmp_path / "labels.sqlite", {"env_id": "CartPole-v1"})
+    segments, truth = cartpole_segments(1, length=10)
+    (sid,) = store.add_segments(segments, truth)
+    back = store.segment(sid)
+    assert back.states is not None
+    np.testing.assert_array_equal(back.states, segments[0].states)

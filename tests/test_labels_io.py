@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from rlhp.cli import main
+from rlhp.labellers.base import Answer
+from rlhp.store import LabelStore
+
+
+def _answered(run: Path) -> None:
+    store = LabelStore.open(run / "labels.sqlite")
+    store.record_answers(
+        [
+            Answer(1, "left", "ada", 100.0),
+            Answer(1, "equal", "bob", 101.0),
+            Answer(2, "cant_tell", "ada", 102.5),
+        ]
+    )
+    store.close()
+
+
+def _rows(run: Path) -> list[tuple]:
+    db = sqlite3.connect(run / "labels.sqlite")
+    rows = db.execute(
+        "SELECT pair_id, choice, labeller, answered_at FROM answers ORDER BY id"
+    ).fetchall()
+    db.close()
+    return rows
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_export_then_import_into_a_copy_round_trips(
+    labelling_run: Path, tmp_path: Path, fmt: str, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    fresh = tmp_path / "copy"
+    fresh.mkdir()
+    (fresh / "labels.sqlite").write_bytes((labelling_run / "labels.sqlite").read_bytes())
+    _answered(labelling_run)
+    out = tmp_path / f"labels.{fmt}"
+    assert main(["labels", "export", str(labelling_run), "--format", fmt, "--out", str(out)]) == 0
+    text = out.read_text()
+    if fmt == "jsonl":
+        first = json.loads(text.splitlines()[0])
+        assert first == {
+            "pair_id": 1, "left_id": 1, "right_id": 2, "env_step": 0,
+            "choice": "left", "labeller": "ada", "answered_at": 100.0,
+        }  # fmt: skip
+    else:
+        assert (
+            text.splitlines()[0] == "pair_id,left_id,right_id,env_step,choice,labeller,answered_at"
+        )
+        assert text.splitlines()[3] == "2,3,4,0,cant_tell,ada,102.5"
+    assert main(["labels", "import", str(fresh), str(out)]) == 0
+    assert "3 answers read, 3 new" in capsys.readouterr().out
+    assert _rows(fresh) == _rows(labelling_run)
+    assert main(["labels", "import", str(fresh), str(out)]) == 0  # idempotent
+    assert "0 new, 3 already" in capsys.readouterr().out
+    assert _rows(fresh) == _rows(labelling_run)
+
+
+def test_import_refuses_foreign_or_bad_rows_and_imports_nothing(
+    labelling_run: Path, tmp_path: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    good = {
+        "pair_id": 1,
+        "left_id": 1,
+        "right_id": 2,
+        "env_step": 0,
+        "choice": "left",
+        "labeller": "a",
+        "answered_at": 1,
+    }
+    cases = {
+        "unknown pair": dict(good, pair_id=99),
+        "other segments": dict(good, right_id=7),
+        "bad choice": dict(good, choice="both"),
+        "missing field": {k: v for k, v in good.items() if k != "labeller"},
+    }
+    for what, bad in cases.items():
+        path = tmp_path / "bad.jsonl"
+        path.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n")
+        assert main(["labels", "import", str(labelling_run), str(path)]) == 2, what
+        assert "rlhp: error:" in capsys.readouterr().err
+        assert _rows(labelling_run) == [], what
