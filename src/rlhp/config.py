@@ -54,9 +54,17 @@ class RewardModelConfig:
     """Target range of held-out loss divided by training loss."""
     epsilon: float = 0.1
     """Random-response probability: P = (1-ε)·P̂ + ε/2 (SPEC §3)."""
+    zero_init_head: bool = True
+    """Start every member's output layer at zero, so r̂ is flat until labels shape it;
+    a randomly initialised head is a random reward the agent chases where no label reaches."""
     background_fit: bool = True
     """Fit on a worker thread between two updates, overlapping RL (the paper's
     asynchronous design); False fits inline. Both give the same, reproducible results."""
+    install_lag: int = 0
+    """Env steps a background fit runs beside RL before its result is installed, at the
+    next rollout end after that (or the next update at the latest). 0: the next rollout
+    end. Longer hides more fitting time but the agent learns on an older reward — on
+    CartPole a lag of 1,000 steps cost one seed in three its convergence."""
     refit_inputs: bool = True
     """Re-standardise the model's inputs on all labelled segments before every fit, so
     states the policy reaches later are not extrapolated from the first rollouts' scale."""
@@ -192,12 +200,6 @@ class TrainConfig:
     def decay_c(self) -> float:
         """c of the c/(T+c) label rate, in env steps."""
         return self.schedule.decay_c or self.total_timesteps / 20
-
-    @property
-    def install_lag(self) -> int:
-        """Env steps a background reward fit runs beside RL before its result is installed
-        (at the next rollout end after that, or at the next update at the latest)."""
-        return self.total_timesteps // 100
 
     @property
     def pretrain_labels(self) -> int:

@@ -35,7 +35,7 @@ from rlhp.loop.metrics import MetricsSink
 from rlhp.loop.run_dir import RunDir
 from rlhp.loop.schedule import LabelSchedule
 from rlhp.queries import make_selector
-from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
+from rlhp.reward.ensemble import FeatureSpec, FrozenReward, RewardEnsemble
 from rlhp.reward.training import Comparisons, RewardTrainer
 from rlhp.rl.agents import (
     build_stack,
@@ -54,8 +54,9 @@ log = logging.getLogger(__name__)
 TIE_WARNING_FRACTION = 0.5
 """Warn when at least this share of a round's answers are 'equal'."""
 DIAGNOSTIC_SEGMENTS = 128
-"""Segments sampled from the pool (and as many from labelled pairs) for the output
-normalisation and the return correlation."""
+"""Recent segments sampled from the pool for the learned/true return correlation."""
+NORMALIZATION_PAIRS = 512
+"""Labelled pairs (at most) whose steps set each member's output normalisation."""
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,10 @@ class PreferenceLoop:
                 self._log_row(env_step, {})
                 self._checkpoint()
             return
-        if self.fitter.running and env_step - self.fitter.started_at >= self.config.install_lag:
+        if (
+            self.fitter.running
+            and env_step - self.fitter.started_at >= self.config.reward_model.install_lag
+        ):
             self._install(self.fitter.join(), env_step)
         if env_step < self.schedule.update_step(self.next_update):
             return
@@ -380,40 +384,73 @@ class PreferenceLoop:
         )
 
     @torch.no_grad()
-    def _refresh_reward(self, data: Comparisons | None) -> float:
+    def _refresh_reward(self, data: Comparisons) -> float:
         """Renormalise the members; return corr(learned, true) of recent segment returns.
 
-        The normalisation statistics cover the labelled segments (every phase of the
-        run, absorbing steps included) and a sample of recent ones, so the scale stays
-        put when recent segments all look alike (e.g. a policy that never falls).
+        The normalisation statistics come from the labelled segments alone (every phase
+        of the run, absorbing steps included): a reference that changes only as labels
+        arrive, so the reward's scale does not swing with what the policy happens to be
+        doing (a sample of recent segments moved CartPole's alive/absorbing gap 3× between
+        two updates and cost a seed its convergence).
         """
         assert self.model is not None
+        pick = self.sample_rng.permutation(len(data))[:NORMALIZATION_PAIRS]
+        index = torch.as_tensor(np.sort(pick))
+        self.model.fit_output_normalization(
+            data.obs[index].flatten(0, 1),
+            data.actions[index].flatten(0, 1),
+            data.absorbing[index].flatten(0, 1),
+        )
+        old_fn = self.stack.wrapper.refresh_reward()
         try:
             segments, truth = self.pool.sample(
                 DIAGNOSTIC_SEGMENTS, self.segment_length, self.sample_rng
             )
         except ValueError:
-            self.stack.wrapper.refresh_reward()
             return float("nan")
-        obs = torch.as_tensor(np.stack([s.obs for s in segments]))
-        actions = torch.as_tensor(np.stack([s.actions for s in segments]))
-        absorbing = torch.as_tensor(np.stack([s.absorbing for s in segments]))
-        if data is None:
-            self.model.fit_output_normalization(obs, actions, absorbing)
-        else:
-            pick = self.sample_rng.permutation(len(data))[: DIAGNOSTIC_SEGMENTS // 2]
-            index = torch.as_tensor(np.sort(pick))
-            self.model.fit_output_normalization(
-                torch.cat([obs, data.obs[index].flatten(0, 1)]),
-                torch.cat([actions, data.actions[index].flatten(0, 1)]),
-                torch.cat([absorbing, data.absorbing[index].flatten(0, 1)]),
+        obs = np.stack([s.obs for s in segments])
+        actions = np.stack([s.actions for s in segments])
+        absorbing = np.stack([s.absorbing for s in segments])
+        self._keep_reward_scale(old_fn, obs[~absorbing], actions[~absorbing])
+        learned = (
+            self.model.rewards(
+                torch.as_tensor(obs), torch.as_tensor(actions), torch.as_tensor(absorbing)
             )
-        self.stack.wrapper.refresh_reward()
-        learned = self.model.rewards(obs, actions, absorbing).sum(dim=-1).numpy()
+            .sum(dim=-1)
+            .numpy()
+        )
         true = truth.sum(axis=1)
         if np.std(learned) < 1e-9 or np.std(true) < 1e-9:
             return float("nan")
         return float(np.corrcoef(learned, true)[0, 1])
+
+    def _keep_reward_scale(
+        self, old_fn: FrozenReward | None, obs: np.ndarray, actions: np.ndarray
+    ) -> None:
+        """Carry the agent's return scaling across a reward update.
+
+        VecNormalize divides rewards by a running std of returns that adapts slowly; when
+        a refit rescales r̂ (its normalisation follows the labelled data), the agent would
+        see rewards jump in size. Rescaling the running statistics by the change of the
+        reward's RMS on the same recent states keeps what the agent sees continuous.
+        """
+        new_fn = self.stack.wrapper.reward_fn
+        norm = self.stack.normalize
+        if (
+            old_fn is None
+            or new_fn is None
+            or norm is None
+            or not norm.norm_reward
+            or len(obs) == 0
+        ):
+            return
+        old_rms = float(np.sqrt(np.mean(old_fn(obs, actions) ** 2)))
+        new_rms = float(np.sqrt(np.mean(new_fn(obs, actions) ** 2)))
+        if old_rms < 1e-8 or new_rms < 1e-8:
+            return
+        ratio = new_rms / old_rms
+        norm.ret_rms.mean = norm.ret_rms.mean * ratio
+        norm.ret_rms.var = norm.ret_rms.var * ratio**2
 
     # -- persistence -----------------------------------------------------------------------
 

@@ -91,6 +91,7 @@ class RewardEnsemble(nn.Module):
     input_std: Tensor
     output_mean: Tensor
     output_std: Tensor
+    absorbing_seen: Tensor
 
     def __init__(self, spec: FeatureSpec, config: RewardModelConfig) -> None:
         super().__init__()
@@ -101,12 +102,17 @@ class RewardEnsemble(nn.Module):
             EnsembleLinear(self.members, a, b) for a, b in itertools.pairwise(widths)
         )
         self.head = EnsembleLinear(self.members, widths[-1], 1)
+        if config.zero_init_head:
+            with torch.no_grad():  # r̂ starts constant: only what the labels ask for shapes it
+                self.head.weight.zero_()
+                self.head.bias.zero_()
         self.dropout = nn.Dropout(config.dropout) if config.dropout > 0 else nn.Identity()
         self.absorbing_reward = nn.Parameter(torch.zeros(self.members))
         self.register_buffer("input_mean", torch.zeros(spec.input_dim))
         self.register_buffer("input_std", torch.ones(spec.input_dim))
         self.register_buffer("output_mean", torch.zeros(self.members))
         self.register_buffer("output_std", torch.ones(self.members))
+        self.register_buffer("absorbing_seen", torch.zeros((), dtype=torch.bool))
 
     def l2_per_member(self) -> Tensor:
         """``(K,)`` sum of squared weights of each member (biases excluded)."""
@@ -173,6 +179,11 @@ class RewardEnsemble(nn.Module):
         """Normalised ensemble reward of one absorbing step."""
         return float(((self.absorbing_reward - self.output_mean) / self.output_std).mean())
 
+    def agent_offset(self) -> float:
+        """What the agent's reward is measured from: the absorbing state's value, once
+        labelled segments have shown one; else 0 (an untrained r̂_abs means nothing)."""
+        return self.absorbing_value() if bool(self.absorbing_seen) else 0.0
+
     @torch.no_grad()
     def snapshot(self, pessimism: float = 0.0) -> FrozenReward:
         """A NumPy copy of the agent's reward r̂(o, a) − r̂_abs for fast per-step use."""
@@ -193,6 +204,7 @@ class RewardEnsemble(nn.Module):
         was_training = self.training
         self.eval()
         raw = self.raw_rewards(obs, actions, absorbing).reshape(self.members, -1)
+        self.absorbing_seen |= bool(absorbing.any())
         self.train(was_training)
         self.output_mean.copy_(raw.mean(dim=1))
         self.output_std.copy_(
@@ -249,7 +261,7 @@ class FrozenReward:
             hidden=hidden,
             head_weight=head_w,
             head_bias=head_b,
-            offset=model.absorbing_value(),
+            offset=model.agent_offset(),
             pessimism=pessimism,
         )
 

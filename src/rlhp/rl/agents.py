@@ -178,7 +178,7 @@ def relabel_replay_buffer(
         actions = model.policy.unscale_action(actions)
     absorbing = torch.zeros(obs.shape[:2], dtype=torch.bool)
     rewards = reward_model.rewards(obs, torch.as_tensor(actions), absorbing, pessimism).numpy()
-    buffer.rewards[:size] = rewards - reward_model.absorbing_value()  # as RewardSwapWrapper
+    buffer.rewards[:size] = rewards - reward_model.agent_offset()  # as RewardSwapWrapper
     return int(size * buffer.n_envs)
 
 

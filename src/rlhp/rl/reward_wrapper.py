@@ -80,10 +80,20 @@ class RewardSwapWrapper(VecEnvWrapper):
         self.episodes = 0
         self.refresh_reward()
 
-    def refresh_reward(self) -> None:
-        """Take a fresh snapshot of the reward after the model was retrained."""
+    def refresh_reward(self) -> FrozenReward | None:
+        """Take a fresh snapshot of the reward after the model was retrained.
+
+        Returns:
+            The snapshot it replaces (None before the first).
+        """
+        old = self._reward_fn
         if self.model is not None:
             self._reward_fn = self.model.snapshot(self.pessimism)
+        return old
+
+    @property
+    def reward_fn(self) -> FrozenReward | None:
+        return self._reward_fn
 
     def reset(self) -> np.ndarray:
         obs = self.venv.reset()
