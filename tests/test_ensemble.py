@@ -10,7 +10,7 @@ from rlhp.segments import SegmentBatch
 
 def model(k: int = 3, use_actions: bool = False) -> RewardEnsemble:
     spec = FeatureSpec.from_spaces(spaces.Box(-1, 1, (4,)), spaces.Discrete(3), use_actions)
-    return RewardEnsemble(spec, RewardModelConfig(ensemble_size=k))
+    return RewardEnsemble(spec, RewardModelConfig(ensemble_size=k, zero_init_head=False))
 
 
 def test_one_batched_forward_equals_each_member_alone() -> None:
@@ -93,9 +93,18 @@ def test_numpy_snapshot_matches_the_torch_reward() -> None:
             m.output_mean.normal_()
             m.output_std.uniform_(0.5, 2.0)
             m.absorbing_reward.normal_()
+            m.absorbing_seen.fill_(use_actions)  # without an absorbing state seen, no offset
         obs, act = torch.randn(9, 4), torch.randint(0, 3, (9,))
         no = torch.zeros(9, dtype=torch.bool)
         for pessimism in (0.0, 0.7):
-            expected = m.rewards(obs, act, no, pessimism) - m.absorbing_value()
+            offset = m.absorbing_value() if use_actions else 0.0
+            expected = m.rewards(obs, act, no, pessimism) - offset
             got = m.snapshot(pessimism)(obs.numpy(), act.numpy())
             assert np.allclose(got, expected.detach().numpy(), atol=1e-5)
+
+
+def test_zero_initialised_heads_start_with_a_flat_reward() -> None:
+    spec = FeatureSpec.from_spaces(spaces.Box(-1, 1, (4,)), spaces.Discrete(3), False)
+    flat = RewardEnsemble(spec, RewardModelConfig())
+    out = flat.raw_rewards(torch.randn(20, 4), torch.zeros(20), torch.zeros(20, dtype=torch.bool))
+    assert torch.all(out == 0)

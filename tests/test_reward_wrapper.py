@@ -23,6 +23,7 @@ def constant_model(alive: float, absorbing: float) -> RewardEnsemble:
             layer.bias.zero_()
         model.head.bias.fill_(alive)
         model.absorbing_reward.fill_(absorbing)
+        model.absorbing_seen.fill_(True)
     return model
 
 
@@ -95,6 +96,6 @@ def test_sac_replay_buffer_is_relabelled_with_the_current_reward() -> None:
     obs = torch.as_tensor(buffer.observations[:200, 0])
     actions = torch.as_tensor(stack.model.policy.unscale_action(buffer.actions[:200, 0]))
     expected = (
-        model.rewards(obs, actions, torch.zeros(200, dtype=torch.bool)) - model.absorbing_value()
+        model.rewards(obs, actions, torch.zeros(200, dtype=torch.bool)) - model.agent_offset()
     )
     assert np.allclose(buffer.rewards[:200, 0], expected.detach().numpy(), atol=1e-5)
