@@ -39,7 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--labels", type=int, help="label budget (default 700)")
     train.add_argument("--timesteps", type=int, help="environment steps (default 100000)")
     train.add_argument("--seed", type=int, help="random seed (default 0)")
-    train.add_argument("--algo", choices=get_args(Algo), help="RL algorithm (default ppo)")
+    train.add_argument(
+        "--algo",
+        choices=get_args(Algo),
+        help="RL algorithm (default ppo; trpo needs rlhp[contrib])",
+    )
     train.add_argument(
         "--query", choices=get_args(Selector), help="query selection (default disagreement)"
     )
@@ -77,7 +81,9 @@ def _train_config(args: argparse.Namespace, base: TrainConfig | None) -> TrainCo
     if base is None:
         if not args.env_id:
             raise RlhpError("train needs an ENV_ID (e.g. CartPole-v1), or --resume DIR")
-        config = TrainConfig(args.env_id)
+        from rlhp.rl.presets import task_config
+
+        config = task_config(args.env_id)  # the task's preset; flags and --set override it
     else:
         if args.env_id and args.env_id != base.env_id:
             raise RlhpError(
