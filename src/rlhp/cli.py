@@ -70,6 +70,33 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--episodes", type=int, default=20)
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
 
+    bench = sub.add_parser(
+        "bench",
+        help="benchmark grid: tasks × label budgets × seeds × {preferences, env reward}",
+        description="Run every unfinished cell (one process each), then write runs.csv, "
+        "summary.csv, summary.md and learning curves into --out. Finished cells are not re-run.",
+    )
+    bench.add_argument("--tasks", nargs="+", default=["Hopper-v5", "HalfCheetah-v5"])
+    bench.add_argument("--labels", nargs="+", type=int, default=[700], help="label budgets")
+    bench.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    bench.add_argument("--timesteps", type=int, default=300_000)
+    bench.add_argument("--algo", choices=get_args(Algo), default="ppo")
+    bench.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="config field for every run"
+    )
+    bench.add_argument("--out", type=Path, default=Path("runs/bench"))
+    bench.add_argument("--episodes", type=int, default=20, help="evaluation episodes per run")
+    bench.add_argument(
+        "--jobs", type=int, default=1, help="local processes at once (without --ray)"
+    )
+    bench.add_argument(
+        "--ray", action="store_true", help="run cells as Ray tasks, one CPU each (rlhp[ray])"
+    )
+    bench.add_argument(
+        "--ray-address",
+        help="Ray cluster address (default: RAY_ADDRESS, else a local Ray); implies --ray",
+    )
+
     plot = sub.add_parser("plot", help="PNG of true return and reward accuracy")
     plot.add_argument("run_dir", type=Path)
     plot.add_argument("--out", type=Path, help="PNG path (default RUN_DIR/plot.png)")
@@ -156,6 +183,44 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from rlhp.bench.grid import Grid
+    from rlhp.bench.harness import run_bench
+
+    try:
+        grid = Grid(
+            tasks=tuple(args.tasks),
+            labels=tuple(args.labels),
+            seeds=tuple(args.seeds),
+            timesteps=args.timesteps,
+            algo=args.algo,
+            overrides=tuple(args.set),
+        )
+    except ValueError as exc:
+        raise RlhpError(str(exc)) from exc
+    if args.episodes < 1 or args.jobs < 1:
+        raise RlhpError("--episodes and --jobs must be >= 1")
+    try:
+        result = run_bench(
+            grid,
+            args.out,
+            episodes=args.episodes,
+            jobs=args.jobs,
+            use_ray=args.ray or args.ray_address is not None,
+            ray_address=args.ray_address,
+        )
+    except RuntimeError as exc:
+        raise RlhpError(str(exc)) from exc
+    print(result.markdown)
+    print(
+        f"{len(result.ran)} cells run, {len(result.skipped)} already finished, "
+        f"{len(result.failed)} failed; report in {args.out}"
+    )
+    for name in result.failed:
+        print(f"failed: {name} (see {args.out / 'logs' / name}.log)", file=sys.stderr)
+    return 1 if result.failed else 0
+
+
 def _cmd_plot(args: argparse.Namespace) -> int:
     from rlhp.plotting import plot_run
 
@@ -163,7 +228,12 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": _cmd_train, "evaluate": _cmd_evaluate, "plot": _cmd_plot}
+COMMANDS = {
+    "train": _cmd_train,
+    "evaluate": _cmd_evaluate,
+    "plot": _cmd_plot,
+    "bench": _cmd_bench,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

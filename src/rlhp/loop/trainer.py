@@ -30,8 +30,9 @@ from rlhp.config import TrainConfig
 from rlhp.errors import ConfigError, RunDirError
 from rlhp.labellers.base import Labeller, Query
 from rlhp.labellers.oracle import SyntheticOracle
+from rlhp.loop.diagnostics import HackingMonitor
 from rlhp.loop.fitting import FitResult, Fitter
-from rlhp.loop.metrics import MetricsSink
+from rlhp.loop.metrics import MetricsSink, read_metrics
 from rlhp.loop.run_dir import RunDir
 from rlhp.loop.schedule import LabelSchedule
 from rlhp.queries import make_selector
@@ -117,6 +118,8 @@ class PreferenceLoop:
             store.true_rewards, config.oracle, self.rngs["oracle_rng"]
         )
         self.metrics = MetricsSink(run.path)
+        # reward-hacking diagnostic (rlhp.loop.diagnostics), history rebuilt on resume
+        self.hacking = HackingMonitor.from_rows(read_metrics(run.path) if resume else [])
         self.segments: dict[int, Segment] = {}
         self.seen_pairs: set[int] = set()
         self.answers_fitted = 0
@@ -260,6 +263,19 @@ class PreferenceLoop:
             "l2": self.trainer.l2.clone(),
         }
         fit = result.metrics
+        # -- reward-hacking diagnostic (rlhp.loop.diagnostics) --
+        hacking = self.hacking.update(correlation, self.stack.wrapper.stats().learned_return)
+        if hacking.flagged:
+            log.warning(
+                "possible reward hacking at step %d: corr(learned, true) fell by %.2f over the "
+                "last %d updates while the learned return rose by %.2f; check the clips, add "
+                "labels or raise reward_model.pessimism",
+                env_step,
+                -hacking.correlation_change,
+                self.hacking.window,
+                hacking.learned_return_change,
+            )
+        # -- end of the diagnostic --
         self._log_row(
             env_step,
             {
@@ -275,6 +291,8 @@ class PreferenceLoop:
                 "reward/absorbing_value": self.model.absorbing_value(),
                 "time/fit_seconds": result.seconds,
                 "rl/relabelled": relabelled,
+                "diagnostics/reward_hacking": int(hacking.flagged),
+                "diagnostics/correlation_change": hacking.correlation_change,
             },
         )
         return True
