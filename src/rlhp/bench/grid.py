@@ -37,7 +37,8 @@ class Cell:
     def name(self) -> str:
         """Directory name: unique per cell, stable across invocations (for resuming)."""
         mode = "env" if self.reward == "env" else f"pref{self.labels}"
-        return f"{self.env_id}-{self.algo}-{mode}-t{self.timesteps}-s{self.seed}"
+        env = self.env_id.replace("/", "_")  # ALE/Pong-v5
+        return f"{env}-{self.algo}-{mode}-t{self.timesteps}-s{self.seed}"
 
     def train_argv(self, run_dir: Path) -> list[str]:
         """``rlhp train`` arguments that make this cell's run in ``run_dir``."""

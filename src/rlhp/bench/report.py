@@ -81,7 +81,7 @@ def with_scores(
         random = random_returns.get(r["env_id"], float("nan"))
         row["random_return"] = random
         twin = twins.get((r["env_id"], r["algo"], r["timesteps"], r["seed"]))
-        if "error" not in r and twin is not None:
+        if r["reward"] == "preferences" and "error" not in r and twin is not None:
             row["env_twin_return"] = twin["true_return"]
             row["normalised_score"] = normalised_score(
                 r["true_return"], twin["true_return"], random
