@@ -176,6 +176,27 @@ def test_falling_is_absorbed_not_exploitable(env_id: str) -> None:
         hidden_terms=("reward_ctrl",),
     )
     wrapper.reset()
+    sent = []
     while len(pool) < 1:
-        wrapper.step(rng.uniform(-1, 1, size=(1, *wrapper.action_space.shape)))  # type: ignore[misc]
-    assert not pool.episodes[0].terminated and pool.episodes[0].length == 30
+        sent.append(rng.uniform(-1, 1, size=(1, *wrapper.action_space.shape)))  # type: ignore[misc]
+        wrapper.step(sent[-1])
+    episode = pool.episodes[0]
+    assert not episode.terminated and episode.length == 30
+    # Replayed in a plain env: the oracle's rewards are the env's minus the control cost,
+    # and the reported true return is the env's own.
+    env = gym.make(env_id, max_episode_steps=30, terminate_when_unhealthy=False)
+    env.reset(seed=0)
+    steps = [env.step(a[0]) for a in sent]
+    env_rewards = np.array([float(step[1]) for step in steps])
+    ctrl = np.array([step[4]["reward_ctrl"] for step in steps])
+    assert np.all(ctrl < 0)
+    assert np.allclose(episode.true_rewards, env_rewards - ctrl)
+    assert wrapper.stats().true_return == pytest.approx(env_rewards.sum())
+
+
+def test_trpo_without_sb3_contrib_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sb3_contrib", None)  # import fails as if not installed
+    with pytest.raises(ConfigError, match=r"rlhp\[contrib\]"):
+        probe_env(TrainConfig("CartPole-v1").with_overrides(["agent.algo=trpo"]))
