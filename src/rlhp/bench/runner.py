@@ -28,6 +28,8 @@ from rlhp.bench.worker import EVALUATION_FILE
 log = logging.getLogger(__name__)
 
 RECORD_FILE = "benchmark.json"
+LOCAL_OBJECT_STORE_BYTES = 256 * 1024**2
+"""Object store of a Ray started by the harness itself (Ray's default takes 30 % of RAM)."""
 
 
 def run_dir_of(cell: Cell, out: Path) -> Path:
@@ -127,7 +129,11 @@ def run_ray(
         raise RuntimeError("--ray needs Ray: pip install 'rlhp[ray]'") from exc
     started_here = not ray.is_initialized()
     if started_here:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+        if address is None and not os.environ.get("RAY_ADDRESS"):
+            # a local Ray: cells pass only small records, so a small object store will do
+            options["object_store_memory"] = LOCAL_OBJECT_STORE_BYTES
+        ray.init(address=address, **options)
     try:
         task = ray.remote(num_cpus=1)(run_cell)
         pending = [task.remote(cell, str(out.resolve()), episodes) for cell in cells]
