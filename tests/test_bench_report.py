@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,12 +34,12 @@ def test_grid_cells_pair_each_seed_with_one_env_twin() -> None:
     assert len({c.name for c in cells}) == 6
     cell = cells[1]
     assert Cell.from_dict(cell.to_dict()) == cell
-    assert "--labels" in cell.train_argv(__import__("pathlib").Path("x"))
-    assert "--labels" not in cells[0].train_argv(__import__("pathlib").Path("x"))
+    assert "--labels" in cell.train_argv(Path("x"))
+    assert "--labels" not in cells[0].train_argv(Path("x"))
 
 
-def _record(reward: str, labels: int, seed: int, ret: float, wall: float) -> dict:
-    cell = Cell("A-v0", reward, labels, seed, 10)  # type: ignore[arg-type]
+def _record(reward: str, labels: int, seed: int, ret: float, wall: float) -> dict[str, Any]:
+    cell = Cell("A-v0", reward, labels, seed, 10)
     return {
         **cell.to_dict(),
         "cell": cell.name,
@@ -75,3 +78,72 @@ def test_a_failed_run_is_reported_but_not_averaged() -> None:
     rows = with_scores(records, {"A-v0": 0.0})
     assert rows[1]["error"] == "boom" and rows[1]["normalised_score"] is None
     assert [g.condition for g in summarise(rows)] == ["env reward"]
+
+
+def test_bench_cli_rejects_a_bad_grid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from rlhp.cli import main
+
+    argv = ["bench", "--tasks", "CartPole-v1", "--labels", "0", "--out", str(tmp_path)]
+    assert main(argv) == 2
+    assert "label budgets must be >= 1" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_ray_missing_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from rlhp.cli import main
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # import fails as if not installed
+    argv = ["bench", "--tasks", "CartPole-v1", "--seeds", "0", "--ray", "--out", str(tmp_path)]
+    assert main(argv) == 2
+    assert "rlhp[ray]" in capsys.readouterr().err
+
+
+class _FakeRay:
+    """Records how ``ray.init`` is called; runs nothing."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.up = False
+
+    def is_initialized(self) -> bool:
+        return self.up
+
+    def init(self, **kwargs: object) -> None:
+        self.calls.append(kwargs)
+        self.up = True
+
+    def shutdown(self) -> None:
+        self.up = False
+
+    def remote(self, **_: object) -> Callable[[Callable[..., Any]], Any]:
+        return lambda fn: fn
+
+    def get(self, futures: list[Any]) -> list[Any]:
+        return futures
+
+
+def test_ray_address_comes_from_the_flag_or_ray_address(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from rlhp.bench.runner import LOCAL_OBJECT_STORE_BYTES, run_ray
+
+    fake = _FakeRay()
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    run_ray([], tmp_path, 1)  # local: a small object store
+    run_ray([], tmp_path, 1, address="ray://head:10001")  # a cluster named by --ray-address
+    monkeypatch.setenv("RAY_ADDRESS", "head:6379")
+    run_ray([], tmp_path, 1)  # a cluster named by RAY_ADDRESS: ray.init reads it
+    assert [c.get("address") for c in fake.calls] == [None, "ray://head:10001", None]
+    assert [c.get("object_store_memory") for c in fake.calls] == [
+        LOCAL_OBJECT_STORE_BYTES,
+        None,
+        None,
+    ]
+    assert not fake.up  # the harness shuts down the Ray it started

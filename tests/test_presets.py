@@ -120,12 +120,12 @@ def test_every_preset_builds_and_steps(algo: str) -> None:
         pool = EpisodePool(10_000)
         model = _constant_model(env_id, 0.25, 0.0)
         stack = build_stack(config, pool, model, env_seed=0)
-        assert stack.model.gamma == agent_preset(env_id, algo).kwargs.get("gamma", 0.99)  # type: ignore[attr-defined]
+        assert stack.model.gamma == agent_preset(env_id, algo).kwargs.get("gamma", 0.99)
         venv = stack.model.get_env()
         assert venv is not None
         obs = venv.reset()
         for _ in range(3):
-            actions, _ = stack.model.predict(obs)  # type: ignore[arg-type]
+            actions, _ = stack.model.predict(obs)
             obs, _, _, _ = venv.step(actions)
         assert stack.wrapper.env_steps == 3 * venv.num_envs, env_id
         # the raw reward the agent is shown is r̂ (0.25 everywhere), never the env's
@@ -151,7 +151,7 @@ def test_falling_is_absorbed_not_exploitable(env_id: str) -> None:
     rewards = []
     rng = np.random.default_rng(0)
     while len(pool) < 6:
-        actions = rng.uniform(-1, 1, size=(2, *wrapper.action_space.shape))  # type: ignore[misc]
+        actions = rng.uniform(-1, 1, size=(2, *wrapper.action_space.shape))
         rewards.extend(wrapper.step(actions)[1].tolist())
     assert np.allclose(rewards, 0.0)
     episode = pool.episodes[0]
@@ -178,7 +178,7 @@ def test_falling_is_absorbed_not_exploitable(env_id: str) -> None:
     wrapper.reset()
     sent = []
     while len(pool) < 1:
-        sent.append(rng.uniform(-1, 1, size=(1, *wrapper.action_space.shape)))  # type: ignore[misc]
+        sent.append(rng.uniform(-1, 1, size=(1, *wrapper.action_space.shape)))
         wrapper.step(sent[-1])
     episode = pool.episodes[0]
     assert not episode.terminated and episode.length == 30
