@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from stable_baselines3.common.env_util import make_vec_env
 
-from rlhp.config import RewardModelConfig
+from rlhp.config import RewardModelConfig, TrainConfig
+from rlhp.loop.metrics import read_metrics
+from rlhp.loop.trainer import train
 from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
 from rlhp.rl.exploration import StateEntropyReward, knn_distance
 from rlhp.rl.reward_wrapper import RewardSwapWrapper
@@ -53,3 +56,21 @@ def test_wrapper_explores_then_shows_the_learned_reward() -> None:
     explored = np.concatenate(shown[:10])  # env steps 0..18: state entropy
     assert not np.allclose(explored, 0.25) and np.all(explored >= 0.0)
     assert np.allclose(np.concatenate(shown[10:]), 0.25)  # from env step 20: r̂
+
+
+def test_a_sac_run_explores_first_then_relabels_its_buffer_once(tmp_path: Path) -> None:
+    # No gradient steps (learning_starts beyond the run): only the bookkeeping is tested.
+    config = TrainConfig("Pendulum-v1", total_timesteps=300).with_overrides(
+        [
+            "agent.algo=sac",
+            'agent.overrides={"learning_starts": 100000}',
+            "agent.explore_steps=120",
+            "schedule.labels=10",
+            "schedule.updates=1",
+        ]
+    )
+    train(config, tmp_path / "run")
+    ended = [r for r in read_metrics(tmp_path / "run") if r.get("rl/exploration_ended")]
+    # exploration counts RL steps only (the 2,000 pre-training steps came first), and at
+    # its end every transition so far (120, one env) gets r̂
+    assert [(r["env_step"], r["rl/relabelled"]) for r in ended] == [(120, 120)]

@@ -127,6 +127,8 @@ class PreferenceLoop:
         self.published: dict[str, Any] | None = None
         """The reward model state the agent currently sees (what a checkpoint saves)."""
         self.next_update = 1
+        self.exploring = False
+        """PEBBLE exploration is on (set when RL starts)."""
         self.wall_time = float(self.state.get("wall_time", 0.0))
         self.pretrain_env_steps = int(self.state.get("pretrain_env_steps", 0))
         self._started = time.perf_counter()
@@ -144,6 +146,10 @@ class PreferenceLoop:
         if self.model is not None and not self.state.get("pretrained", False):
             self._pretrain()
         remaining = self.config.total_timesteps - done
+        # -- PEBBLE exploration: the first explore_steps RL steps (pre-training rollouts excluded) --
+        self.exploring = self.model is not None and done < self.config.agent.explore_steps
+        self.stack.wrapper.explore_for(max(0, self.config.agent.explore_steps - done))
+        # -- end of PEBBLE exploration set-up --
         if remaining > 0:
             self.stack.model.learn(
                 total_timesteps=remaining,
@@ -194,6 +200,14 @@ class PreferenceLoop:
             return
         if self.fitter.running:
             self._install(self.fitter.join(), env_step)
+        # -- PEBBLE: once exploration ends, the replay buffer gets r̂ at once --
+        if self.exploring and env_step >= self.config.agent.explore_steps:
+            self.exploring = False
+            relabelled = relabel_replay_buffer(
+                self.stack.model, self.model, self.config.reward_model.pessimism
+            )
+            self._log_row(env_step, {"rl/relabelled": relabelled, "rl/exploration_ended": 1})
+        # -- end of PEBBLE --
         if env_step < self.schedule.update_step(self.next_update):
             return
         self._advance_updates(env_step)

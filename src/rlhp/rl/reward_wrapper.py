@@ -91,8 +91,9 @@ class RewardSwapWrapper(VecEnvWrapper):
         super().__init__(venv)
         self.hidden_terms = hidden_terms
         """``info`` reward terms left out of the reward recorded for the oracle."""
-        self.explore_steps = explore_steps
-        """Until this many env steps, the agent's reward is PEBBLE's state entropy."""
+        self.explore_until = explore_steps
+        """Before this many env steps (of this wrapper), the agent's reward is PEBBLE's
+        state entropy; ``explore_for`` moves it (the loop counts RL steps only)."""
         obs_dim = int(np.prod(venv.observation_space.shape or (1,)))
         self._explore = StateEntropyReward(obs_dim, explore_k) if explore_steps > 0 else None
         self.pool = pool
@@ -114,6 +115,10 @@ class RewardSwapWrapper(VecEnvWrapper):
         self.env_steps = 0
         self.episodes = 0
         self.refresh_reward()
+
+    def explore_for(self, steps: int) -> None:
+        """Explore (if enabled) for the next ``steps`` env steps, then show r̂ again."""
+        self.explore_until = self.env_steps + steps
 
     def refresh_reward(self) -> None:
         """Take a fresh snapshot of the reward after the model was retrained."""
@@ -142,7 +147,7 @@ class RewardSwapWrapper(VecEnvWrapper):
         rewards = self._reward_fn(prev, actions) if self._reward_fn is not None else true_rewards
         self._learned += rewards
         self._env_return += true_rewards
-        if self._explore is not None and self.env_steps < self.explore_steps:
+        if self._explore is not None and self.env_steps < self.explore_until:
             rewards = self._explore(prev)
         oracle_rewards = visible_rewards(true_rewards, infos, self.hidden_terms)
         for i in range(self.num_envs):
