@@ -44,6 +44,8 @@ def _check_report(out: Path) -> None:
         assert 0 < float(row["train_wall_s"]) < float(row["process_wall_s"])
         assert json.loads((Path(row["run_dir"]) / "state.json").read_text())["finished"]
     assert int(pref["labels_answered"]) == 10
+    assert 0.0 <= float(pref["final_val_accuracy"]) <= 1.0 and env["final_val_accuracy"] == ""
+    assert pref["reward_hacking_flags"] == "0"  # ≤ 3 reward fits: too few for a 4-update trend
     table = (out / "summary.md").read_text()
     assert "| CartPole-v1 | ppo | env reward | 1 |" in table
     assert "| CartPole-v1 | ppo | 10 labels | 1 |" in table

@@ -110,6 +110,9 @@ def _constant_model(env_id: str, alive: float, absorbing: float) -> RewardEnsemb
     return model
 
 
+@pytest.mark.filterwarnings(
+    "ignore:You have specified a mini-batch size"
+)  # zoo's own IP/IDP values
 @pytest.mark.parametrize("algo", ["ppo", "trpo", "sac"])
 def test_every_preset_builds_and_steps(algo: str) -> None:
     if algo == "trpo":

@@ -28,8 +28,8 @@ from rlhp.loop.metrics import read_metrics
 RUN_COLUMNS = (
     "env_id", "algo", "reward", "labels", "seed", "timesteps", "true_return", "true_return_std",
     "env_twin_return", "random_return", "normalised_score", "train_wall_s", "wall_ratio",
-    "process_wall_s", "cpu_s", "peak_rss_mib", "labels_answered", "return_pearson", "run_dir",
-    "error",
+    "process_wall_s", "cpu_s", "peak_rss_mib", "labels_answered", "final_val_accuracy",
+    "final_return_correlation", "reward_hacking_flags", "return_pearson", "run_dir", "error",
 )  # fmt: skip
 """Columns of ``runs.csv``, one row per cell."""
 
@@ -160,7 +160,7 @@ def markdown_table(summary: Sequence[GroupSummary]) -> str:
 
 
 def plot_learning_curves(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[Path]:
-    """One PNG per task: training true return against env steps, a line per run."""
+    """One PNG per task: training true return against env steps, a line per run; below, corr(learned, true segment return) of the preference runs."""
     out_dir.mkdir(parents=True, exist_ok=True)
     by_task: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
@@ -168,7 +168,9 @@ def plot_learning_curves(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[
             by_task[(row["env_id"], row["algo"])].append(row)
     paths = []
     for (env_id, algo), members in sorted(by_task.items()):
-        fig, ax = plt.subplots(figsize=(8, 5), constrained_layout=True)
+        fig, (ax, ax_corr) = plt.subplots(
+            2, 1, figsize=(8, 8), sharex=True, height_ratios=(2, 1), constrained_layout=True
+        )
         colours: dict[str, Any] = {}
         for row in sorted(members, key=lambda r: (r["reward"] != "env", r["labels"], r["seed"])):
             condition = "env reward" if row["reward"] == "env" else f"{row['labels']} labels"
@@ -189,8 +191,19 @@ def plot_learning_curves(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[
                 label=None if condition in colours else condition,
             )[0]
             colours.setdefault(condition, line.get_color())
+            corr = [
+                (m["env_step"], m["reward/return_correlation"])
+                for m in metrics
+                if m.get("reward/return_correlation") is not None
+            ]
+            if corr:
+                cx, cy = zip(*corr, strict=True)
+                ax_corr.plot(cx, cy, color=colours[condition], alpha=0.8, marker=".")
+        ax_corr.set_ylabel("corr(learned, true)\nsegment return")
+        ax_corr.set_xlabel("environment steps")
+        ax_corr.set_ylim(-1.05, 1.05)
+        ax_corr.grid(alpha=0.3)
         ax.set_title(f"{env_id} · {algo.upper()} · true return while training (one line per seed)")
-        ax.set_xlabel("environment steps")
         ax.set_ylabel("true episode return")
         ax.grid(alpha=0.3)
         ax.legend()

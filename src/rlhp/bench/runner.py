@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import numpy as np
 
 from rlhp.bench.grid import Cell
 from rlhp.bench.worker import EVALUATION_FILE
+from rlhp.loop.metrics import read_metrics
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,7 @@ def run_cell(cell: Cell, out: Path | str, episodes: int) -> dict[str, Any]:
     evaluation = json.loads((run_dir / EVALUATION_FILE).read_text())
     state = json.loads((run_dir / "state.json").read_text())
     record.update(
+        **reward_diagnostics(read_metrics(run_dir)),
         true_return=evaluation["true_return_mean"],
         true_return_std=evaluation["true_return_std"],
         labels_answered=evaluation["labels_used"],
@@ -105,7 +106,15 @@ def run_cell(cell: Cell, out: Path | str, episodes: int) -> dict[str, Any]:
     return record
 
 
-Executor = Callable[[list[Cell], Path, int], Iterable[dict[str, Any]]]
+def reward_diagnostics(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The reward model at the end of a run, and how often hacking was flagged."""
+    fits = [r for r in rows if r.get("reward/val_accuracy") is not None]
+    last = fits[-1] if fits else {}
+    return {
+        "final_val_accuracy": last.get("reward/val_accuracy"),
+        "final_return_correlation": last.get("reward/return_correlation"),
+        "reward_hacking_flags": sum(int(r.get("diagnostics/reward_hacking") or 0) for r in rows),
+    }
 
 
 def run_local(cells: list[Cell], out: Path, episodes: int, jobs: int = 1) -> list[dict[str, Any]]:
