@@ -4,15 +4,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= runs/demo-cartpole
+# extras the tests exercise: MuJoCo tasks, TRPO (sb3-contrib), the Ray scheduler
+EXTRAS ?= dev,mujoco,contrib,ray
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint install clean-demo browser
+.PHONY: demo test lint install clean-demo browser bench-mujoco
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
 install: $(STAMP) browser
@@ -42,3 +44,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/ruff format --check src tests benchmarks examples
 	$(BIN)/mypy
+
+# Issue-4 acceptance grid (hours on 2 cores: see docs/mujoco.md); resumable, re-run to continue.
+bench-mujoco: $(STAMP)
+	$(BIN)/rlhp bench --tasks Hopper-v5 HalfCheetah-v5 --labels 700 --seeds 0 1 2 \
+		--timesteps 300000 --algo ppo --out runs/bench-mujoco $(BENCH_FLAGS)

@@ -108,3 +108,14 @@ def test_zero_initialised_heads_start_with_a_flat_reward() -> None:
     flat = RewardEnsemble(spec, RewardModelConfig())
     out = flat.raw_rewards(torch.randn(20, 4), torch.zeros(20), torch.zeros(20, dtype=torch.bool))
     assert torch.all(out == 0)
+
+
+def test_selector_scores_in_chunks_equal_one_pass() -> None:
+    torch.manual_seed(2)
+    m = model(k=3)
+    obs = np.random.default_rng(0).normal(size=(7, 2, 5, 4)).astype(np.float32)
+    batch = SegmentBatch(obs, np.zeros((7, 2, 5)), np.zeros((7, 2, 5), dtype=bool))
+    for kind in ("disagreement", "entropy"):
+        whole = EnsembleSelector(m, kind, chunk=1000).scores(batch)  # type: ignore[arg-type]
+        chunked = EnsembleSelector(m, kind, chunk=3).scores(batch)  # type: ignore[arg-type]
+        assert whole.shape == (7,) and np.allclose(chunked, whole, atol=1e-6)

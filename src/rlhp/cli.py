@@ -45,7 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--labels", type=int, help="label budget (default 700)")
     train.add_argument("--timesteps", type=int, help="environment steps (default 100000)")
     train.add_argument("--seed", type=int, help="random seed (default 0)")
-    train.add_argument("--algo", choices=get_args(Algo), help="RL algorithm (default ppo)")
+    train.add_argument(
+        "--algo",
+        choices=get_args(Algo),
+        help="RL algorithm (default ppo; trpo needs rlhp[contrib])",
+    )
     train.add_argument(
         "--query", choices=get_args(Selector), help="query selection (default disagreement)"
     )
@@ -71,6 +75,33 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run_dir", type=Path)
     evaluate.add_argument("--episodes", type=int, default=20)
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+
+    bench = sub.add_parser(
+        "bench",
+        help="benchmark grid: tasks × label budgets × seeds × {preferences, env reward}",
+        description="Run every unfinished cell (one process each), then write runs.csv, "
+        "summary.csv, summary.md and learning curves into --out. Finished cells are not re-run.",
+    )
+    bench.add_argument("--tasks", nargs="+", default=["Hopper-v5", "HalfCheetah-v5"])
+    bench.add_argument("--labels", nargs="+", type=int, default=[700], help="label budgets")
+    bench.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    bench.add_argument("--timesteps", type=int, default=300_000)
+    bench.add_argument("--algo", choices=get_args(Algo), default="ppo")
+    bench.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="config field for every run"
+    )
+    bench.add_argument("--out", type=Path, default=Path("runs/bench"))
+    bench.add_argument("--episodes", type=int, default=20, help="evaluation episodes per run")
+    bench.add_argument(
+        "--jobs", type=int, default=1, help="local processes at once (without --ray)"
+    )
+    bench.add_argument(
+        "--ray", action="store_true", help="run cells as Ray tasks, one CPU each (rlhp[ray])"
+    )
+    bench.add_argument(
+        "--ray-address",
+        help="Ray cluster address (default: RAY_ADDRESS, else a local Ray); implies --ray",
+    )
 
     plot = sub.add_parser("plot", help="PNG of true return and reward accuracy")
     plot.add_argument("run_dir", type=Path)
@@ -232,7 +263,9 @@ def _train_config(args: argparse.Namespace, base: TrainConfig | None) -> TrainCo
     if base is None:
         if not args.env_id:
             raise RlhpError("train needs an ENV_ID (e.g. CartPole-v1), or --resume DIR")
-        config = TrainConfig(args.env_id)
+        from rlhp.rl.presets import task_config
+
+        config = task_config(args.env_id)  # the task's preset; flags and --set override it
     else:
         if args.env_id and args.env_id != base.env_id:
             raise RlhpError(
@@ -313,6 +346,44 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from rlhp.bench.grid import Grid
+    from rlhp.bench.harness import run_bench
+
+    try:
+        grid = Grid(
+            tasks=tuple(args.tasks),
+            labels=tuple(args.labels),
+            seeds=tuple(args.seeds),
+            timesteps=args.timesteps,
+            algo=args.algo,
+            overrides=tuple(args.set),
+        )
+    except ValueError as exc:
+        raise RlhpError(str(exc)) from exc
+    if args.episodes < 1 or args.jobs < 1:
+        raise RlhpError("--episodes and --jobs must be >= 1")
+    try:
+        result = run_bench(
+            grid,
+            args.out,
+            episodes=args.episodes,
+            jobs=args.jobs,
+            use_ray=args.ray or args.ray_address is not None,
+            ray_address=args.ray_address,
+        )
+    except RuntimeError as exc:
+        raise RlhpError(str(exc)) from exc
+    print(result.markdown)
+    print(
+        f"{len(result.ran)} cells run, {len(result.skipped)} already finished, "
+        f"{len(result.failed)} failed; report in {args.out}"
+    )
+    for name in result.failed:
+        print(f"failed: {name} (see {args.out / 'logs' / name}.log)", file=sys.stderr)
+    return 1 if result.failed else 0
+
+
 def _cmd_plot(args: argparse.Namespace) -> int:
     from rlhp.plotting import plot_run
 
@@ -327,6 +398,7 @@ COMMANDS = {
     "label": _cmd_label,
     "labels": _cmd_labels,
     "reward": _cmd_reward,
+    "bench": _cmd_bench,
 }
 
 

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from rlhp.errors import ConfigError
 
-Algo = Literal["ppo", "a2c", "sac"]
+Algo = Literal["ppo", "a2c", "sac", "trpo"]
 RewardSource = Literal["preferences", "env"]
 Selector = Literal["uniform", "disagreement", "entropy"]
 ScheduleKind = Literal["decay", "constant"]
@@ -146,6 +146,11 @@ class OracleConfig:
     """Skip (answer can't-tell) when the better return is below skip × mean segment return."""
     equal: float = 0.0
     """Answer 'equal' when |R1-R2| < equal × mean segment return."""
+    hidden_terms: tuple[str, ...] | None = None
+    """Reward terms of the env's ``info`` that the oracle does not see, because a person
+    watching the clip could not (MuJoCo v5: the control cost ``reward_ctrl``, paper §3.1):
+    the oracle's reward is the env's reward minus these terms. None takes the task preset
+    (``rlhp.rl.presets``); ``[]`` shows the oracle the env's full reward."""
 
     def __post_init__(self) -> None:
         _check(0.0 <= self.mistake <= 1.0, "oracle.mistake must be in [0, 1]")
@@ -163,9 +168,17 @@ class AgentConfig:
     """Parallel environments; None takes the preset."""
     overrides: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments for the SB3 constructor that replace the preset's."""
+    explore_steps: int = 0
+    """PEBBLE's unsupervised pre-training: for the first this many RL steps the agent is
+    rewarded by state entropy (distance to its k-th nearest recent state) instead of r̂;
+    0 disables it. Meant for SAC, whose replay buffer is relabelled with r̂ afterwards."""
+    explore_k: int = 5
+    """k of the k-nearest-neighbour state-entropy estimate."""
 
     def __post_init__(self) -> None:
         _check(self.n_envs is None or self.n_envs >= 1, "agent.n_envs must be >= 1")
+        _check(self.explore_steps >= 0, "agent.explore_steps must be >= 0")
+        _check(self.explore_k >= 1, "agent.explore_k must be >= 1")
 
 
 @dataclass(frozen=True)

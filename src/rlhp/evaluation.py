@@ -52,6 +52,7 @@ def evaluate(run_dir: Path | str, episodes: int = 20) -> Evaluation:
     obs_space, action_space = probe_env(config)
     stack = build_stack(config, EpisodePool(1), None, env_seed=config.seed + EVAL_SEED_OFFSET)
     load_agent(stack, run.agent_checkpoint)
+    stack.wrapper.explore_for(0)  # never PEBBLE-explore while evaluating
     if stack.normalize is not None:
         stack.normalize.training = False
         stack.normalize.norm_reward = False

@@ -41,27 +41,32 @@ class EnsembleSelector:
     ``entropy``: binary entropy of the members' mean P̂.
     """
 
-    def __init__(self, model: RewardEnsemble, kind: Selector) -> None:
+    def __init__(self, model: RewardEnsemble, kind: Selector, chunk: int = 256) -> None:
         if kind not in ("disagreement", "entropy"):
             raise ValueError(f"unknown ensemble selector {kind!r}")
         self.model = model
         self.kind = kind
+        self.chunk = chunk
+        """Candidate pairs per batched forward: bounds memory (MuJoCo's 188-step Hopper
+        segments × 3,500 candidates took 2.4 GiB in one pass)."""
 
     @torch.no_grad()
     def scores(self, candidates: SegmentBatch) -> np.ndarray:
         """``(N,)`` uncertainty of each candidate pair."""
         self.model.eval()
-        raw = self.model.raw_rewards(
-            torch.as_tensor(candidates.obs),
-            torch.as_tensor(candidates.actions),
-            torch.as_tensor(candidates.absorbing),
-        )  # (K, N, 2, T)
-        probs = preference_probability(preference_logits(raw))  # (K, N)
-        if self.kind == "disagreement":
-            score = probs.var(dim=0, unbiased=False)
-        else:
-            score = binary_entropy(probs.mean(dim=0))
-        return score.numpy()
+        parts = []
+        for start in range(0, len(candidates), self.chunk):
+            raw = self.model.raw_rewards(
+                torch.as_tensor(candidates.obs[start : start + self.chunk]),
+                torch.as_tensor(candidates.actions[start : start + self.chunk]),
+                torch.as_tensor(candidates.absorbing[start : start + self.chunk]),
+            )  # (K, n, 2, T)
+            probs = preference_probability(preference_logits(raw))  # (K, n)
+            if self.kind == "disagreement":
+                parts.append(probs.var(dim=0, unbiased=False))
+            else:
+                parts.append(binary_entropy(probs.mean(dim=0)))
+        return torch.cat(parts).numpy()
 
     def __call__(
         self, candidates: SegmentBatch, count: int, rng: np.random.Generator

@@ -30,8 +30,9 @@ from rlhp.config import TrainConfig
 from rlhp.errors import RunDirError
 from rlhp.labellers.base import Labeller, Query
 from rlhp.labellers.factory import LabellerFactory, make_labeller
+from rlhp.loop.diagnostics import HackingMonitor
 from rlhp.loop.fitting import FitResult, Fitter
-from rlhp.loop.metrics import MetricsSink
+from rlhp.loop.metrics import MetricsSink, read_metrics
 from rlhp.loop.run_dir import RunDir
 from rlhp.loop.schedule import LabelSchedule
 from rlhp.queries import make_selector
@@ -127,6 +128,8 @@ class PreferenceLoop:
         self.stack.wrapper.record_states = bool(getattr(self.labeller, "needs_states", False))
         # -- end labeller --
         self.metrics = MetricsSink(run.path)
+        # reward-hacking diagnostic (rlhp.loop.diagnostics), history rebuilt on resume
+        self.hacking = HackingMonitor.from_rows(read_metrics(run.path) if resume else [])
         self.segments: dict[int, Segment] = {}
         self.seen_pairs: set[int] = set()
         self.answers_fitted = 0
@@ -134,6 +137,8 @@ class PreferenceLoop:
         self.published: dict[str, Any] | None = None
         """The reward model state the agent currently sees (what a checkpoint saves)."""
         self.next_update = 1
+        self.exploring = False
+        """PEBBLE exploration is on (set when RL starts)."""
         self.wall_time = float(self.state.get("wall_time", 0.0))
         self.pretrain_env_steps = int(self.state.get("pretrain_env_steps", 0))
         self._started = time.perf_counter()
@@ -151,6 +156,10 @@ class PreferenceLoop:
         if self.model is not None and not self.state.get("pretrained", False):
             self._pretrain()
         remaining = self.config.total_timesteps - done
+        # -- PEBBLE exploration: the first explore_steps RL steps (pre-training rollouts excluded) --
+        self.exploring = self.model is not None and done < self.config.agent.explore_steps
+        self.stack.wrapper.explore_for(max(0, self.config.agent.explore_steps - done))
+        # -- end of PEBBLE exploration set-up --
         if remaining > 0:
             self.stack.model.learn(
                 total_timesteps=remaining,
@@ -209,6 +218,14 @@ class PreferenceLoop:
             and env_step - self.fitter.started_at >= self.config.reward_model.install_lag
         ):
             self._install(self.fitter.join(), env_step)
+        # -- PEBBLE: once exploration ends, the replay buffer gets r̂ at once --
+        if self.exploring and env_step >= self.config.agent.explore_steps:
+            self.exploring = False
+            relabelled = relabel_replay_buffer(
+                self.stack.model, self.model, self.config.reward_model.pessimism
+            )
+            self._log_row(env_step, {"rl/relabelled": relabelled, "rl/exploration_ended": 1})
+        # -- end of PEBBLE --
         if env_step < self.schedule.update_step(self.next_update):
             return
         self._advance_updates(env_step)
@@ -294,6 +311,19 @@ class PreferenceLoop:
             "l2": self.trainer.l2.clone(),
         }
         fit = result.metrics
+        # -- reward-hacking diagnostic (rlhp.loop.diagnostics) --
+        hacking = self.hacking.update(correlation, self.stack.wrapper.stats().learned_return)
+        if hacking.flagged:
+            log.warning(
+                "possible reward hacking at step %d: corr(learned, true) fell by %.2f over the "
+                "last %d updates while the learned return rose by %.2f; check the clips, add "
+                "labels or raise reward_model.pessimism",
+                env_step,
+                -hacking.correlation_change,
+                self.hacking.window,
+                hacking.learned_return_change,
+            )
+        # -- end of the diagnostic --
         self._log_row(
             env_step,
             {
@@ -309,6 +339,8 @@ class PreferenceLoop:
                 "reward/absorbing_value": self.model.absorbing_value(),
                 "time/fit_seconds": result.seconds,
                 "rl/relabelled": relabelled,
+                "diagnostics/reward_hacking": int(hacking.flagged),
+                "diagnostics/correlation_change": hacking.correlation_change,
             },
         )
         return True

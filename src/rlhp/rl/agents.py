@@ -26,31 +26,62 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 from rlhp.config import TrainConfig
 from rlhp.errors import ConfigError
 from rlhp.reward.ensemble import RewardEnsemble
-from rlhp.rl.presets import agent_preset
+from rlhp.rl.presets import agent_preset, hidden_terms
 from rlhp.rl.reward_wrapper import RewardSwapWrapper
 from rlhp.segments import EpisodePool
 
 log = logging.getLogger(__name__)
 
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "sac": SAC}
+"""Stable-Baselines3's algorithms; TRPO (sb3-contrib, an optional extra) via ``algorithm_class``."""
 _SUPPORTED_ACTIONS: dict[str, tuple[type[spaces.Space], ...]] = {
     "ppo": (spaces.Discrete, spaces.Box, spaces.MultiDiscrete, spaces.MultiBinary),
     "a2c": (spaces.Discrete, spaces.Box, spaces.MultiDiscrete, spaces.MultiBinary),
     "sac": (spaces.Box,),
+    "trpo": (spaces.Discrete, spaces.Box, spaces.MultiDiscrete, spaces.MultiBinary),
 }
+
+
+def algorithm_class(algo: str) -> type[BaseAlgorithm]:
+    """The SB3 class for ``algo``; TRPO needs the ``contrib`` extra (sb3-contrib)."""
+    if algo == "trpo":
+        try:
+            from sb3_contrib import TRPO
+        except ImportError as exc:
+            raise ConfigError(
+                "--algo trpo needs sb3-contrib: pip install 'rlhp[contrib]' (or use --algo ppo)"
+            ) from exc
+        return TRPO
+    return ALGORITHMS[algo]
 
 
 def probe_env(config: TrainConfig) -> tuple[spaces.Space, spaces.Space]:
     """Make the environment once to check its id and spaces; returns (obs, action) spaces."""
     try:
         env = gym.make(config.env_id)
+    except gym.error.DependencyNotInstalled as exc:
+        raise ConfigError(
+            f"{config.env_id} needs a missing dependency ({exc}); for MuJoCo tasks: pip install 'rlhp[mujoco]'"
+        ) from exc
     except gym.error.Error as exc:
         raise ConfigError(
             f"unknown environment {config.env_id!r} ({exc}); use a registered Gymnasium id such as CartPole-v1"
         ) from exc
     obs_space, action_space = env.observation_space, env.action_space
+    terms = hidden_terms(config)
+    if terms:
+        env.reset(seed=config.seed)
+        info = env.step(action_space.sample())[-1]
+        missing = [t for t in terms if t not in info]
+        if missing:
+            env.close()
+            raise ConfigError(
+                f"{config.env_id} reports no reward term(s) {missing} in info (it has "
+                f"{sorted(k for k in info if k.startswith('reward'))}); fix oracle.hidden_terms"
+            )
     env.close()
     algo = config.agent.algo
+    algorithm_class(algo)  # a missing optional backend is a usage error, found up front
     if not isinstance(action_space, _SUPPORTED_ACTIONS[algo]):
         raise ConfigError(
             f"{algo} cannot act in {config.env_id}'s action space {action_space}; "
@@ -99,6 +130,9 @@ def build_stack(
         gamma=float(kwargs.get("gamma", 0.99)),
         model=reward_model,
         pessimism=config.reward_model.pessimism,
+        hidden_terms=hidden_terms(config),
+        explore_steps=config.agent.explore_steps,
+        explore_k=config.agent.explore_k,
     )
     venv: VecEnv = wrapper
     normalize = None
@@ -108,7 +142,7 @@ def build_stack(
             wrapper, gamma=float(kwargs.get("gamma", 0.99)), norm_obs=preset.normalize
         )
         venv = normalize
-    algo_cls = ALGORITHMS[config.agent.algo]
+    algo_cls = algorithm_class(config.agent.algo)
     try:
         model = algo_cls("MlpPolicy", venv, seed=config.seed, device="cpu", verbose=0, **kwargs)
     except TypeError as exc:

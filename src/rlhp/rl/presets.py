@@ -1,34 +1,27 @@
-"""Per-environment defaults: RL hyperparameters and segment lengths.
+"""Per-environment defaults: RL hyperparameters, segment lengths, what the oracle sees.
 
 RL hyperparameters follow rl-baselines3-zoo's tuned values for each (env, algorithm);
 unknown pairs fall back to Stable-Baselines3's defaults. ``"lin_X"`` means a learning
-rate (or clip range) decaying linearly from X to 0 over the run.
+rate (or clip range) decaying linearly from X to 0 over the run. The MuJoCo tasks live
+in ``rlhp.rl.mujoco_presets``; ``task_config`` is the config ``rlhp train`` starts from
+before flags and ``--set`` override it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+import dataclasses
 
-from rlhp.config import Algo
+from rlhp.config import Algo, TrainConfig
+from rlhp.rl.mujoco_presets import MUJOCO_AGENTS, MUJOCO_TASKS
+from rlhp.rl.preset_types import AgentPreset, TaskPreset
 
-
-@dataclass(frozen=True)
-class AgentPreset:
-    """How to build the agent for one environment."""
-
-    n_envs: int
-    """Parallel environments (SyncVectorEnv-style; faster than subprocesses on 2 cores)."""
-    normalize: bool = False
-    """Wrap in VecNormalize (observations and rewards), as the zoo does."""
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    """SB3 constructor keyword arguments."""
-
+__all__ = ["AgentPreset", "TaskPreset", "agent_preset", "segment_length", "task_config"]
 
 _DEFAULTS: dict[str, AgentPreset] = {
     "ppo": AgentPreset(n_envs=8),
     "a2c": AgentPreset(n_envs=8),
     "sac": AgentPreset(n_envs=1),
+    "trpo": AgentPreset(n_envs=2),
 }
 
 _PRESETS: dict[tuple[str, str], AgentPreset] = {
@@ -77,6 +70,7 @@ _PRESETS: dict[tuple[str, str], AgentPreset] = {
         ),
     ),
     ("Pendulum-v1", "sac"): AgentPreset(n_envs=1, kwargs=dict(learning_rate=1e-3)),
+    **MUJOCO_AGENTS,
 }
 
 SEGMENT_LENGTHS: dict[str, int] = {
@@ -86,6 +80,11 @@ SEGMENT_LENGTHS: dict[str, int] = {
 """Steps per segment; the paper uses 1-2 s of simulated time (CartPole 1 s, Pendulum 1.25 s)."""
 
 DEFAULT_SEGMENT_LENGTH = 50
+SEGMENT_SECONDS = 1.5
+"""Simulated seconds per segment for tasks with a ``TaskPreset`` (paper appendix A)."""
+
+TASKS: dict[str, TaskPreset] = dict(MUJOCO_TASKS)
+"""Env id → task preset (the paper's MuJoCo tasks)."""
 
 
 def agent_preset(env_id: str, algo: Algo) -> AgentPreset:
@@ -93,4 +92,33 @@ def agent_preset(env_id: str, algo: Algo) -> AgentPreset:
 
 
 def segment_length(env_id: str) -> int:
+    """Steps per segment: 1.5 s of simulated time for preset tasks, else the table above."""
+    task = TASKS.get(env_id)
+    if task is not None:
+        return task.segment_length(SEGMENT_SECONDS)
     return SEGMENT_LENGTHS.get(env_id, DEFAULT_SEGMENT_LENGTH)
+
+
+def hidden_terms(config: TrainConfig) -> tuple[str, ...]:
+    """The ``info`` reward terms the oracle does not see: the config's, else the task's."""
+    if config.oracle.hidden_terms is not None:
+        return config.oracle.hidden_terms
+    task = TASKS.get(config.env_id)
+    return task.hidden_terms if task is not None else ()
+
+
+def task_config(env_id: str) -> TrainConfig:
+    """The config a new run of ``env_id`` starts from: defaults plus the task preset.
+
+    Flags and ``--set`` are applied on top, so every preset value can be overridden.
+    """
+    config = TrainConfig(env_id)
+    task = TASKS.get(env_id)
+    if task is None:
+        return config
+    return dataclasses.replace(
+        config,
+        reward_model=dataclasses.replace(
+            config.reward_model, hidden_sizes=task.reward_hidden_sizes
+        ),
+    )

@@ -17,21 +17,53 @@ observation normalisation). At every vector step it
   state, so that clips can be rendered later for the few segments asked about
   (``rlhp.rl.sim_state``, ``rlhp.clips``). Off by default: the oracle path stays fast.
 
+What is recorded for the oracle is the reward a person could judge: the env's reward
+minus the ``hidden_terms`` of its ``info`` (MuJoCo control costs, paper §3.1). The
+episode statistics keep the env's own return, the number every benchmark compares.
+
 The true reward never reaches the agent in ``preferences`` mode.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
 from rlhp.reward.ensemble import FrozenReward, RewardEnsemble
+from rlhp.rl.exploration import StateEntropyReward
 from rlhp.rl.sim_state import get_state
 from rlhp.segments import Episode, EpisodePool
+
+
+def visible_rewards(
+    env_rewards: np.ndarray, infos: Sequence[dict[str, Any]], hidden_terms: tuple[str, ...]
+) -> np.ndarray:
+    """The env's reward minus the ``info`` terms a person cannot see, ``(n_envs,)``.
+
+    Gymnasium's MuJoCo v5 tasks report their reward's parts in ``info``
+    (``reward_forward``, ``reward_ctrl`` = −control cost, …); removing ``reward_ctrl``
+    leaves what a clip shows.
+
+    Raises:
+        KeyError: a hidden term is missing from an ``info``, naming the terms it has.
+    """
+    visible = np.asarray(env_rewards, dtype=np.float64).copy()
+    for term in hidden_terms:
+        for i, info in enumerate(infos):
+            if term not in info:
+                terms = sorted(k for k in info if k.startswith("reward"))
+                raise KeyError(
+                    f"the env's info has no reward term {term!r} (it has {terms}); "
+                    "fix oracle.hidden_terms, e.g. --set 'oracle.hidden_terms=[]'"
+                )
+            visible[i] -= float(info[term])
+    return visible
 
 
 @dataclass(frozen=True)
@@ -39,6 +71,7 @@ class EpisodeStats:
     """Means over the most recent finished episodes (NaN before the first)."""
 
     true_return: float
+    """The env's own return (control costs included)."""
     learned_return: float
     length: float
     episodes: int
@@ -56,10 +89,20 @@ class RewardSwapWrapper(VecEnvWrapper):
         pessimism: float = 0.0,
         window: int = 20,
         record_states: bool = False,
+        hidden_terms: tuple[str, ...] = (),
+        explore_steps: int = 0,
+        explore_k: int = 5,
     ) -> None:
         super().__init__(venv)
         self.record_states = record_states
         """Record simulator states for clip rendering; needs a DummyVecEnv underneath."""
+        self.hidden_terms = hidden_terms
+        """``info`` reward terms left out of the reward recorded for the oracle."""
+        self.explore_until = explore_steps
+        """Before this many env steps (of this wrapper), the agent's reward is PEBBLE's
+        state entropy; ``explore_for`` moves it (the loop counts RL steps only)."""
+        obs_dim = int(np.prod(venv.observation_space.shape or (1,)))
+        self._explore = StateEntropyReward(obs_dim, explore_k) if explore_steps > 0 else None
         self.pool = pool
         self.gamma = gamma
         self.model = model
@@ -73,12 +116,17 @@ class RewardSwapWrapper(VecEnvWrapper):
         self._rew: list[list[float]] = [[] for _ in range(n)]
         self._states: list[list[np.ndarray]] = [[] for _ in range(n)]
         self._learned = np.zeros(n)
+        self._env_return = np.zeros(n)
         self._true_returns: deque[float] = deque(maxlen=window)
         self._learned_returns: deque[float] = deque(maxlen=window)
         self._lengths: deque[int] = deque(maxlen=window)
         self.env_steps = 0
         self.episodes = 0
         self.refresh_reward()
+
+    def explore_for(self, steps: int) -> None:
+        """Explore (if enabled) for the next ``steps`` env steps, then show r̂ again."""
+        self.explore_until = self.env_steps + steps
 
     def refresh_reward(self) -> FrozenReward | None:
         """Take a fresh snapshot of the reward after the model was retrained.
@@ -102,6 +150,7 @@ class RewardSwapWrapper(VecEnvWrapper):
             for b in buffers:
                 b.clear()
         self._learned[:] = 0.0
+        self._env_return[:] = 0.0
         self._last_obs = obs
         return obs
 
@@ -122,10 +171,14 @@ class RewardSwapWrapper(VecEnvWrapper):
         prev, actions = self._last_obs, self._actions
         rewards = self._reward_fn(prev, actions) if self._reward_fn is not None else true_rewards
         self._learned += rewards
+        self._env_return += true_rewards
+        if self._explore is not None and self.env_steps < self.explore_until:
+            rewards = self._explore(prev)
+        oracle_rewards = visible_rewards(true_rewards, infos, self.hidden_terms)
         for i in range(self.num_envs):
             self._obs[i].append(prev[i])
             self._act[i].append(actions[i])
-            self._rew[i].append(float(true_rewards[i]))
+            self._rew[i].append(float(oracle_rewards[i]))
             if dones[i]:
                 self._finish(i, terminated=not infos[i].get("TimeLimit.truncated", False))
         self.env_steps += self.num_envs
@@ -149,10 +202,11 @@ class RewardSwapWrapper(VecEnvWrapper):
         )
         self.episodes += 1
         self.pool.add(episode)
-        self._true_returns.append(float(episode.true_rewards.sum()))
+        self._true_returns.append(float(self._env_return[i]))
         self._learned_returns.append(float(self._learned[i]))
         self._lengths.append(episode.length)
         self._learned[i] = 0.0
+        self._env_return[i] = 0.0
         self._obs[i].clear()
         self._act[i].clear()
         self._rew[i].clear()

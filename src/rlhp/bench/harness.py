@@ -1,0 +1,111 @@
+"""``rlhp bench``: run the grid's unfinished cells, then write the report.
+
+out/runs/CELL/        each cell's run directory (benchmark.json: its measured record)
+out/logs/CELL.log     each cell process's output
+out/random_returns.json
+out/runs.csv, out/summary.csv, out/summary.md, out/curves/TASK-ALGO.png
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rlhp.bench.grid import Grid
+from rlhp.bench.report import (
+    RUN_COLUMNS,
+    GroupSummary,
+    markdown_table,
+    plot_learning_curves,
+    summarise,
+    with_scores,
+    write_csv,
+)
+from rlhp.bench.runner import finished_record, random_return, run_local, run_ray
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """What one ``rlhp bench`` invocation did and wrote."""
+
+    ran: tuple[str, ...]
+    """Cells run by this invocation."""
+    skipped: tuple[str, ...]
+    """Cells already finished by an earlier invocation."""
+    failed: tuple[str, ...]
+    """Cells whose process failed (see out/logs/CELL.log); re-run on the next invocation."""
+    summary: tuple[GroupSummary, ...]
+    markdown: str
+    files: tuple[Path, ...]
+
+
+def run_bench(
+    grid: Grid,
+    out: Path,
+    episodes: int = 20,
+    jobs: int = 1,
+    use_ray: bool = False,
+    ray_address: str | None = None,
+) -> BenchResult:
+    out.mkdir(parents=True, exist_ok=True)
+    cells = grid.cells()
+    records: dict[str, dict[str, Any]] = {}
+    pending = []
+    for cell in cells:
+        record = finished_record(cell, out)
+        if record is None:
+            pending.append(cell)
+        else:
+            records[cell.name] = record
+    skipped = tuple(records)
+    log.info("%d cells: %d finished before, %d to run", len(cells), len(skipped), len(pending))
+    if pending:
+        if use_ray:
+            fresh = run_ray(pending, out, episodes, ray_address)
+        else:
+            fresh = run_local(pending, out, episodes, jobs)
+        for record in fresh:
+            records[record["cell"]] = record
+    failed = tuple(name for name, r in records.items() if "error" in r)
+    for name in failed:
+        log.warning("cell %s failed: %s", name, records[name]["error"])
+    randoms = _random_returns(out, sorted({c.env_id for c in cells}), episodes)
+    rows = with_scores([records[c.name] for c in cells], randoms)
+    summary = summarise(rows)
+    markdown = markdown_table(summary)
+    files = [
+        write_csv(rows, out / "runs.csv", RUN_COLUMNS),
+        write_csv(
+            [dataclasses.asdict(g) for g in summary],
+            out / "summary.csv",
+            [f.name for f in dataclasses.fields(GroupSummary)],
+        ),
+    ]
+    (out / "summary.md").write_text(markdown)
+    files.append(out / "summary.md")
+    files += plot_learning_curves(rows, out / "curves")
+    return BenchResult(
+        ran=tuple(c.name for c in pending),
+        skipped=skipped,
+        failed=failed,
+        summary=tuple(summary),
+        markdown=markdown,
+        files=tuple(files),
+    )
+
+
+def _random_returns(out: Path, env_ids: list[str], episodes: int) -> dict[str, float]:
+    """Random-policy returns, computed once per task and kept in out/random_returns.json."""
+    path = out / "random_returns.json"
+    cache: dict[str, float] = json.loads(path.read_text()) if path.exists() else {}
+    for env_id in env_ids:
+        if env_id not in cache:
+            cache[env_id] = random_return(env_id, episodes)
+    path.write_text(json.dumps(cache, indent=2, sort_keys=True))
+    return cache

@@ -1,0 +1,214 @@
+"""Benchmark results: normalised scores, a CSV per run, a summary CSV and markdown table,
+and learning curves.
+
+Normalised score of a preference run (paper §3.1, B-Pref):
+    (R_pref − R_random) / (R_env − R_random)
+with R_env the env-reward twin (same task, seed, agent and steps) and R_random the
+return of uniformly random actions; 1 means preferences did as well as the true reward.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from rlhp.loop.metrics import read_metrics
+
+RUN_COLUMNS = (
+    "env_id", "algo", "reward", "labels", "seed", "timesteps", "true_return", "true_return_std",
+    "env_twin_return", "random_return", "normalised_score", "train_wall_s", "wall_ratio",
+    "process_wall_s", "cpu_s", "peak_rss_mib", "labels_answered", "final_val_accuracy",
+    "final_return_correlation", "reward_hacking_flags", "return_pearson", "run_dir", "error",
+)  # fmt: skip
+"""Columns of ``runs.csv``, one row per cell."""
+
+
+def normalised_score(pref_return: float, env_return: float, random_return: float) -> float:
+    """(R_pref − R_random) / (R_env − R_random); NaN when the env run is no better than random."""
+    span = env_return - random_return
+    if not math.isfinite(span) or abs(span) < 1e-9:
+        return float("nan")
+    return (pref_return - random_return) / span
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    """One line of the summary table: a task × algorithm × condition over its seeds."""
+
+    env_id: str
+    algo: str
+    condition: str
+    """``env reward`` or ``N labels``."""
+    seeds: int
+    """Finished runs (seeds) in the group."""
+    return_mean: float
+    return_std: float
+    """Population std over seeds (0 with one seed)."""
+    score_mean: float
+    """Mean normalised score (NaN for env-reward runs)."""
+    score_std: float
+    wall_mean_s: float
+    """Mean training wall time (process start-up and evaluation excluded)."""
+    wall_ratio_mean: float
+    """Mean of wall(pref) / wall(env twin) over seeds (NaN for env-reward runs)."""
+    peak_rss_max_mib: float
+    """Largest peak resident memory of the group's processes."""
+
+
+def with_scores(
+    records: Sequence[dict[str, Any]], random_returns: dict[str, float]
+) -> list[dict[str, Any]]:
+    """Each record with its twin's return, the random return, the score and wall ratio."""
+    twins = {
+        (r["env_id"], r["algo"], r["timesteps"], r["seed"]): r
+        for r in records
+        if r["reward"] == "env" and "error" not in r
+    }
+    rows = []
+    for r in records:
+        row = {k: r.get(k) for k in RUN_COLUMNS}
+        random = random_returns.get(r["env_id"], float("nan"))
+        row["random_return"] = random
+        twin = twins.get((r["env_id"], r["algo"], r["timesteps"], r["seed"]))
+        if r["reward"] == "preferences" and "error" not in r and twin is not None:
+            row["env_twin_return"] = twin["true_return"]
+            row["normalised_score"] = normalised_score(
+                r["true_return"], twin["true_return"], random
+            )
+            row["wall_ratio"] = r["train_wall_s"] / twin["train_wall_s"]
+        rows.append(row)
+    return rows
+
+
+def summarise(rows: Sequence[dict[str, Any]]) -> list[GroupSummary]:
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        if row.get("error"):
+            continue
+        condition = "env reward" if row["reward"] == "env" else f"{row['labels']} labels"
+        groups[(row["env_id"], row["algo"], condition)].append(row)
+
+    def stats(values: list[Any]) -> tuple[float, float]:
+        vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+        if not vals:
+            return float("nan"), float("nan")
+        return statistics.fmean(vals), statistics.pstdev(vals)
+
+    out = []
+    for (env_id, algo, condition), members in sorted(groups.items(), key=_group_order):
+        ret = stats([m["true_return"] for m in members])
+        score = stats([m.get("normalised_score") for m in members])
+        out.append(
+            GroupSummary(
+                env_id=env_id,
+                algo=algo,
+                condition=condition,
+                seeds=len(members),
+                return_mean=ret[0],
+                return_std=ret[1],
+                score_mean=score[0],
+                score_std=score[1],
+                wall_mean_s=stats([m["train_wall_s"] for m in members])[0],
+                wall_ratio_mean=stats([m.get("wall_ratio") for m in members])[0],
+                peak_rss_max_mib=max(float(m["peak_rss_mib"]) for m in members),
+            )
+        )
+    return out
+
+
+def _group_order(item: tuple[tuple[str, str, str], Any]) -> tuple[str, str, int]:
+    env_id, algo, condition = item[0]
+    return env_id, algo, -1 if condition == "env reward" else int(condition.split()[0])
+
+
+def write_csv(rows: Sequence[dict[str, Any]], path: Path, columns: Sequence[str]) -> Path:
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(columns), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def markdown_table(summary: Sequence[GroupSummary]) -> str:
+    """The summary as a markdown table (mean ± std over seeds)."""
+
+    def pm(mean: float, std: float, digits: int) -> str:
+        return "—" if not math.isfinite(mean) else f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+    lines = [
+        "| task | algo | condition | seeds | true return | normalised score | train wall (s) | wall pref/env | peak RSS (MiB) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for g in summary:
+        ratio = "—" if not math.isfinite(g.wall_ratio_mean) else f"{g.wall_ratio_mean:.2f}"
+        lines.append(
+            f"| {g.env_id} | {g.algo} | {g.condition} | {g.seeds} | {pm(g.return_mean, g.return_std, 1)} "
+            f"| {pm(g.score_mean, g.score_std, 2)} | {g.wall_mean_s:.0f} | {ratio} | {g.peak_rss_max_mib:.0f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot_learning_curves(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[Path]:
+    """One PNG per task: training true return against env steps, a line per run; below, corr(learned, true segment return) of the preference runs."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    by_task: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        if not row.get("error"):
+            by_task[(row["env_id"], row["algo"])].append(row)
+    paths = []
+    for (env_id, algo), members in sorted(by_task.items()):
+        fig, (ax, ax_corr) = plt.subplots(
+            2, 1, figsize=(8, 8), sharex=True, height_ratios=(2, 1), constrained_layout=True
+        )
+        colours: dict[str, Any] = {}
+        for row in sorted(members, key=lambda r: (r["reward"] != "env", r["labels"], r["seed"])):
+            condition = "env reward" if row["reward"] == "env" else f"{row['labels']} labels"
+            metrics = read_metrics(Path(row["run_dir"]))
+            points = [
+                (m["env_step"], m["rollout/true_return"])
+                for m in metrics
+                if m.get("rollout/true_return") is not None
+            ]
+            if not points:
+                continue
+            xs, ys = zip(*points, strict=True)
+            line = ax.plot(
+                xs,
+                ys,
+                color=colours.get(condition),
+                alpha=0.8,
+                label=None if condition in colours else condition,
+            )[0]
+            colours.setdefault(condition, line.get_color())
+            corr = [
+                (m["env_step"], m["reward/return_correlation"])
+                for m in metrics
+                if m.get("reward/return_correlation") is not None
+            ]
+            if corr:
+                cx, cy = zip(*corr, strict=True)
+                ax_corr.plot(cx, cy, color=colours[condition], alpha=0.8, marker=".")
+        ax_corr.set_ylabel("corr(learned, true)\nsegment return")
+        ax_corr.set_xlabel("environment steps")
+        ax_corr.set_ylim(-1.05, 1.05)
+        ax_corr.grid(alpha=0.3)
+        ax.set_title(f"{env_id} · {algo.upper()} · true return while training (one line per seed)")
+        ax.set_ylabel("true episode return")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        path = out_dir / f"{env_id}-{algo}.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        paths.append(path)
+    return paths

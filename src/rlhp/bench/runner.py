@@ -1,0 +1,169 @@
+"""Running cells: each in its own process, measured with ``os.wait4``; locally or on Ray.
+
+A cell is finished when its run directory's ``state.json`` says ``finished`` and its
+``benchmark.json`` record exists; finished cells are never run again, so an interrupted
+grid continues where it stopped (an unfinished run resumes from its checkpoint).
+On a cluster the output directory must be on storage every node sees.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from rlhp.bench.grid import Cell
+from rlhp.bench.worker import EVALUATION_FILE
+from rlhp.loop.metrics import read_metrics
+
+log = logging.getLogger(__name__)
+
+RECORD_FILE = "benchmark.json"
+LOCAL_OBJECT_STORE_BYTES = 256 * 1024**2
+"""Object store of a Ray started by the harness itself (Ray's default takes 30 % of RAM)."""
+
+
+def run_dir_of(cell: Cell, out: Path) -> Path:
+    return out / "runs" / cell.name
+
+
+def finished_record(cell: Cell, out: Path) -> dict[str, Any] | None:
+    """The cell's record if its run finished and was measured, else None."""
+    run_dir = run_dir_of(cell, out)
+    state_file, record_file = run_dir / "state.json", run_dir / RECORD_FILE
+    if not (state_file.exists() and record_file.exists()):
+        return None
+    try:
+        if not json.loads(state_file.read_text()).get("finished"):
+            return None
+        record: dict[str, Any] = json.loads(record_file.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return record
+
+
+def run_cell(cell: Cell, out: Path | str, episodes: int) -> dict[str, Any]:
+    """Train and evaluate ``cell`` in a child process; returns (and saves) its record.
+
+    A failed run gives a record with ``error`` set (the tail of its log) instead of
+    raising, so one bad cell does not stop the grid.
+    """
+    out = Path(out)
+    run_dir = run_dir_of(cell, out)
+    log_file = out / "logs" / f"{cell.name}.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    resumed = (run_dir / "run.json").exists()
+    command = [
+        sys.executable,
+        "-m",
+        "rlhp.bench.worker",
+        str(run_dir),
+        json.dumps(cell.to_dict()),
+        str(episodes),
+    ]
+    start = time.perf_counter()
+    with log_file.open("a") as sink:
+        proc = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
+        _, status, rusage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    record: dict[str, Any] = {
+        **cell.to_dict(),
+        "cell": cell.name,
+        "run_dir": str(run_dir),
+        "resumed": resumed,
+        "process_wall_s": time.perf_counter() - start,
+        "cpu_s": rusage.ru_utime + rusage.ru_stime,
+        "peak_rss_mib": rusage.ru_maxrss / 1024,  # Linux: KiB
+        "exit_code": proc.returncode,
+    }
+    if proc.returncode != 0 or not (run_dir / EVALUATION_FILE).exists():
+        tail = log_file.read_text().splitlines()[-5:]
+        record["error"] = " | ".join(tail) or f"exit code {proc.returncode}"
+        return record
+    evaluation = json.loads((run_dir / EVALUATION_FILE).read_text())
+    state = json.loads((run_dir / "state.json").read_text())
+    record.update(
+        **reward_diagnostics(read_metrics(run_dir)),
+        true_return=evaluation["true_return_mean"],
+        true_return_std=evaluation["true_return_std"],
+        labels_answered=evaluation["labels_used"],
+        env_steps=evaluation["timesteps"],
+        return_pearson=evaluation["return_pearson"],
+        train_wall_s=float(state.get("wall_time", float("nan"))),
+    )
+    tmp = run_dir / (RECORD_FILE + ".tmp")
+    tmp.write_text(json.dumps(record, indent=2))
+    tmp.replace(run_dir / RECORD_FILE)
+    return record
+
+
+def reward_diagnostics(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The reward model at the end of a run, and how often hacking was flagged."""
+    fits = [r for r in rows if r.get("reward/val_accuracy") is not None]
+    last = fits[-1] if fits else {}
+    return {
+        "final_val_accuracy": last.get("reward/val_accuracy"),
+        "final_return_correlation": last.get("reward/return_correlation"),
+        "reward_hacking_flags": sum(int(r.get("diagnostics/reward_hacking") or 0) for r in rows),
+    }
+
+
+def run_local(cells: list[Cell], out: Path, episodes: int, jobs: int = 1) -> list[dict[str, Any]]:
+    """Run cells as local processes, ``jobs`` at a time; records in completion order."""
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [pool.submit(run_cell, cell, out, episodes) for cell in cells]
+        return [f.result() for f in futures]
+
+
+def run_ray(
+    cells: list[Cell], out: Path, episodes: int, address: str | None = None
+) -> list[dict[str, Any]]:
+    """Run cells as Ray tasks of one CPU each.
+
+    ``address`` None starts Ray locally, unless ``RAY_ADDRESS`` names a cluster
+    (``ray.init`` reads it); the same command then runs on the cluster.
+    """
+    try:
+        import ray
+    except ImportError as exc:
+        raise RuntimeError("--ray needs Ray: pip install 'rlhp[ray]'") from exc
+    started_here = not ray.is_initialized()
+    if started_here:
+        options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+        if address is None and not os.environ.get("RAY_ADDRESS"):
+            # a local Ray: cells pass only small records, so a small object store will do
+            options["object_store_memory"] = LOCAL_OBJECT_STORE_BYTES
+        ray.init(address=address, **options)
+    try:
+        task = ray.remote(num_cpus=1)(run_cell)
+        pending = [task.remote(cell, str(out.resolve()), episodes) for cell in cells]
+        return list(ray.get(pending))
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def random_return(env_id: str, episodes: int = 20, seed: int = 10_000) -> float:
+    """Mean return of uniformly random actions: the zero of the normalised score."""
+    env = gym.make(env_id)
+    env.action_space.seed(seed)
+    totals = []
+    for i in range(episodes):
+        env.reset(seed=seed + i)
+        total, done = 0.0, False
+        while not done:
+            _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+            total += float(reward)
+            done = terminated or truncated
+        totals.append(total)
+    env.close()
+    return float(np.mean(totals))

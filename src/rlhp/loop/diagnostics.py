@@ -1,0 +1,107 @@
+"""Reward-hacking diagnostic: the learned reward stops tracking the true one while the
+agent keeps collecting more of it.
+
+The signature of an agent exploiting r̂ (paper §3.3, "the agent learned to exploit the
+reward model"): over the last few reward updates the correlation between learned and
+true segment returns falls, while the agent's learned episode return rises. Both trends
+are least-squares slopes over a window of updates, so one noisy point does not decide.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+WINDOW = 4
+"""Reward updates the trends are fitted over."""
+MIN_CORRELATION_DROP = 0.15
+"""Flag only when the fitted correlation falls at least this much across the window."""
+
+
+@dataclass(frozen=True)
+class HackingCheck:
+    """The diagnostic after one reward update."""
+
+    flagged: bool
+    """True when the correlation falls by >= ``min_drop`` while the learned return rises."""
+    correlation_change: float
+    """Fitted change of corr(learned, true segment returns) across the window (NaN if too
+    few updates)."""
+    learned_return_change: float
+    """Fitted change of the agent's mean learned episode return across the window."""
+
+
+def _trend(values: Sequence[float]) -> float:
+    """Least-squares slope × (len − 1): the fitted change from the first point to the last."""
+    x = np.arange(len(values), dtype=np.float64)
+    slope = np.polyfit(x, np.asarray(values, dtype=np.float64), 1)[0]
+    return float(slope * (len(values) - 1))
+
+
+def check_reward_hacking(
+    correlations: Sequence[float],
+    learned_returns: Sequence[float],
+    window: int = WINDOW,
+    min_drop: float = MIN_CORRELATION_DROP,
+) -> HackingCheck:
+    """Judge the last ``window`` updates that have both numbers finite.
+
+    Args:
+        correlations: corr(learned, true segment return) after each reward update.
+        learned_returns: the agent's mean learned episode return at the same updates.
+        window: updates the trends are fitted over (>= 2).
+        min_drop: the smallest fitted fall of the correlation that counts.
+    """
+    if len(correlations) != len(learned_returns):
+        raise ValueError("correlations and learned_returns must have one entry per update")
+    if window < 2:
+        raise ValueError("window must be >= 2")
+    pairs = [
+        (c, r)
+        for c, r in zip(correlations, learned_returns, strict=True)
+        if math.isfinite(c) and math.isfinite(r)
+    ][-window:]
+    if len(pairs) < window:
+        return HackingCheck(False, float("nan"), float("nan"))
+    corr_change = _trend([c for c, _ in pairs])
+    learned_change = _trend([r for _, r in pairs])
+    return HackingCheck(
+        corr_change <= -min_drop and learned_change > 0, corr_change, learned_change
+    )
+
+
+class HackingMonitor:
+    """Keeps the per-update history for ``check_reward_hacking`` (the loop owns one)."""
+
+    def __init__(self, window: int = WINDOW, min_drop: float = MIN_CORRELATION_DROP) -> None:
+        self.window = window
+        self.min_drop = min_drop
+        self.correlations: list[float] = []
+        self.learned_returns: list[float] = []
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[dict[str, Any]]) -> HackingMonitor:
+        """Rebuild the history from a resumed run's ``metrics.jsonl`` rows."""
+        monitor = cls()
+        for row in rows:
+            if "reward/return_correlation" in row:
+                monitor.update(
+                    _number(row.get("reward/return_correlation")),
+                    _number(row.get("rollout/learned_return")),
+                )
+        return monitor
+
+    def update(self, correlation: float, learned_return: float) -> HackingCheck:
+        self.correlations.append(correlation)
+        self.learned_returns.append(learned_return)
+        return check_reward_hacking(
+            self.correlations, self.learned_returns, self.window, self.min_drop
+        )
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) else float("nan")

@@ -1,0 +1,167 @@
+"""Benchmark report math: normalised scores, twins, per-group mean ± std."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rlhp.bench.grid import Cell, Grid
+from rlhp.bench.report import markdown_table, normalised_score, summarise, with_scores
+
+
+def test_normalised_score_known_answers() -> None:
+    assert normalised_score(100.0, 100.0, 20.0) == 1.0  # as good as the env reward
+    assert normalised_score(20.0, 100.0, 20.0) == 0.0  # as bad as random
+    assert normalised_score(60.0, 100.0, 20.0) == 0.5
+    assert normalised_score(120.0, 100.0, 20.0) == 1.25  # better than the env-reward run
+    assert math.isnan(normalised_score(50.0, 20.0, 20.0))  # env run no better than random
+
+
+def test_grid_cells_pair_each_seed_with_one_env_twin() -> None:
+    cells = Grid(tasks=("A-v0",), labels=(350, 700), seeds=(0, 1), timesteps=10).cells()
+    assert [(c.reward, c.labels, c.seed) for c in cells] == [
+        ("env", 0, 0),
+        ("preferences", 350, 0),
+        ("preferences", 700, 0),
+        ("env", 0, 1),
+        ("preferences", 350, 1),
+        ("preferences", 700, 1),
+    ]
+    assert len({c.name for c in cells}) == 6
+    cell = cells[1]
+    assert Cell.from_dict(cell.to_dict()) == cell
+    assert "--labels" in cell.train_argv(Path("x"))
+    assert "--labels" not in cells[0].train_argv(Path("x"))
+
+
+def _record(reward: str, labels: int, seed: int, ret: float, wall: float) -> dict[str, Any]:
+    cell = Cell("A-v0", reward, labels, seed, 10)
+    return {
+        **cell.to_dict(),
+        "cell": cell.name,
+        "run_dir": "/nonexistent",
+        "true_return": ret,
+        "true_return_std": 0.0,
+        "train_wall_s": wall,
+        "peak_rss_mib": 100.0 + seed,
+    }
+
+
+def test_scores_and_summary_over_seeds() -> None:
+    records = [
+        _record("env", 0, 0, 100.0, 10.0),
+        _record("preferences", 700, 0, 90.0, 11.0),
+        _record("env", 0, 1, 60.0, 10.0),
+        _record("preferences", 700, 1, 60.0, 13.0),
+    ]
+    rows = with_scores(records, {"A-v0": 10.0})
+    assert [r["normalised_score"] for r in rows] == [None, pytest.approx(80 / 90), None, 1.0]
+    assert rows[1]["env_twin_return"] == 100.0 and rows[3]["wall_ratio"] == pytest.approx(1.3)
+    env, pref = summarise(rows)
+    assert (env.condition, pref.condition) == ("env reward", "700 labels")
+    assert (env.return_mean, env.return_std) == (80.0, 20.0)  # population std of 100, 60
+    assert pref.score_mean == pytest.approx((80 / 90 + 1) / 2)
+    assert pref.wall_ratio_mean == pytest.approx(1.2) and pref.peak_rss_max_mib == 101.0
+    assert math.isnan(env.score_mean)
+    table = markdown_table([env, pref])
+    assert "| A-v0 | ppo | 700 labels | 2 | 75.0 ± 15.0 | 0.94 ± 0.06 |" in table
+
+
+def test_a_failed_run_is_reported_but_not_averaged() -> None:
+    records = [_record("env", 0, 0, 100.0, 10.0), {**_record("preferences", 700, 0, 0, 0)}]
+    del records[1]["true_return"]
+    records[1]["error"] = "boom"
+    rows = with_scores(records, {"A-v0": 0.0})
+    assert rows[1]["error"] == "boom" and rows[1]["normalised_score"] is None
+    assert [g.condition for g in summarise(rows)] == ["env reward"]
+
+
+def test_bench_cli_rejects_a_bad_grid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from rlhp.cli import main
+
+    argv = ["bench", "--tasks", "CartPole-v1", "--labels", "0", "--out", str(tmp_path)]
+    assert main(argv) == 2
+    assert "label budgets must be >= 1" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_ray_missing_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from rlhp.cli import main
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # import fails as if not installed
+    argv = ["bench", "--tasks", "CartPole-v1", "--seeds", "0", "--ray", "--out", str(tmp_path)]
+    assert main(argv) == 2
+    assert "rlhp[ray]" in capsys.readouterr().err
+
+
+class _FakeRay:
+    """Records how ``ray.init`` is called; runs nothing."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.up = False
+
+    def is_initialized(self) -> bool:
+        return self.up
+
+    def init(self, **kwargs: object) -> None:
+        self.calls.append(kwargs)
+        self.up = True
+
+    def shutdown(self) -> None:
+        self.up = False
+
+    def remote(self, **_: object) -> Callable[[Callable[..., Any]], Any]:
+        return lambda fn: fn
+
+    def get(self, futures: list[Any]) -> list[Any]:
+        return futures
+
+
+def test_ray_address_comes_from_the_flag_or_ray_address(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from rlhp.bench.runner import LOCAL_OBJECT_STORE_BYTES, run_ray
+
+    fake = _FakeRay()
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    run_ray([], tmp_path, 1)  # local: a small object store
+    run_ray([], tmp_path, 1, address="ray://head:10001")  # a cluster named by --ray-address
+    monkeypatch.setenv("RAY_ADDRESS", "head:6379")
+    run_ray([], tmp_path, 1)  # a cluster named by RAY_ADDRESS: ray.init reads it
+    assert [c.get("address") for c in fake.calls] == [None, "ray://head:10001", None]
+    assert [c.get("object_store_memory") for c in fake.calls] == [
+        LOCAL_OBJECT_STORE_BYTES,
+        None,
+        None,
+    ]
+    assert not fake.up  # the harness shuts down the Ray it started
+
+
+def test_reward_diagnostics_take_the_last_fit_and_count_flags() -> None:
+    from rlhp.bench.runner import reward_diagnostics
+
+    rows = [
+        {"env_step": 0, "reward/val_accuracy": 0.7, "reward/return_correlation": 0.5},
+        {"env_step": 5, "diagnostics/reward_hacking": 1},
+        {"env_step": 9, "reward/val_accuracy": 0.9, "reward/return_correlation": 0.8},
+        {"env_step": 9, "diagnostics/reward_hacking": 1},
+        {"env_step": 12, "labels/asked": 3},
+    ]
+    assert reward_diagnostics(rows) == {
+        "final_val_accuracy": 0.9,
+        "final_return_correlation": 0.8,
+        "reward_hacking_flags": 2,
+    }
+    assert reward_diagnostics([])["final_val_accuracy"] is None

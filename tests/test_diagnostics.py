@@ -1,0 +1,49 @@
+"""Reward-hacking diagnostic on synthetic metric series with known answers."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from rlhp.loop.diagnostics import HackingMonitor, check_reward_hacking
+
+
+def test_falling_correlation_with_rising_learned_return_is_flagged() -> None:
+    check = check_reward_hacking([0.9, 0.8, 0.7, 0.6], [1.0, 2.0, 3.0, 4.0], window=4)
+    assert check.flagged
+    assert check.correlation_change == pytest.approx(-0.3)  # slope −0.1 over 3 steps
+    assert check.learned_return_change == pytest.approx(3.0)
+
+
+def test_no_flag_when_learned_return_falls_too_or_correlation_holds() -> None:
+    # both fall: the reward got worse, but the agent is not exploiting it
+    assert not check_reward_hacking([0.9, 0.8, 0.7, 0.6], [4.0, 3.0, 2.0, 1.0]).flagged
+    # correlation noisy but flat: fitted change −0.01, far above −0.15
+    assert not check_reward_hacking([0.9, 0.88, 0.9, 0.89], [1.0, 2.0, 3.0, 4.0]).flagged
+    # a fall smaller than min_drop: fitted change −0.09
+    assert not check_reward_hacking([0.9, 0.87, 0.84, 0.81], [1.0, 2.0, 3.0, 4.0]).flagged
+
+
+def test_only_the_last_window_of_finite_updates_counts() -> None:
+    corr = [0.2, 0.5, 0.9, float("nan"), 0.9, 0.9, 0.9]  # a past rise, then flat
+    learned = [0.0, 1.0, 2.0, 2.5, 3.0, 4.0, 5.0]
+    check = check_reward_hacking(corr, learned, window=4)
+    assert not check.flagged and check.correlation_change == pytest.approx(0.0)
+    too_short = check_reward_hacking([0.9, 0.1], [1.0, 9.0], window=4)
+    assert not too_short.flagged and math.isnan(too_short.correlation_change)
+
+
+def test_monitor_flags_at_the_update_where_the_trend_appears() -> None:
+    # A run that learns well (correlation rising to 0.9), then is exploited: the
+    # correlation falls 0.9 → 0.45 while the learned return keeps climbing.
+    series = [(0.5, 0.0), (0.7, 1.0), (0.9, 2.0), (0.9, 3.0), (0.75, 4.0), (0.6, 5.0), (0.45, 6.0)]
+    monitor = HackingMonitor(window=4, min_drop=0.15)
+    flags = [monitor.update(c, r).flagged for c, r in series]
+    # windows: [.5 .7 .9 .9] rising; [.7 .9 .9 .75] change +0.045; [.9 .9 .75 .6] change −0.315
+    assert flags == [False, False, False, False, False, True, True]
+    rows = [
+        {"reward/return_correlation": c, "rollout/learned_return": r} for c, r in series[:-1]
+    ] + [{"env_step": 5}]  # rows without a reward update are ignored
+    resumed = HackingMonitor.from_rows(rows)
+    assert resumed.update(*series[-1]).flagged
