@@ -60,11 +60,11 @@ class RewardModelConfig:
     background_fit: bool = True
     """Fit on a worker thread between two updates, overlapping RL (the paper's
     asynchronous design); False fits inline. Both give the same, reproducible results."""
-    install_lag: int = 0
+    install_lag: int | None = None
     """Env steps a background fit runs beside RL before its result is installed, at the
-    next rollout end after that (or the next update at the latest). 0: the next rollout
-    end. Longer hides more fitting time but the agent learns on an older reward — on
-    CartPole a lag of 1,000 steps cost one seed in three its convergence."""
+    next rollout end after that (or the next update at the latest); None: 0.5 % of the
+    step budget. Long enough to hide a fit behind short rollouts (CartPole's are 256
+    steps), short enough that the agent never learns long on an old reward."""
     refit_inputs: bool = True
     """Re-standardise the model's inputs on all labelled segments before every fit, so
     states the policy reaches later are not extrapolated from the first rollouts' scale."""
@@ -213,6 +213,12 @@ class TrainConfig:
     def decay_c(self) -> float:
         """c of the c/(T+c) label rate, in env steps."""
         return self.schedule.decay_c or self.total_timesteps / 20
+
+    @property
+    def install_lag(self) -> int:
+        """Env steps between starting a background reward fit and installing it."""
+        lag = self.reward_model.install_lag
+        return self.total_timesteps // 200 if lag is None else lag
 
     @property
     def pretrain_labels(self) -> int:

@@ -213,10 +213,7 @@ class PreferenceLoop:
                 self._log_row(env_step, {})
                 self._checkpoint()
             return
-        if (
-            self.fitter.running
-            and env_step - self.fitter.started_at >= self.config.reward_model.install_lag
-        ):
+        if self.fitter.running and env_step - self.fitter.started_at >= self.config.install_lag:
             self._install(self.fitter.join(), env_step)
         # -- PEBBLE: once exploration ends, the replay buffer gets r̂ at once --
         if self.exploring and env_step >= self.config.agent.explore_steps:
