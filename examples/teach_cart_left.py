@@ -28,7 +28,7 @@ import torch
 from rlhp.config import ScheduleConfig, TrainConfig
 from rlhp.labellers.human import HumanLabeller
 from rlhp.loop.run_dir import RunDir
-from rlhp.loop.trainer import train
+from rlhp.loop.runs import train
 from rlhp.rl.agents import build_stack, load_agent
 from rlhp.segments import EpisodePool
 from rlhp.web.app import LabellingSettings

@@ -12,7 +12,7 @@ from stable_baselines3.common.env_util import make_vec_env
 
 from rlhp.config import RewardModelConfig, TrainConfig
 from rlhp.loop.metrics import read_metrics
-from rlhp.loop.trainer import train
+from rlhp.loop.runs import train
 from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
 from rlhp.rl.exploration import StateEntropyReward, knn_distance
 from rlhp.rl.reward_wrapper import RewardSwapWrapper

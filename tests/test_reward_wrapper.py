@@ -2,6 +2,7 @@
 
 import gymnasium as gym
 import numpy as np
+import pytest
 import torch
 from stable_baselines3.common.env_util import make_vec_env
 
@@ -99,3 +100,19 @@ def test_sac_replay_buffer_is_relabelled_with_the_current_reward() -> None:
         model.rewards(obs, actions, torch.zeros(200, dtype=torch.bool)) - model.agent_offset()
     )
     assert np.allclose(buffer.rewards[:200, 0], expected.detach().numpy(), atol=1e-5)
+
+
+def test_return_scale_follows_the_size_of_the_new_reward() -> None:
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    from rlhp.rl.reward_scale import carry_return_scale
+
+    norm = VecNormalize(make_vec_env("CartPole-v1", n_envs=1), norm_obs=False)
+    norm.ret_rms.mean, norm.ret_rms.var = np.array(3.0), np.array(4.0)
+    old, new = constant_model(1.0, 0.0).snapshot(), constant_model(2.0, 0.0).snapshot()
+    obs = np.zeros((5, 4), dtype=np.float32)
+    assert carry_return_scale(norm, old, new, obs, np.zeros(5)) == pytest.approx(2.0)
+    assert norm.ret_rms.mean == pytest.approx(6.0) and norm.ret_rms.var == pytest.approx(16.0)
+    assert (
+        carry_return_scale(norm, None, new, obs, np.zeros(5)) == 1.0
+    )  # first reward: nothing to carry

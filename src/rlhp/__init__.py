@@ -14,7 +14,8 @@ from rlhp.config import (
     TrainConfig,
 )
 from rlhp.errors import RlhpError
-from rlhp.loop.trainer import RunSummary, resume, train
+from rlhp.loop.runs import resume, train
+from rlhp.loop.trainer import RunSummary
 
 __all__ = [
     "AgentConfig",

@@ -301,7 +301,7 @@ def _train_config(args: argparse.Namespace, base: TrainConfig | None) -> TrainCo
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from rlhp.loop.run_dir import RunDir
-    from rlhp.loop.trainer import resume, train
+    from rlhp.loop.runs import resume, train
 
     progress = not args.no_progress and sys.stderr.isatty()
     if args.resume is not None:

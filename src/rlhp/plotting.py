@@ -34,12 +34,12 @@ def plot_run(run_dir: Path | str, out: Path | None = None) -> Path:
     fig.suptitle(title)
     for col, (x, xlabel) in enumerate(((steps, "environment steps"), (labels, "labels answered"))):
         ax = axes[0][col]
-        ax.plot(x, true_return, marker=".", color="tab:blue")
+        ax.plot(*_finite_points(x, true_return), marker=".", color="tab:blue")
         ax.set_xlabel(xlabel)
         ax.set_ylabel("true episode return (training)")
         ax.grid(alpha=0.3)
         ax = axes[1][col]
-        ax.plot(x, val_acc, marker=".", label="held-out accuracy (bootstrap OOB)")
+        ax.plot(*_finite_points(x, val_acc), marker=".", label="held-out accuracy (bootstrap OOB)")
         ax.plot(
             x,
             fresh_acc,
@@ -47,7 +47,7 @@ def plot_run(run_dir: Path | str, out: Path | None = None) -> Path:
             linestyle="none",
             label="accuracy on new labels, before fitting",
         )
-        ax.plot(x, corr, marker=".", label="corr(learned, true) segment return")
+        ax.plot(*_finite_points(x, corr), marker=".", label="corr(learned, true) segment return")
         ax.set_ylim(-0.05 if min(_finite(corr), default=0) >= 0 else -1.05, 1.05)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("reward model")
@@ -66,3 +66,9 @@ def _num(value: object) -> float:
 
 def _finite(values: list[float]) -> list[float]:
     return [v for v in values if v == v]
+
+
+def _finite_points(x: list, y: list[float]) -> tuple[list, list[float]]:
+    """The points where y is known: rows without a fit leave gaps a line should bridge."""
+    keep = [i for i, v in enumerate(y) if v == v]
+    return [x[i] for i in keep], [y[i] for i in keep]

@@ -27,7 +27,6 @@ from stable_baselines3.common.callbacks import BaseCallback
 from tqdm import tqdm
 
 from rlhp.config import TrainConfig
-from rlhp.errors import RunDirError
 from rlhp.labellers.base import Labeller, Query
 from rlhp.labellers.factory import LabellerFactory, make_labeller
 from rlhp.loop.diagnostics import HackingMonitor
@@ -36,7 +35,7 @@ from rlhp.loop.metrics import MetricsSink, read_metrics
 from rlhp.loop.run_dir import RunDir
 from rlhp.loop.schedule import LabelSchedule
 from rlhp.queries import make_selector
-from rlhp.reward.ensemble import FeatureSpec, FrozenReward, RewardEnsemble
+from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
 from rlhp.reward.training import Comparisons, RewardTrainer
 from rlhp.rl.agents import (
     build_stack,
@@ -47,6 +46,7 @@ from rlhp.rl.agents import (
     save_agent,
 )
 from rlhp.rl.presets import segment_length
+from rlhp.rl.reward_scale import carry_return_scale
 from rlhp.segments import EpisodePool, Segment, SegmentBatch
 from rlhp.store import LabelStore
 
@@ -440,7 +440,14 @@ class PreferenceLoop:
         obs = np.stack([s.obs for s in segments])
         actions = np.stack([s.actions for s in segments])
         absorbing = np.stack([s.absorbing for s in segments])
-        self._keep_reward_scale(old_fn, obs[~absorbing], actions[~absorbing])
+        if self.stack.normalize is not None and self.stack.wrapper.reward_fn is not None:
+            carry_return_scale(
+                self.stack.normalize,
+                old_fn,
+                self.stack.wrapper.reward_fn,
+                obs[~absorbing],
+                actions[~absorbing],
+            )
         learned = (
             self.model.rewards(
                 torch.as_tensor(obs), torch.as_tensor(actions), torch.as_tensor(absorbing)
@@ -452,34 +459,6 @@ class PreferenceLoop:
         if np.std(learned) < 1e-9 or np.std(true) < 1e-9:
             return float("nan")
         return float(np.corrcoef(learned, true)[0, 1])
-
-    def _keep_reward_scale(
-        self, old_fn: FrozenReward | None, obs: np.ndarray, actions: np.ndarray
-    ) -> None:
-        """Carry the agent's return scaling across a reward update.
-
-        VecNormalize divides rewards by a running std of returns that adapts slowly; when
-        a refit rescales r̂ (its normalisation follows the labelled data), the agent would
-        see rewards jump in size. Rescaling the running statistics by the change of the
-        reward's RMS on the same recent states keeps what the agent sees continuous.
-        """
-        new_fn = self.stack.wrapper.reward_fn
-        norm = self.stack.normalize
-        if (
-            old_fn is None
-            or new_fn is None
-            or norm is None
-            or not norm.norm_reward
-            or len(obs) == 0
-        ):
-            return
-        old_rms = float(np.sqrt(np.mean(old_fn(obs, actions) ** 2)))
-        new_rms = float(np.sqrt(np.mean(new_fn(obs, actions) ** 2)))
-        if old_rms < 1e-8 or new_rms < 1e-8:
-            return
-        ratio = new_rms / old_rms
-        norm.ret_rms.mean = norm.ret_rms.mean * ratio
-        norm.ret_rms.var = norm.ret_rms.var * ratio**2
 
     # -- persistence -----------------------------------------------------------------------
 
@@ -547,66 +526,3 @@ class _LoopCallback(BaseCallback):
 
     def _on_rollout_end(self) -> None:
         self.loop.on_rollout_end(self.model.num_timesteps)
-
-
-def train(
-    config: TrainConfig,
-    out: Path | str,
-    progress: bool = False,
-    labeller_factory: LabellerFactory | None = None,
-) -> RunSummary:
-    """Train a new run into ``out`` (which must not hold a run already).
-
-    ``labeller_factory`` overrides the labeller chosen by ``config.feedback`` (the CLI
-    uses it to start the labelling server beside the trainer).
-    """
-    probe_env(config)
-    run = RunDir.create(Path(out), config)
-    store = LabelStore.create(run.store_file, store_meta(config))
-    try:
-        loop = PreferenceLoop(config, run, store, False, progress, labeller_factory)
-        return loop.run_to_end()
-    finally:
-        store.close()
-
-
-def resume(
-    run_dir: Path | str,
-    config: TrainConfig | None = None,
-    progress: bool = False,
-    labeller_factory: LabellerFactory | None = None,
-) -> RunSummary:
-    """Continue a killed run where its last checkpoint left it; no label is lost.
-
-    Args:
-        run_dir: the run directory.
-        config: if given, must equal the run's saved config.
-    """
-    run = RunDir.open(Path(run_dir))
-    saved = run.config()
-    if config is not None and config != saved:
-        diff = sorted(
-            k for k, v in _flat(config.to_dict()).items() if _flat(saved.to_dict()).get(k) != v
-        )
-        raise RunDirError(
-            f"{run.path} was trained with another config (differs in {', '.join(diff)}); "
-            "resume without those options or start a new run with --out"
-        )
-    store = LabelStore.open(run.store_file, expect=store_meta(saved))
-    try:
-        loop = PreferenceLoop(saved, run, store, True, progress, labeller_factory)
-        if loop.state.get("finished"):
-            log.info("%s already finished; nothing to resume", run.path)
-        return loop.run_to_end()
-    finally:
-        store.close()
-
-
-def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, dict) and key != "overrides":
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
