@@ -21,8 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-import gymnasium as gym
-import numpy as np
+from rlhp.bench.runner import random_return
 
 TASKS = {"CartPole-v1": 100, "Pendulum-v1": 500}
 """Task → label budget (the issue's acceptance settings); 100k steps each."""
@@ -81,21 +80,6 @@ def run_one(env_id: str, labels: int, seed: int, reward: str, out: Path, timeste
     }
     (run_dir / "benchmark.json").write_text(json.dumps(record, indent=2))
     return record
-
-
-def random_return(env_id: str, episodes: int = 20, seed: int = 10_000) -> float:
-    env = gym.make(env_id)
-    env.action_space.seed(seed)
-    totals = []
-    for i in range(episodes):
-        env.reset(seed=seed + i)
-        total, done = 0.0, False
-        while not done:
-            _, r, terminated, truncated, _ = env.step(env.action_space.sample())
-            total += float(r)
-            done = terminated or truncated
-        totals.append(total)
-    return float(np.mean(totals))
 
 
 def main() -> None:
