@@ -5,12 +5,12 @@ import numpy as np
 import torch
 
 from rlhp.config import OracleConfig, RewardModelConfig
-from rlhp.evaluation import pearson, ranks
 from rlhp.labellers.base import TARGETS
 from rlhp.labellers.oracle import oracle_choices
 from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
 from rlhp.reward.training import Comparisons, RewardTrainer, agreement
 from rlhp.segments import Episode, EpisodePool, SegmentBatch
+from rlhp.stats import pearson, ranks
 
 
 def pendulum_episodes(count: int, rng: np.random.Generator) -> list[Episode]:

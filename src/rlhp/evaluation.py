@@ -14,6 +14,7 @@ from rlhp.loop.run_dir import RunDir
 from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
 from rlhp.rl.agents import build_stack, load_agent, probe_env
 from rlhp.segments import EpisodePool
+from rlhp.stats import pearson, ranks
 from rlhp.store import LabelStore
 
 EVAL_SEED_OFFSET = 10_000
@@ -94,31 +95,6 @@ def _return_correlation(
     ids = store.segment_ids()
     if len(ids) < 3:
         return None, None, len(ids)
-    segments = [store.segment(i) for i in ids]
     true = np.array([store.true_rewards(i).sum() for i in ids])
-    learned = (
-        model.rewards(
-            torch.as_tensor(np.stack([s.obs for s in segments])),
-            torch.as_tensor(np.stack([s.actions for s in segments])),
-            torch.as_tensor(np.stack([s.absorbing for s in segments])),
-        )
-        .sum(dim=-1)
-        .numpy()
-    )
+    learned = model.segment_returns([store.segment(i) for i in ids])
     return pearson(learned, true), pearson(ranks(learned), ranks(true)), len(ids)
-
-
-def ranks(values: np.ndarray) -> np.ndarray:
-    """Ranks 0…n-1 with ties sharing their average rank (as Spearman's ρ needs)."""
-    order = np.argsort(values, kind="stable")
-    ranked = np.empty(len(values))
-    ranked[order] = np.arange(len(values))
-    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
-    sums = np.bincount(inverse, weights=ranked)
-    return sums[inverse] / counts[inverse]
-
-
-def pearson(a: np.ndarray, b: np.ndarray) -> float | None:
-    if np.std(a) < 1e-12 or np.std(b) < 1e-12:
-        return None
-    return float(np.corrcoef(a, b)[0, 1])

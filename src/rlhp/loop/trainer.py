@@ -27,10 +27,12 @@ from stable_baselines3.common.callbacks import BaseCallback
 from tqdm import tqdm
 
 from rlhp.config import TrainConfig
-from rlhp.labellers.base import Labeller, Query
+from rlhp.labellers.base import Labeller
 from rlhp.labellers.factory import LabellerFactory, make_labeller
+from rlhp.loop.asking import ask_pairs
 from rlhp.loop.diagnostics import HackingMonitor
 from rlhp.loop.fitting import FitResult, Fitter
+from rlhp.loop.labelled import LabelledData
 from rlhp.loop.metrics import MetricsSink, read_metrics
 from rlhp.loop.run_dir import RunDir
 from rlhp.loop.schedule import LabelSchedule
@@ -47,7 +49,8 @@ from rlhp.rl.agents import (
 )
 from rlhp.rl.presets import segment_length
 from rlhp.rl.reward_scale import carry_return_scale
-from rlhp.segments import EpisodePool, Segment, SegmentBatch
+from rlhp.segments import EpisodePool
+from rlhp.stats import pearson
 from rlhp.store import LabelStore
 
 log = logging.getLogger(__name__)
@@ -130,8 +133,7 @@ class PreferenceLoop:
         self.metrics = MetricsSink(run.path)
         # reward-hacking diagnostic (rlhp.loop.diagnostics), history rebuilt on resume
         self.hacking = HackingMonitor.from_rows(read_metrics(run.path) if resume else [])
-        self.segments: dict[int, Segment] = {}
-        self.seen_pairs: set[int] = set()
+        self.labelled = LabelledData(store)
         self.answers_fitted = 0
         """Answers in the store when the last fit started."""
         self.published: dict[str, Any] | None = None
@@ -265,7 +267,19 @@ class PreferenceLoop:
         counts = self.store.counts()
         wanted = self.schedule.due(env_step) - counts.pairs
         if wanted > 0:
-            self._ask(wanted, env_step)
+            ask_pairs(
+                wanted,
+                pool=self.pool,
+                selector=self.selector,
+                store=self.store,
+                labeller=self.labeller,
+                segment_length=self.segment_length,
+                oversampling=self.config.queries.oversampling,
+                env_step=env_step,
+                round_index=self.next_update - 1,
+                selector_name=self.config.queries.selector,
+                rng=self.sample_rng,
+            )
         # -- wait hook (issue #3): only pre-training waits, and only for people --
         wait_for_answers = getattr(self.labeller, "wait_for_answers", None)
         if wait_for > 0 and wait_for_answers is not None:
@@ -285,7 +299,7 @@ class PreferenceLoop:
         counts = self.store.counts()
         if counts.answers > self.answers_fitted:  # an update without new labels leaves r̂ as it is
             self.answers_fitted = counts.answers
-            data, fresh = self._comparisons()
+            data, fresh = self.labelled.comparisons()
             if data is not None:
                 self.fitter.start(data, fresh, epochs, max_steps, env_step)
         if wait:
@@ -352,55 +366,6 @@ class PreferenceLoop:
             "labels/cant_tell": counts.cant_tell,
         }
 
-    def _ask(self, count: int, env_step: int) -> None:
-        """Sample candidates from recent episodes, select ``count`` pairs, send them out."""
-        candidates = 2 * count * self.config.queries.oversampling
-        try:
-            segments, truth = self.pool.sample(candidates, self.segment_length, self.sample_rng)
-        except ValueError as exc:
-            log.info("no segments to ask about yet (%s); the labels due are asked next update", exc)
-            return
-        batch = SegmentBatch.from_pairs(list(zip(segments[0::2], segments[1::2], strict=True)))
-        chosen = self.selector(batch, count, self.sample_rng)
-        picked = [segments[2 * i] for i in chosen] + [segments[2 * i + 1] for i in chosen]
-        picked_truth = np.concatenate([truth[0::2][chosen], truth[1::2][chosen]])
-        ids = self.store.add_segments(picked, picked_truth)
-        n = len(chosen)
-        pair_ids = self.store.add_pairs(
-            list(zip(ids[:n], ids[n:], strict=True)),
-            env_step,
-            self.next_update - 1,
-            self.config.queries.selector,
-        )
-        queries = [
-            Query(pid, ids[i], ids[n + i], picked[i], picked[n + i])
-            for i, pid in enumerate(pair_ids)
-        ]
-        self.labeller.request(queries)
-
-    def _segment(self, segment_id: int) -> Segment:
-        if segment_id not in self.segments:
-            self.segments[segment_id] = self.store.segment(segment_id)
-        return self.segments[segment_id]
-
-    def _comparisons(self) -> tuple[Comparisons | None, Comparisons | None]:
-        """All trainable comparisons, and those not seen by the model before."""
-        labelled = self.store.labelled_pairs()
-        if not labelled:
-            return None, None
-        pairs = [(self._segment(p.left_id), self._segment(p.right_id)) for p in labelled]
-        targets = np.array([p.target for p in labelled], dtype=np.float32)
-        data = Comparisons.from_batch(SegmentBatch.from_pairs(pairs), targets)
-        fresh_index = [i for i, p in enumerate(labelled) if p.pair_id not in self.seen_pairs]
-        self.seen_pairs.update(p.pair_id for p in labelled)
-        fresh = None
-        if fresh_index:
-            idx = torch.as_tensor(fresh_index)
-            fresh = Comparisons(
-                data.obs[idx], data.actions[idx], data.absorbing[idx], data.targets[idx]
-            )
-        return data, fresh
-
     def _pool_sample(self, count: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
         try:
             segments, _ = self.pool.sample(count, self.segment_length, self.sample_rng)
@@ -448,17 +413,8 @@ class PreferenceLoop:
                 obs[~absorbing],
                 actions[~absorbing],
             )
-        learned = (
-            self.model.rewards(
-                torch.as_tensor(obs), torch.as_tensor(actions), torch.as_tensor(absorbing)
-            )
-            .sum(dim=-1)
-            .numpy()
-        )
-        true = truth.sum(axis=1)
-        if np.std(learned) < 1e-9 or np.std(true) < 1e-9:
-            return float("nan")
-        return float(np.corrcoef(learned, true)[0, 1])
+        correlation = pearson(self.model.segment_returns(segments), truth.sum(axis=1))
+        return float("nan") if correlation is None else correlation
 
     # -- persistence -----------------------------------------------------------------------
 
@@ -510,7 +466,7 @@ class PreferenceLoop:
             self.published = saved
             self.stack.wrapper.refresh_reward()
         self.next_update = int(self.state.get("next_update", 1))
-        self.seen_pairs.update(p.pair_id for p in self.store.labelled_pairs())
+        self.labelled.mark_all_seen()
 
 
 class _LoopCallback(BaseCallback):

@@ -21,6 +21,7 @@ from gymnasium import spaces
 from torch import Tensor, nn
 
 from rlhp.config import RewardModelConfig
+from rlhp.segments import Segment
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,20 @@ class RewardEnsemble(nn.Module):
         if pessimism == 0.0 or self.members == 1:
             return normalized.mean(dim=0)
         return normalized.mean(dim=0) - pessimism * normalized.std(dim=0)
+
+    @torch.no_grad()
+    def segment_returns(self, segments: list[Segment]) -> np.ndarray:
+        """``(N,)`` learned return Σₜ r̂ of each segment (eval mode, one batched forward)."""
+        self.eval()
+        return (
+            self.rewards(
+                torch.as_tensor(np.stack([s.obs for s in segments])),
+                torch.as_tensor(np.stack([s.actions for s in segments])),
+                torch.as_tensor(np.stack([s.absorbing for s in segments])),
+            )
+            .sum(dim=-1)
+            .numpy()
+        )
 
     @torch.no_grad()
     def absorbing_value(self) -> float:
