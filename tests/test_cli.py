@@ -135,3 +135,13 @@ def test_corrupt_and_foreign_store(
 def test_not_a_run_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "not an rlhp run directory" in error_of(["evaluate", str(tmp_path)], capsys)
     assert "not an rlhp run directory" in error_of(["train", "--resume", str(tmp_path)], capsys)
+
+
+def test_a2c_is_selectable_and_trains_on_the_learned_reward(tmp_path: Path) -> None:
+    out = tmp_path / "a2c"
+    argv = ["train", "CartPole-v1", "--algo", "a2c", "--out", str(out), *SMALL]
+    assert main(argv) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["agent"]["algo"] == "a2c"
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["labels/answered"] == 20 and rows[-1]["env_step"] >= 4000
