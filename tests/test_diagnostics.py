@@ -47,3 +47,9 @@ def test_monitor_flags_at_the_update_where_the_trend_appears() -> None:
     ] + [{"env_step": 5}]  # rows without a reward update are ignored
     resumed = HackingMonitor.from_rows(rows)
     assert resumed.update(*series[-1]).flagged
+
+
+def test_a_dip_that_leaves_the_reward_well_correlated_is_not_flagged() -> None:
+    # a healthy CartPole run early on: the policy improves, the correlation dips but stays high
+    assert not check_reward_hacking([0.99, 0.95, 0.88, 0.8], [1.0, 2.0, 3.0, 4.0]).flagged
+    assert check_reward_hacking([0.95, 0.85, 0.75, 0.65], [1.0, 2.0, 3.0, 4.0]).flagged

@@ -20,6 +20,10 @@ WINDOW = 4
 """Reward updates the trends are fitted over."""
 MIN_CORRELATION_DROP = 0.15
 """Flag only when the fitted correlation falls at least this much across the window."""
+MAX_CORRELATION = 0.7
+"""…and only when the latest correlation is below this: a reward that still ranks recent
+segments this well is not being exploited (early in a healthy CartPole run the
+correlation dips from 0.95 to 0.8 while the policy improves)."""
 
 
 @dataclass(frozen=True)
@@ -27,7 +31,8 @@ class HackingCheck:
     """The diagnostic after one reward update."""
 
     flagged: bool
-    """True when the correlation falls by >= ``min_drop`` while the learned return rises."""
+    """True when the correlation falls by >= ``min_drop`` to below ``MAX_CORRELATION``
+    while the learned return rises."""
     correlation_change: float
     """Fitted change of corr(learned, true segment returns) across the window (NaN if too
     few updates)."""
@@ -69,9 +74,8 @@ def check_reward_hacking(
         return HackingCheck(False, float("nan"), float("nan"))
     corr_change = _trend([c for c, _ in pairs])
     learned_change = _trend([r for _, r in pairs])
-    return HackingCheck(
-        corr_change <= -min_drop and learned_change > 0, corr_change, learned_change
-    )
+    flagged = corr_change <= -min_drop and learned_change > 0 and pairs[-1][0] < MAX_CORRELATION
+    return HackingCheck(flagged, corr_change, learned_change)
 
 
 class HackingMonitor:
