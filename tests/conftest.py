@@ -32,7 +32,7 @@ def cartpole_segments(
     """
     pool = EpisodePool(10_000)
     venv = make_vec_env("CartPole-v1", n_envs=2, seed=seed)
-    wrapper = RewardSwapWrapper(venv, pool, 0.99, None, record_states=True)
+    wrapper = RewardSwapWrapper(venv, pool, None, record_states=True)
     rng = np.random.default_rng(seed)
     obs = wrapper.reset()
     while len(pool) < 6:

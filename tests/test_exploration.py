@@ -50,7 +50,7 @@ def test_wrapper_explores_then_shows_the_learned_reward() -> None:
             layer.weight.zero_()
             layer.bias.zero_()
         model.head.bias.fill_(0.25)
-    wrapper = RewardSwapWrapper(venv, EpisodePool(1000), 0.99, model, explore_steps=20)
+    wrapper = RewardSwapWrapper(venv, EpisodePool(1000), model, explore_steps=20)
     wrapper.reset()
     shown = [wrapper.step(np.array([0, 1]))[1] for _ in range(15)]
     explored = np.concatenate(shown[:10])  # env steps 0..18: state entropy

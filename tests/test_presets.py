@@ -147,7 +147,6 @@ def test_falling_is_absorbed_not_exploitable(env_id: str) -> None:
     wrapper = RewardSwapWrapper(
         make_vec_env(env_id, n_envs=2, seed=0),
         pool,
-        0.99,
         _constant_model(env_id, 0.7, 0.7),
         hidden_terms=("reward_ctrl",),
     )
@@ -175,7 +174,6 @@ def test_falling_is_absorbed_not_exploitable(env_id: str) -> None:
             env_kwargs=dict(max_episode_steps=30, terminate_when_unhealthy=False),
         ),
         pool,
-        0.99,
         None,
         hidden_terms=("reward_ctrl",),
     )

@@ -42,7 +42,7 @@ def run_random(wrapper: RewardSwapWrapper, steps: int) -> list[float]:
 def test_agent_never_sees_the_true_reward_and_episodes_are_recorded() -> None:
     pool = EpisodePool(10_000)
     wrapper = RewardSwapWrapper(
-        make_vec_env("CartPole-v1", n_envs=2, seed=0), pool, 0.99, constant_model(0.25, 0.0)
+        make_vec_env("CartPole-v1", n_envs=2, seed=0), pool, constant_model(0.25, 0.0)
     )
     rewards = run_random(wrapper, 300)
     assert np.allclose(rewards, 0.25)  # CartPole's true reward is 1 on every step
@@ -57,7 +57,6 @@ def test_when_alive_equals_absorbing_ending_an_episode_changes_nothing() -> None
     wrapper = RewardSwapWrapper(
         make_vec_env("CartPole-v1", n_envs=2, seed=1),
         EpisodePool(1000),
-        0.99,
         constant_model(0.7, 0.7),
     )
     assert np.allclose(run_random(wrapper, 200), 0.0)
@@ -67,14 +66,14 @@ def test_alive_better_than_absorbing_makes_longer_episodes_worth_more() -> None:
     model = constant_model(1.0, -1.0)
     model.output_std.fill_(2.0)  # normalised: alive 0.5, absorbing -0.5 -> each step pays 1
     wrapper = RewardSwapWrapper(
-        make_vec_env("CartPole-v1", n_envs=1, seed=2), EpisodePool(1000), 0.99, model
+        make_vec_env("CartPole-v1", n_envs=1, seed=2), EpisodePool(1000), model
     )
     assert np.allclose(run_random(wrapper, 50), 1.0)
 
 
 def test_env_mode_passes_the_true_reward() -> None:
     wrapper = RewardSwapWrapper(
-        make_vec_env("CartPole-v1", n_envs=2, seed=0), EpisodePool(1000), 0.99, None
+        make_vec_env("CartPole-v1", n_envs=2, seed=0), EpisodePool(1000), None
     )
     assert np.allclose(run_random(wrapper, 100), 1.0)
 

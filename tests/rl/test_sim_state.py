@@ -69,7 +69,7 @@ def test_wrapper_without_record_states_keeps_none() -> None:
     from rlhp.segments import EpisodePool
 
     pool = EpisodePool(1000)
-    wrapper = RewardSwapWrapper(make_vec_env("CartPole-v1", n_envs=1, seed=0), pool, 0.99, None)
+    wrapper = RewardSwapWrapper(make_vec_env("CartPole-v1", n_envs=1, seed=0), pool, None)
     wrapper.reset()
     while len(pool) < 1:
         wrapper.step(np.array([0]))

@@ -127,7 +127,6 @@ def build_stack(
     wrapper = RewardSwapWrapper(
         base,
         pool,
-        gamma=float(kwargs.get("gamma", 0.99)),
         model=reward_model,
         pessimism=config.reward_model.pessimism,
         hidden_terms=hidden_terms(config),
@@ -147,7 +146,6 @@ def build_stack(
         model = algo_cls("MlpPolicy", venv, seed=config.seed, device="cpu", verbose=0, **kwargs)
     except TypeError as exc:
         raise ConfigError(f"bad agent override for {config.agent.algo}: {exc}") from exc
-    wrapper.gamma = float(model.gamma)  # type: ignore[attr-defined]  # every SB3 algorithm here has gamma
     wrapper.refresh_reward()
     return AgentStack(model, wrapper, normalize)
 

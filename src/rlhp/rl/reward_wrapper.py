@@ -84,7 +84,6 @@ class RewardSwapWrapper(VecEnvWrapper):
         self,
         venv: VecEnv,
         pool: EpisodePool,
-        gamma: float,
         model: RewardEnsemble | None,
         pessimism: float = 0.0,
         window: int = 20,
@@ -104,7 +103,6 @@ class RewardSwapWrapper(VecEnvWrapper):
         obs_dim = int(np.prod(venv.observation_space.shape or (1,)))
         self._explore = StateEntropyReward(obs_dim, explore_k) if explore_steps > 0 else None
         self.pool = pool
-        self.gamma = gamma
         self.model = model
         self.pessimism = pessimism
         self._reward_fn: FrozenReward | None = None
