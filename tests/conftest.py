@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
 from stable_baselines3.common.env_util import make_vec_env
 
+from rlhp.config import RewardModelConfig
+from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
 from rlhp.rl.reward_wrapper import RewardSwapWrapper
 from rlhp.segments import EpisodePool, Segment
 from rlhp.store import LabelStore
@@ -20,6 +23,23 @@ torch.set_num_threads(1)
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+def constant_model(alive: float, absorbing: float, env_id: str = "CartPole-v1") -> RewardEnsemble:
+    """A reward model that pays ``alive`` on every step and ``absorbing`` after the end."""
+    env = gym.make(env_id)
+    model = RewardEnsemble(
+        FeatureSpec.from_spaces(env.observation_space, env.action_space, False), RewardModelConfig()
+    )
+    env.close()
+    with torch.no_grad():
+        for layer in [*model.hidden, model.head]:
+            layer.weight.zero_()
+            layer.bias.zero_()
+        model.head.bias.fill_(alive)
+        model.absorbing_reward.fill_(absorbing)
+        model.absorbing_seen.fill_(True)
+    return model
 
 
 def cartpole_segments(

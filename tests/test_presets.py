@@ -6,17 +6,16 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
-import torch
 
 from rlhp.cli import _parser, _train_config
-from rlhp.config import RewardModelConfig, TrainConfig
+from rlhp.config import TrainConfig
 from rlhp.errors import ConfigError
-from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
 from rlhp.rl.agents import build_stack, probe_env
 from rlhp.rl.mujoco_presets import MUJOCO_TASKS
 from rlhp.rl.presets import agent_preset, hidden_terms, segment_length, task_config
 from rlhp.rl.reward_wrapper import RewardSwapWrapper, visible_rewards
 from rlhp.segments import EpisodePool, cut_segment
+from tests.conftest import constant_model
 
 pytest.importorskip("mujoco", reason="the MuJoCo tasks need the rlhp[mujoco] extra")
 
@@ -95,22 +94,6 @@ def test_train_applies_the_preset_and_flags_override_it() -> None:
     assert (trpo["gamma"], trpo["gae_lambda"]) == (0.995, 0.97)  # the paper's TRPO
 
 
-def _constant_model(env_id: str, alive: float, absorbing: float) -> RewardEnsemble:
-    env = gym.make(env_id)
-    model = RewardEnsemble(
-        FeatureSpec.from_spaces(env.observation_space, env.action_space, False), RewardModelConfig()
-    )
-    env.close()
-    with torch.no_grad():
-        for layer in [*model.hidden, model.head]:
-            layer.weight.zero_()
-            layer.bias.zero_()
-        model.head.bias.fill_(alive)
-        model.absorbing_reward.fill_(absorbing)
-        model.absorbing_seen.fill_(True)
-    return model
-
-
 @pytest.mark.filterwarnings(
     "ignore:You have specified a mini-batch size"
 )  # zoo's own IP/IDP values
@@ -122,7 +105,7 @@ def test_every_preset_builds_and_steps(algo: str) -> None:
         config = task_config(env_id).with_overrides([f"agent.algo={algo}"])
         probe_env(config)
         pool = EpisodePool(10_000)
-        model = _constant_model(env_id, 0.25, 0.0)
+        model = constant_model(0.25, 0.0, env_id)
         stack = build_stack(config, pool, model, env_seed=0)
         assert stack.model.gamma == agent_preset(env_id, algo).kwargs.get("gamma", 0.99)
         venv = stack.model.get_env()
@@ -147,7 +130,7 @@ def test_falling_is_absorbed_not_exploitable(env_id: str) -> None:
     wrapper = RewardSwapWrapper(
         make_vec_env(env_id, n_envs=2, seed=0),
         pool,
-        _constant_model(env_id, 0.7, 0.7),
+        constant_model(0.7, 0.7, env_id),
         hidden_terms=("reward_ctrl",),
     )
     wrapper.reset()

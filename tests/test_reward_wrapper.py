@@ -6,26 +6,12 @@ import pytest
 import torch
 from stable_baselines3.common.env_util import make_vec_env
 
-from rlhp.config import RewardModelConfig, TrainConfig
+from rlhp.config import TrainConfig
 from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
 from rlhp.rl.agents import build_stack, relabel_replay_buffer
 from rlhp.rl.reward_wrapper import RewardSwapWrapper
 from rlhp.segments import EpisodePool
-
-
-def constant_model(alive: float, absorbing: float) -> RewardEnsemble:
-    env = gym.make("CartPole-v1")
-    model = RewardEnsemble(
-        FeatureSpec.from_spaces(env.observation_space, env.action_space, False), RewardModelConfig()
-    )
-    with torch.no_grad():
-        for layer in [*model.hidden, model.head]:
-            layer.weight.zero_()
-            layer.bias.zero_()
-        model.head.bias.fill_(alive)
-        model.absorbing_reward.fill_(absorbing)
-        model.absorbing_seen.fill_(True)
-    return model
+from tests.conftest import constant_model
 
 
 def run_random(wrapper: RewardSwapWrapper, steps: int) -> list[float]:
