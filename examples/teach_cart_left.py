@@ -31,19 +31,10 @@ from rlhp.loop.run_dir import RunDir
 from rlhp.loop.runs import train
 from rlhp.rl.agents import build_stack, load_agent
 from rlhp.segments import EpisodePool
+from rlhp.web import CHROMIUM, CHROMIUM_ARGS
 from rlhp.web.app import LabellingSettings
 from rlhp.web.server import LabellingServer
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
 INSTRUCTIONS = "Prefer the clip where the pole stays up with the cart left of centre."
 
 # Runs in the page: scores one <video> by sampling frames onto a canvas.
@@ -89,7 +80,9 @@ def label_in_browser(url: str, done: threading.Event, log: list[dict]) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=list(CHROMIUM_ARGS)
+        )
         page = browser.new_page(viewport={"width": 1280, "height": 720})
         page.goto(url)
         page.fill("#name-input", "rule-bot")

@@ -18,20 +18,13 @@ import pytest
 
 from rlhp.clips.worker import ClipWorker
 from rlhp.store import LabelStore
+from rlhp.web import CHROMIUM as CHROMIUM_PATH
+from rlhp.web import CHROMIUM_ARGS
 from rlhp.web.app import LabellingSettings
 from rlhp.web.server import LabellingServer
 from tests.conftest import cartpole_segments
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
+CHROMIUM = Path(CHROMIUM_PATH)
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 README_IMAGE = ROOT / "docs" / "images" / "labelling-page.png"
@@ -85,7 +78,9 @@ def test_label_with_the_keyboard_in_chromium(
     server, store, run = served
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=list(CHROMIUM_ARGS)
+        )
         page = browser.new_page(viewport={"width": 1280, "height": 720})
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -182,7 +177,9 @@ def test_many_answers_in_a_row_never_repeat_a_pair(tmp_path: Path) -> None:
     server = LabellingServer(LabellingSettings(run), "127.0.0.1", 0).start()
     try:
         with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+            browser = p.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=list(CHROMIUM_ARGS)
+            )
             page = browser.new_page()
             page.goto(server.url)
             page.fill("#name-input", "eve")

@@ -7,3 +7,16 @@ thread beside the trainer (``rlhp train ENV --feedback human``).
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
+
+CHROMIUM = "/usr/bin/chromium"
+"""Debian's Chromium: what the browser tests and examples drive (no browser download)."""
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
+)
+"""Flags for a headless Chromium on a closed network that plays the clips unprompted."""
