@@ -82,6 +82,11 @@ SEGMENT_LENGTHS: dict[str, int] = {
 DEFAULT_SEGMENT_LENGTH = 50
 SEGMENT_SECONDS = 1.5
 """Simulated seconds per segment for tasks with a ``TaskPreset`` (paper appendix A)."""
+MAX_SEGMENT_STEPS = 60
+"""The paper's 1.5 s were "15-60 timesteps by task" (SPEC §7). Hopper and Walker2d step
+every 0.008 s, so 1.5 s would be 188 steps: 3× the paper's longest segment and ≈ 3× the
+cost of every reward fit. Their segments stop at 60 steps (0.48 s); ``--segment-length``
+sets any length."""
 
 TASKS: dict[str, TaskPreset] = dict(MUJOCO_TASKS)
 """Env id → task preset (the paper's MuJoCo tasks)."""
@@ -92,10 +97,11 @@ def agent_preset(env_id: str, algo: Algo) -> AgentPreset:
 
 
 def segment_length(env_id: str) -> int:
-    """Steps per segment: 1.5 s of simulated time for preset tasks, else the table above."""
+    """Steps per segment: 1.5 s of simulated time (at most 60 steps) for preset tasks, else
+    the table above."""
     task = TASKS.get(env_id)
     if task is not None:
-        return task.segment_length(SEGMENT_SECONDS)
+        return min(task.segment_length(SEGMENT_SECONDS), MAX_SEGMENT_STEPS)
     return SEGMENT_LENGTHS.get(env_id, DEFAULT_SEGMENT_LENGTH)
 
 
