@@ -7,7 +7,7 @@ of centre more of the time. The trainer (``--feedback human``, server in a threa
 ever sees those answers. Afterwards the policy is compared with an agent trained on
 the environment reward: how often the pole is up *and* the cart left of centre.
 
-    python examples/teach_cart_left.py --labels 300 --timesteps 60000
+    python examples/teach_cart_left.py --labels 300 --timesteps 100000
 
 Prints one JSON line; docs/human_labelling.md reports a run.
 """
@@ -29,6 +29,7 @@ from rlhp.config import ScheduleConfig, TrainConfig
 from rlhp.labellers.human import HumanLabeller
 from rlhp.loop.run_dir import RunDir
 from rlhp.loop.runs import train
+from rlhp.loop.trainer import RunSummary
 from rlhp.rl.agents import build_stack, load_agent
 from rlhp.segments import EpisodePool
 from rlhp.web import CHROMIUM, CHROMIUM_ARGS
@@ -37,11 +38,13 @@ from rlhp.web.server import LabellingServer
 
 INSTRUCTIONS = "Prefer the clip where the pole stays up with the cart left of centre."
 
-# Runs in the page: scores one <video> by sampling frames onto a canvas.
+# Runs in the page: scores each <video> by sampling frames onto a canvas. A frame scores
+# +1 with the cart at the left edge, 0 at the centre, -1 at the right edge, and -2 once
+# the episode is over (the dimmed frame): a graded score, so two clips rarely tie.
 SCORE_JS = """
 async (samples) => {
   const canvas = document.createElement('canvas');
-  const W = 150, H = 100; canvas.width = W; canvas.height = H;
+  const W = 200, H = 133; canvas.width = W; canvas.height = H;
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
   const scores = [];
   for (const v of document.querySelectorAll('#stage video')) {
@@ -49,7 +52,7 @@ async (samples) => {
     if (v.readyState < 1) {
       await new Promise(r => v.addEventListener('loadedmetadata', r, { once: true }));
     }
-    let good = 0;
+    let total = 0;
     for (let i = 0; i < samples; i++) {
       v.currentTime = (i + 0.5) / samples * v.duration;
       await new Promise(r => v.addEventListener('seeked', r, { once: true }));
@@ -66,14 +69,23 @@ async (samples) => {
         if (rowDark > 0 && rowDark < W / 2) { sx += rowSum; n += rowDark; }
       }
       const over = bright / (W * H * 3) < 150;   // dimmed "episode over" frame
-      if (!over && n > 0 && sx / n < W / 2) good++;
+      total += over || n === 0 ? -2 : (W / 2 - sx / n) / (W / 2);
     }
-    scores.push(good);
+    scores.push(total / samples);
     v.play().catch(() => {});
   }
   return scores;
 }
 """
+TIE_MARGIN = 0.01
+"""Scores closer than this (a cart ~0.02 units apart on average) are a tie."""
+
+
+def choose(left: float, right: float) -> str:
+    """The key a person following the rule would press."""
+    if abs(left - right) < TIE_MARGIN:
+        return "ArrowUp"
+    return "ArrowLeft" if left > right else "ArrowRight"
 
 
 def label_in_browser(url: str, done: threading.Event, log: list[dict]) -> None:
@@ -94,10 +106,10 @@ def label_in_browser(url: str, done: threading.Event, log: list[dict]) -> None:
                 continue
             pair = page.get_attribute("#stage", "data-pair-id")
             try:
-                left, right = page.evaluate(SCORE_JS, 8)
+                left, right = page.evaluate(SCORE_JS, 10)
             except Exception:  # the page moved on, or the server stopped
                 continue
-            key = "ArrowUp" if left == right else "ArrowLeft" if left > right else "ArrowRight"
+            key = choose(left, right)
             page.keyboard.press(key)
             log.append({"pair": pair, "scores": [left, right], "key": key})
             try:
@@ -111,7 +123,12 @@ def label_in_browser(url: str, done: threading.Event, log: list[dict]) -> None:
 
 @torch.no_grad()
 def behaviour(run: Path, episodes: int = 10, seed: int = 123) -> dict[str, float]:
-    """Share of steps with the pole up and the cart left of centre; mean episode length."""
+    """How the trained policy behaves over ``episodes`` deterministic episodes.
+
+    ``left_and_up_share``: share of the 500 possible steps per episode spent with the
+    pole up and the cart left of centre; ``mean_x``: the cart's mean position while the
+    pole is up (negative: left); ``mean_length``: steps before the episode ended.
+    """
     config = RunDir.open(run).config()
     single = dataclasses.replace(config, agent=dataclasses.replace(config.agent, n_envs=1))
     stack = build_stack(single, EpisodePool(1), None, env_seed=seed)
@@ -121,66 +138,94 @@ def behaviour(run: Path, episodes: int = 10, seed: int = 123) -> dict[str, float
     venv = stack.model.get_env()
     assert venv is not None
     inner = stack.wrapper.venv.envs[0].unwrapped  # type: ignore[attr-defined]
-    left_steps, steps, lengths = 0, 0, []
+    xs, lengths = [], []
     obs = venv.reset()
     for _ in range(episodes):
         length = 0
         while True:
-            left_steps += int(inner.state[0] < 0)
+            xs.append(float(inner.state[0]))
             action, _ = stack.model.predict(obs, deterministic=True)  # type: ignore[arg-type]
             obs, _, dones, _ = venv.step(action)
             length += 1
             if dones[0]:
                 break
-        steps += length
         lengths.append(length)
     return {
-        "left_and_up_share": left_steps / (episodes * 500),
+        "left_and_up_share": round(sum(x < 0 for x in xs) / (episodes * 500), 3),
+        "mean_x": round(float(np.mean(xs)), 3),
         "mean_length": float(np.mean(lengths)),
     }
+
+
+def rule_score(states: np.ndarray, absorbing: np.ndarray) -> float:
+    """The page's score of a clip computed from the simulator states it was rendered from."""
+    x = states[:, 0]
+    return float(np.mean(np.where(absorbing, -2.0, -x / 2.4)))
+
+
+def train_through_the_page(config: TrainConfig, run_dir: Path) -> tuple[RunSummary, list[dict]]:
+    """Train ``config`` with the rule-driven labeller answering in Chromium; its answers."""
+    done, log = threading.Event(), []
+
+    def factory(cfg, store, path, _rng):  # type: ignore[no-untyped-def]
+        server = LabellingServer(
+            LabellingSettings(path, instructions=INSTRUCTIONS), "127.0.0.1", 0
+        ).start()
+        threading.Thread(target=label_in_browser, args=(server.url, done, log), daemon=True).start()
+        return HumanLabeller(
+            path, cfg.env_id, store, where=server.url, poll_seconds=0.2, on_close=server.stop
+        )
+
+    try:
+        summary = train(config, run_dir, labeller_factory=factory)
+    finally:
+        done.set()
+    return summary, log
+
+
+def page_config(labels: int, timesteps: int, seed: int, segment_length: int = 50) -> TrainConfig:
+    config = TrainConfig(
+        "CartPole-v1",
+        total_timesteps=timesteps,
+        seed=seed,
+        feedback="human",
+        schedule=ScheduleConfig(labels=labels),
+    )
+    return dataclasses.replace(
+        config, queries=dataclasses.replace(config.queries, segment_length=segment_length)
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--labels", type=int, default=300)
-    parser.add_argument("--timesteps", type=int, default=60_000)
+    parser.add_argument("--timesteps", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--env-seeds", type=int, nargs="+", default=[0, 1, 2], help="env-reward baselines"
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     torch.set_num_threads(1)
     root = args.out or Path(tempfile.mkdtemp(prefix="teach-cart-left-"))
-    base = TrainConfig("CartPole-v1", total_timesteps=args.timesteps, seed=args.seed)
-    config = dataclasses.replace(
-        base, feedback="human", schedule=ScheduleConfig(labels=args.labels)
-    )
-    config = dataclasses.replace(
-        config, queries=dataclasses.replace(config.queries, segment_length=25)
-    )
-    done, log, urls = threading.Event(), [], []
-
-    def factory(cfg, store, run_dir, _rng):  # type: ignore[no-untyped-def]
-        server = LabellingServer(
-            LabellingSettings(run_dir, instructions=INSTRUCTIONS), "127.0.0.1", 0
-        ).start()
-        urls.append(server.url)
-        threading.Thread(target=label_in_browser, args=(server.url, done, log), daemon=True).start()
-        return HumanLabeller(
-            run_dir, cfg.env_id, store, where=server.url, poll_seconds=0.2, on_close=server.stop
-        )
-
     started = time.time()
-    try:
-        summary = train(config, root / "human", labeller_factory=factory)
-    finally:
-        done.set()
+    summary, log = train_through_the_page(
+        page_config(args.labels, args.timesteps, args.seed), root / "human"
+    )
     human_seconds = time.time() - started
-    train(dataclasses.replace(base, reward="env"), root / "env-reward")
+    baselines = {}
+    for seed in args.env_seeds:
+        env_config = TrainConfig(
+            "CartPole-v1", total_timesteps=args.timesteps, seed=seed, reward="env"
+        )
+        train(env_config, root / f"env-reward-{seed}")
+        baselines[seed] = behaviour(root / f"env-reward-{seed}")
     keys = ("ArrowLeft", "ArrowRight", "ArrowUp")
     print(json.dumps({
         "labels_answered": summary.labels_answered, "labels_asked": summary.labels_asked,
         "timesteps": args.timesteps, "human_run_seconds": round(human_seconds),
         "preferences_from_browser": behaviour(root / "human"),
-        "env_reward": behaviour(root / "env-reward"),
+        "env_reward_by_seed": baselines,
         "answers_by_key": {k: sum(e["key"] == k for e in log) for k in keys},
         "run_dir": str(root),
     }))  # fmt: skip

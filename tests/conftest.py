@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from stable_baselines3.common.env_util import make_vec_env
+from threadpoolctl import threadpool_limits
 
 from rlhp.config import RewardModelConfig
 from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
@@ -18,6 +19,7 @@ from rlhp.segments import EpisodePool, Segment
 from rlhp.store import LabelStore
 
 torch.set_num_threads(1)
+threadpool_limits(1, user_api="blas")
 
 
 @pytest.fixture

@@ -100,9 +100,13 @@ class QueryConfig:
     """Steps per segment; None takes the environment preset."""
     pool_steps: int = 20_000
     """Segments are cut from episodes among this many most recent environment steps."""
+    ask_ahead: int | None = None
+    """Reward updates ahead whose labels are asked now, so people have pairs to answer
+    while training goes on; None: 1 with people, 0 with the oracle (it answers at once)."""
 
     def __post_init__(self) -> None:
         _check(self.oversampling >= 1, "queries.oversampling must be >= 1")
+        _check(self.ask_ahead is None or self.ask_ahead >= 0, "queries.ask_ahead must be >= 0")
         _check(
             self.segment_length is None or self.segment_length >= 1,
             "queries.segment_length must be >= 1",
@@ -219,6 +223,13 @@ class TrainConfig:
         """Env steps between starting a background reward fit and installing it."""
         lag = self.reward_model.install_lag
         return self.total_timesteps // 200 if lag is None else lag
+
+    @property
+    def ask_ahead(self) -> int:
+        """Reward updates ahead of need whose labels are asked (``queries.ask_ahead``)."""
+        if self.queries.ask_ahead is not None:
+            return self.queries.ask_ahead
+        return 1 if self.feedback == "human" else 0
 
     @property
     def pretrain_labels(self) -> int:

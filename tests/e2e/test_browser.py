@@ -18,13 +18,12 @@ import pytest
 
 from rlhp.clips.worker import ClipWorker
 from rlhp.store import LabelStore
-from rlhp.web import CHROMIUM as CHROMIUM_PATH
 from rlhp.web import CHROMIUM_ARGS
 from rlhp.web.app import LabellingSettings
 from rlhp.web.server import LabellingServer
 from tests.conftest import cartpole_segments
+from tests.e2e.browser import CHROMIUM, require_browser
 
-CHROMIUM = Path(CHROMIUM_PATH)
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 README_IMAGE = ROOT / "docs" / "images" / "labelling-page.png"
@@ -32,15 +31,7 @@ INSTRUCTIONS = "Which clip keeps the pole upright with the cart left of centre?"
 
 pytestmark = pytest.mark.browser
 
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="playwright is not installed (make install)"
-)
-if not CHROMIUM.exists():
-    pytest.skip(
-        "Debian's Chromium is not installed at /usr/bin/chromium and could not be installed "
-        "(make test runs apt-get install -y chromium where apt is available)",
-        allow_module_level=True,
-    )
+sync_api = require_browser()
 
 
 def _add_pairs(run: Path, store: LabelStore, count: int, seed: int) -> list[int]:

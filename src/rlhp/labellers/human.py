@@ -34,6 +34,8 @@ class HumanLabeller:
     name = "human"
     needs_states = True
     """Tells the loop to record simulator states during rollouts (clips replay them)."""
+    asynchronous = True
+    """Answers land in the store at any time: the loop fits them between updates too."""
 
     def __init__(
         self,

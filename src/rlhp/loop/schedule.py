@@ -62,6 +62,15 @@ class LabelSchedule:
         )
         return self.pretrain + math.floor((self.total - self.pretrain) * fraction + 1e-9)
 
+    def due_ahead(self, timesteps: int, next_update: int, ahead: int) -> int:
+        """Pairs to have asked at ``timesteps`` when asking ``ahead`` updates early.
+
+        ``next_update`` is the first update not yet reached; with ``ahead`` = 0 this is
+        ``due(timesteps)``, with 1 it also asks what update ``next_update`` will need.
+        """
+        index = min(next_update - 1 + ahead, self.updates)
+        return self.due(max(timesteps, self.update_step(index)))
+
     def update_step(self, index: int) -> int:
         """Env step at which reward update ``index`` (1-based) is due."""
         return math.ceil(self.total_timesteps * index / self.updates)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from rlhp.config import TrainConfig
@@ -98,6 +99,9 @@ class PreferenceLoop:
         self.resumed = resume
         self.state: dict[str, Any] = run.state() if resume else {}
         torch.set_num_threads(config.torch_threads)
+        # numpy's OpenBLAS too: its thread pool gains nothing on these small matrices, and a
+        # human run (server, clip worker, fit threads) once hung in its exec_blas
+        threadpool_limits(config.torch_threads, user_api="blas")
         torch.manual_seed(config.seed + int(self.state.get("env_steps", 0)))
         obs_space, action_space = probe_env(config)
         names = ("sample_rng", "oracle_rng", "fit_rng")
@@ -129,6 +133,8 @@ class PreferenceLoop:
         factory = labeller_factory or make_labeller
         self.labeller: Labeller = factory(config, store, run.path, self.rngs["oracle_rng"])
         self.stack.wrapper.record_states = bool(getattr(self.labeller, "needs_states", False))
+        self.answers_land_any_time = bool(getattr(self.labeller, "asynchronous", False))
+        """Answers arrive between updates (people): fit them as they land."""
         # -- end labeller --
         self.metrics = MetricsSink(run.path)
         # reward-hacking diagnostic (rlhp.loop.diagnostics), history rebuilt on resume
@@ -226,6 +232,12 @@ class PreferenceLoop:
             self._log_row(env_step, {"rl/relabelled": relabelled, "rl/exploration_ended": 1})
         # -- end of PEBBLE --
         if env_step < self.schedule.update_step(self.next_update):
+            if self.answers_land_any_time and not self.fitter.running:
+                # people answer while RL runs: their labels reach r̂ now, not next update
+                reward = self.config.reward_model
+                self._fit_new_answers(
+                    env_step, reward.epochs_per_update, reward.max_steps_per_update
+                )
             return
         self._advance_updates(env_step)
         self._update(
@@ -265,7 +277,10 @@ class PreferenceLoop:
         assert self.model is not None
         installed = self._install(self.fitter.join(), env_step)
         counts = self.store.counts()
-        wanted = self.schedule.due(env_step) - counts.pairs
+        wanted = (
+            self.schedule.due_ahead(env_step, self.next_update, self.config.ask_ahead)
+            - counts.pairs
+        )
         if wanted > 0:
             ask_pairs(
                 wanted,
@@ -296,16 +311,20 @@ class PreferenceLoop:
                 round_ties,
                 len(new_answers),
             )
-        counts = self.store.counts()
-        if counts.answers > self.answers_fitted:  # an update without new labels leaves r̂ as it is
-            self.answers_fitted = counts.answers
-            data, fresh = self.labelled.comparisons()
-            if data is not None:
-                self.fitter.start(data, fresh, epochs, max_steps, env_step)
+        self._fit_new_answers(env_step, epochs, max_steps)
         if wait:
             installed = self._install(self.fitter.join(), env_step) or installed
         if not installed:
             self._log_row(env_step, self._label_counts())
+
+    def _fit_new_answers(self, env_step: int, epochs: int, max_steps: int | None) -> None:
+        """Start a fit if answers arrived since the last one (none new: r̂ stays as it is)."""
+        answers = self.store.counts().answers
+        if answers > self.answers_fitted:
+            self.answers_fitted = answers
+            data, fresh = self.labelled.comparisons()
+            if data is not None:
+                self.fitter.start(data, fresh, epochs, max_steps, env_step)
 
     def _install(self, result: FitResult | None, env_step: int) -> bool:
         """Make a finished fit the reward the agent sees; log it. False if there was none."""
