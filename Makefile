@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= runs/demo-cartpole
-# extras the tests exercise: MuJoCo tasks, TRPO (sb3-contrib), the Ray scheduler
-EXTRAS ?= dev,mujoco,contrib,ray
+# extras the tests exercise: MuJoCo tasks, TRPO (sb3-contrib), the Ray scheduler, PostgreSQL
+EXTRAS ?= dev,mujoco,contrib,ray,postgres
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint install clean-demo browser bench-mujoco
+.PHONY: demo test lint install clean-demo browser postgres bench-mujoco
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
-install: $(STAMP) browser
+install: $(STAMP) browser postgres
 
 # The browser tests drive Debian's Chromium (no browser download ever). Installed here
 # when missing and apt is available; otherwise those tests skip and say why.
@@ -26,6 +26,16 @@ browser:
 		echo "installing Debian's chromium for the browser tests"; \
 		$(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium \
 			|| echo "warning: could not install chromium; the browser tests will be skipped"; \
+	fi
+
+# The PostgreSQL store tests start a server of their own from Debian's binaries (initdb,
+# pg_ctl; no system service is used). Installed here when missing and apt is available;
+# otherwise those tests skip and say why.
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's postgresql for the store tests"; \
+		$(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q postgresql \
+			|| echo "warning: could not install postgresql; the PostgreSQL tests will be skipped"; \
 	fi
 
 demo: $(STAMP)
@@ -37,7 +47,7 @@ demo: $(STAMP)
 	$(BIN)/rlhp evaluate $(DEMO_DIR) --episodes 20
 	$(BIN)/rlhp plot $(DEMO_DIR)
 
-test: $(STAMP) browser
+test: $(STAMP) browser postgres
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

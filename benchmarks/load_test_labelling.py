@@ -1,8 +1,10 @@
 """Load test of the labelling server: N simulated labellers against one local server.
 
     python benchmarks/load_test_labelling.py --labellers 20 --seconds 30 --pairs 3000
+    python benchmarks/load_test_labelling.py --store postgresql://localhost/empty_db
 
-Builds a throw-away run (fake clip files: the server only streams bytes), starts
+Builds a throw-away run (fake clip files: the server only streams bytes; the store in
+``RUN/labels.sqlite``, or in the empty database ``--store`` names), starts
 ``rlhp label`` in its own process on 127.0.0.1 (never any other address), and runs N
 threads that each loop: ``GET /api/next`` → fetch the left clip → ``POST /api/answer``,
 with no think time (far harsher than people, who need 3–5 s per pair). Then checks:
@@ -21,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -37,9 +38,12 @@ from rlhp.segments import Segment
 from rlhp.store import LabelStore
 
 
-def make_run(root: Path, pairs: int) -> Path:
+def make_run(root: Path, pairs: int, store_url: str | None = None) -> Path:
     run = root / "run"
-    store = LabelStore.create(run / "labels.sqlite", {"env_id": "CartPole-v1"})
+    run.mkdir()
+    if store_url is not None:  # as rlhp train --store records it
+        (run / "run.json").write_text(json.dumps({"format_version": 1, "store": store_url}))
+    store = LabelStore.create(store_url or run / "labels.sqlite", {"env_id": "CartPole-v1"})
     seg = Segment(np.zeros((10, 4), np.float32), np.zeros(10, np.int64), np.zeros(10, bool))
     ids = store.add_segments([seg] * (2 * pairs), None)
     store.add_pairs(list(zip(ids[0::2], ids[1::2], strict=True)), 0, 0, "uniform")
@@ -128,10 +132,10 @@ class Labeller(threading.Thread):
 
 
 def run_load_test(
-    labellers: int, seconds: float, pairs: int, think: float = 0.0
+    labellers: int, seconds: float, pairs: int, think: float = 0.0, store_url: str | None = None
 ) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
-        run = make_run(Path(tmp), pairs)
+        run = make_run(Path(tmp), pairs, store_url)
         port = free_port()
         server = start_server(run, port)
         try:
@@ -147,9 +151,9 @@ def run_load_test(
         finally:
             server.terminate()
             server.wait(10)
-        db = sqlite3.connect(run / "labels.sqlite")
-        stored = db.execute("SELECT pair_id, labeller FROM answers").fetchall()
-        db.close()
+        store = LabelStore.open(store_url or run / "labels.sqlite")
+        stored = [(a.pair_id, a.labeller) for a in store.answers()]
+        store.close()
     acknowledged = {(p, t.name) for t in threads for p in t.acknowledged}
     offered_by: dict[int, set[str]] = defaultdict(set)
     for t in threads:
@@ -157,6 +161,7 @@ def run_load_test(
             offered_by[p].add(t.name)
     latencies = np.array([x for t in threads for x in t.latencies])
     result = {
+        "store": "postgresql" if store_url else "sqlite",
         "labellers": labellers,
         "think_s": think,
         "seconds": round(elapsed, 1),
@@ -183,8 +188,9 @@ def main() -> int:
     parser.add_argument(
         "--think", type=float, default=0.0, help="mean seconds a person looks at a pair"
     )
+    parser.add_argument("--store", metavar="URL", help="an empty database for the store")
     args = parser.parse_args()
-    result = run_load_test(args.labellers, args.seconds, args.pairs, args.think)
+    result = run_load_test(args.labellers, args.seconds, args.pairs, args.think, args.store)
     print(json.dumps(result))
     ok = not (
         result["lost"] or result["duplicated"] or result["pairs_offered_to_two"] or result["errors"]

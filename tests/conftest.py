@@ -1,8 +1,11 @@
-"""Shared fixtures: one torch thread (2-core machines), a tiny CartPole run with clips."""
+"""Shared fixtures: one torch thread (2-core machines), a tiny CartPole run with clips,
+and label-store locations on every backend (SQLite file, SQLite URL, PostgreSQL)."""
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import gymnasium as gym
@@ -17,6 +20,8 @@ from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
 from rlhp.rl.reward_wrapper import RewardSwapWrapper
 from rlhp.segments import EpisodePool, Segment
 from rlhp.store import LabelStore
+from rlhp.store_engine import Location
+from tests import postgres
 
 torch.set_num_threads(1)
 threadpool_limits(1, user_api="blas")
@@ -66,11 +71,60 @@ def cartpole_segments(
     return pool.sample(count, length, rng)
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[postgres.PostgresServer]:
+    """A PostgreSQL server of our own for the session; skips when it cannot run here."""
+    reason = postgres.missing()
+    if reason is not None:
+        pytest.skip(reason)
+    server = postgres.PostgresServer.start()
+    yield server
+    server.stop()
+
+
+BACKENDS = ["sqlite", "sqlite-url", "postgresql"]
+
+NewLocation = Callable[[], Location]
+
+
+def _new_location(request: pytest.FixtureRequest, tmp_path: Path) -> NewLocation:
+    """Fresh store locations on the backend ``request.param``, one per call."""
+    if request.param == "postgresql":
+        server: postgres.PostgresServer = request.getfixturevalue("postgres_server")
+        return server.new_database
+    names = itertools.count()
+    if request.param == "sqlite-url":
+        return lambda: f"sqlite:///{tmp_path}/store-{next(names)}.sqlite"
+    return lambda: tmp_path / f"store-{next(names)}.sqlite"
+
+
+@pytest.fixture(params=BACKENDS)
+def new_location(request: pytest.FixtureRequest, tmp_path: Path) -> NewLocation:
+    """A factory of fresh store locations, once per backend."""
+    return _new_location(request, tmp_path)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def labelling_run_any(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """``labelling_run`` with its store in RUN/labels.sqlite, or in PostgreSQL (run.json)."""
+    if request.param == "sqlite":
+        return _labelling_run(tmp_path, None)
+    server: postgres.PostgresServer = request.getfixturevalue("postgres_server")
+    return _labelling_run(tmp_path, server.new_database())
+
+
 @pytest.fixture
 def labelling_run(tmp_path: Path) -> Path:
     """A run directory with 6 pairs, fake clips for pairs 1–5 and none for pair 6."""
+    return _labelling_run(tmp_path, None)
+
+
+def _labelling_run(tmp_path: Path, url: str | None) -> Path:
     run = tmp_path / "run"
-    store = LabelStore.create(run / "labels.sqlite", {"env_id": "CartPole-v1"})
+    run.mkdir()
+    if url is not None:
+        (run / "run.json").write_text(json.dumps({"format_version": 1, "store": url}))
+    store = LabelStore.create(url or run / "labels.sqlite", {"env_id": "CartPole-v1"})
     segments, truth = cartpole_segments(12, length=10)
     ids = store.add_segments(segments, truth)
     store.add_pairs(

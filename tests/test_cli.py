@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from rlhp.cli import main
+from rlhp.store import LabelStore
+from tests.postgres import PostgresServer
 
 SMALL = ["--timesteps", "4000", "--labels", "20", "--no-progress", "--set", "schedule.updates=4"]
 
@@ -145,3 +147,65 @@ def test_a2c_is_selectable_and_trains_on_the_learned_reward(tmp_path: Path) -> N
     assert config["agent"]["algo"] == "a2c"
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["labels/answered"] == 20 and rows[-1]["env_step"] >= 4000
+
+
+# -- the label store in a shared database (--store URL) --
+
+TINY = ["--timesteps", "1024", "--labels", "10", "--no-progress", "--set", "schedule.updates=2"]
+
+
+def test_a_run_keeps_its_labels_in_postgresql(
+    tmp_path: Path,
+    postgres_server: PostgresServer,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # trust auth ignores the password: it stands for one a user put in the URL
+    url = postgres_server.new_database().replace("postgres@", "postgres:sekrit@")
+    out = tmp_path / "pg"
+    assert main(["train", "CartPole-v1", "--out", str(out), "--store", url, *TINY]) == 0
+    assert "password" in caplog.text and "PGPASSWORD" in caplog.text and "sekrit" not in caplog.text
+    assert not (out / "labels.sqlite").exists()
+    assert json.loads((out / "run.json").read_text())["store"] == url  # to reconnect
+    capsys.readouterr()
+    assert main(["labels", "export", str(out)]) == 0  # found through the run directory
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == 10 and {r["labeller"] for r in rows} == {"oracle"}
+    assert main(["labels", "export", url, "--format", "csv"]) == 0  # or named directly
+    assert len(capsys.readouterr().out.splitlines()) == 11
+    assert main(["evaluate", str(out), "--episodes", "2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["labels_used"] == 10
+    assert main(["reward", "fit", str(out), "--epochs", "2", "--out", str(tmp_path / "r.pt")]) == 0
+    assert "10 comparisons" in capsys.readouterr().out
+    assert main(["train", "--resume", str(out), "--no-progress"]) == 0  # finished: nothing to do
+    assert "10/10 labels answered" in capsys.readouterr().out
+    err = error_of(["train", "--resume", str(out), "--store", "postgresql://h/other"], capsys)
+    assert "resume without --store" in err and "sekrit" not in err
+
+
+@pytest.mark.parametrize(
+    ("store", "says"),
+    [
+        ("mysql://ann@db.lab/run7", "SQLite or PostgreSQL"),
+        ("postgresql://ann:sekrit@127.0.0.1:1/run7", "cannot use the label store"),
+        ("taken", "already holds rlhp tables"),
+    ],
+)
+def test_a_bad_store_is_refused_before_anything_is_written(
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    capsys: pytest.CaptureFixture[str],
+    store: str,
+    says: str,
+) -> None:
+    if store == "taken":  # a database that holds another run's store
+        store = request.getfixturevalue("postgres_server").new_database()
+        LabelStore.create(store, {"env_id": "CartPole-v1"}).close()
+    out = tmp_path / "r"
+    err = error_of(["train", "CartPole-v1", "--out", str(out), "--store", store, *TINY], capsys)
+    assert says in err and "sekrit" not in err
+    assert not out.exists()
+    if says.startswith("already"):
+        again = LabelStore.open(store)  # the store that was there is untouched
+        assert again.counts().pairs == 0 and again.meta()["env_id"] == "CartPole-v1"
+        again.close()

@@ -23,6 +23,7 @@ from rlhp.config import (
     TrainConfig,
 )
 from rlhp.errors import RlhpError
+from rlhp.store_engine import Location, is_url, parse_location
 
 if TYPE_CHECKING:
     from rlhp.labellers.base import Labeller
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from rlhp.web.app import LabellingSettings
 
 EXIT_USAGE = 2
+STORE_SOURCE = "a run directory, a labels.sqlite file or a store's database URL"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -69,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--out", type=Path, help="run directory (default runs/ENV-TIME)")
     train.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR")
+    train.add_argument(
+        "--store",
+        metavar="URL",
+        help="put the label store in this database instead of RUN/labels.sqlite, e.g. "
+        "postgresql://user@host/db (an empty database; password in PGPASSWORD or ~/.pgpass)",
+    )
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     evaluate = sub.add_parser("evaluate", help="true return of a trained policy")
@@ -120,17 +128,17 @@ def _parser() -> argparse.ArgumentParser:
     labels = sub.add_parser("labels", help="export or import a run's answers")
     labels_sub = labels.add_subparsers(dest="labels_command", required=True)
     export = labels_sub.add_parser("export", help="every answer, one row each")
-    export.add_argument("run_dir", type=Path)
+    export.add_argument("run_dir", metavar="RUN_DIR", help=STORE_SOURCE)
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     export.add_argument("--out", type=Path, help="file to write (default: standard output)")
     imp = labels_sub.add_parser("import", help="add answers from an exported file (idempotent)")
-    imp.add_argument("run_dir", type=Path)
+    imp.add_argument("run_dir", metavar="RUN_DIR", help=STORE_SOURCE)
     imp.add_argument("file", type=Path)
     imp.add_argument("--format", choices=("jsonl", "csv"), help="default: from the file's suffix")
     reward = sub.add_parser("reward", help="reward models from saved preferences")
     reward_sub = reward.add_subparsers(dest="reward_command", required=True)
     fit = reward_sub.add_parser("fit", help="fit a reward model offline from saved preferences")
-    fit.add_argument("source", type=Path, help="a run directory or a labels.sqlite file")
+    fit.add_argument("source", help=STORE_SOURCE)
     fit.add_argument("--out", type=Path, required=True, help="checkpoint to write (.pt)")
     fit.add_argument("--labels", type=Path, help="use the answers in this exported file instead")
     fit.add_argument("--epochs", type=int, default=200, help="passes over the data (default 200)")
@@ -163,12 +171,14 @@ def _serve_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace, run_dir: Path) -> LabellingSettings:
+    from rlhp.loop.run_dir import store_location
     from rlhp.web.app import DEFAULT_INSTRUCTIONS, LabellingSettings
 
     if args.lock_seconds <= 0:
         raise RlhpError("--lock-seconds must be > 0")
     return LabellingSettings(
         run_dir,
+        store=store_location(run_dir),
         token=args.token,
         instructions=args.instructions or DEFAULT_INSTRUCTIONS,
         lock_seconds=args.lock_seconds,
@@ -193,12 +203,14 @@ def _human_factory(args: argparse.Namespace) -> LabellerFactory:
 def _cmd_label(args: argparse.Namespace) -> int:
     from rlhp.web.server import LabellingServer
 
-    if not (args.run_dir / "labels.sqlite").is_file():
+    settings = _settings(args, args.run_dir)
+    store = parse_location(settings.store or args.run_dir / "labels.sqlite")
+    if store.file is not None and not store.file.is_file():
         raise RlhpError(
             f"{args.run_dir} holds no label store; "
             f"start rlhp train --feedback human --out {args.run_dir}"
         )
-    server = LabellingServer(_settings(args, args.run_dir), args.host, args.port)
+    server = LabellingServer(settings, args.host, args.port)
     print(
         f"rlhp: labelling page at {server.url} (Ctrl-C stops it; answers are kept)",
         file=sys.stderr,
@@ -212,7 +224,7 @@ def _cmd_labels(args: argparse.Namespace) -> int:
     from rlhp.labels_io import export_labels, import_labels
     from rlhp.store import LabelStore
 
-    store = LabelStore.open(args.run_dir / "labels.sqlite")
+    store = LabelStore.open(_store_of(args.run_dir))
     try:
         if args.labels_command == "export":
             text = export_labels(store, args.out, args.format)
@@ -234,10 +246,13 @@ def _cmd_reward(args: argparse.Namespace) -> int:
 
     if args.epochs < 1:
         raise RlhpError("--epochs must be >= 1")
-    source = args.source / "labels.sqlite" if args.source.is_dir() else args.source
+    source = _store_of(args.source)
     config = RewardModelConfig()
-    if (source.parent / "config.json").is_file():  # a run: its reward-model settings
-        saved = json.loads((source.parent / "config.json").read_text())
+    run_dir = None if is_url(args.source) else Path(args.source)
+    if run_dir is not None and not run_dir.is_dir():
+        run_dir = run_dir.parent  # a labels.sqlite file, maybe in a run directory
+    if run_dir is not None and (run_dir / "config.json").is_file():  # its reward-model settings
+        saved = json.loads((run_dir / "config.json").read_text())
         config = TrainConfig.from_dict(saved).reward_model
     rows = None
     if args.labels is not None:
@@ -256,6 +271,15 @@ def _cmd_reward(args: argparse.Namespace) -> int:
     )
     return 0
     # -- end human labelling --
+
+
+def _store_of(source: str) -> Location:
+    """The store a command reads: a URL as given, a run directory's store, or a file."""
+    if is_url(source):
+        return source
+    from rlhp.loop.run_dir import store_location
+
+    return store_location(Path(source)) if Path(source).is_dir() else Path(source)
 
 
 def _train_config(args: argparse.Namespace, base: TrainConfig | None) -> TrainConfig:
@@ -305,7 +329,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     progress = not args.no_progress and sys.stderr.isatty()
     if args.resume is not None:
-        saved = RunDir.open(args.resume).config()
+        run = RunDir.open(args.resume)
+        if args.store is not None and args.store != str(run.store_location):
+            raise RlhpError(
+                f"{args.resume} keeps its labels in {parse_location(run.store_location)}; "
+                "resume without --store"
+            )
+        saved = run.config()
         config = _train_config(args, saved)
         factory = _human_factory(args) if config.feedback == "human" else None
         summary = resume(args.resume, config, progress=progress, labeller_factory=factory)
@@ -313,7 +343,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         config = _train_config(args, None)
         out = args.out or Path("runs") / f"{config.env_id}-{time.strftime('%Y%m%d-%H%M%S')}"
         factory = _human_factory(args) if config.feedback == "human" else None
-        summary = train(config, out, progress=progress, labeller_factory=factory)
+        summary = train(config, out, progress=progress, labeller_factory=factory, store=args.store)
     print(
         f"run {summary.run_dir}: {summary.env_steps} steps, {summary.labels_answered}/{summary.labels_asked} "
         f"labels answered, recent true return {summary.true_return:.1f}, {summary.wall_time:.0f} s"

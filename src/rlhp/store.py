@@ -1,72 +1,36 @@
-"""The label store: segments, pairs and every answer, in one SQLite file (WAL).
+"""The label store: segments, pairs and every answer, in one database.
 
 The trainer writes segments and pairs and reads answers; the labelling web app reads
 pairs and clips and writes answers. Answers are never overwritten: each is kept with
 who gave it and when; the same labeller answering the same pair twice is a no-op.
 True rewards live in their own table, read only by the oracle and by evaluation.
 
-Schema version 1. A file that is not SQLite, or not an rlhp store, or of a newer
-version, is refused with an error that says so.
+By default the store is an SQLite file in WAL mode (``RUN/labels.sqlite``); a
+PostgreSQL URL puts it in a database that several machines share (``store_engine``
+says how locations are written; ``store_schema`` declares the tables). Several
+processes — the trainer and one or more labelling servers — may use one store at once.
+
+Format version 1. A file that is not SQLite, a database without an rlhp store, and a
+store of a newer version are refused with an error that says so.
 """
 
 from __future__ import annotations
 
 import io
-import sqlite3
-import threading
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
+from sqlalchemy import Executable, bindparam, func, select, update
+from sqlalchemy.exc import DBAPIError
 
+from rlhp import store_schema as schema
 from rlhp.errors import StoreError
 from rlhp.labellers.base import TARGETS, Answer, Choice
 from rlhp.segments import Segment
-from rlhp.store_labelling import LabellingQueries
-
-FORMAT_VERSION = 1
-APPLICATION = "rlhp-label-store"
-
-_SCHEMA = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE segments (
-    id INTEGER PRIMARY KEY,
-    created_at REAL NOT NULL,
-    env_step INTEGER NOT NULL,
-    episode INTEGER NOT NULL,
-    start INTEGER NOT NULL,
-    length INTEGER NOT NULL,
-    data BLOB NOT NULL,
-    clip TEXT
-);
-CREATE TABLE segment_truth (
-    segment_id INTEGER PRIMARY KEY REFERENCES segments(id),
-    rewards BLOB NOT NULL
-);
-CREATE TABLE pairs (
-    id INTEGER PRIMARY KEY,
-    left_id INTEGER NOT NULL REFERENCES segments(id),
-    right_id INTEGER NOT NULL REFERENCES segments(id),
-    created_at REAL NOT NULL,
-    env_step INTEGER NOT NULL,
-    round INTEGER NOT NULL,
-    selector TEXT NOT NULL,
-    locked_by TEXT,
-    lock_expires REAL
-);
-CREATE TABLE answers (
-    id INTEGER PRIMARY KEY,
-    pair_id INTEGER NOT NULL REFERENCES pairs(id),
-    choice TEXT NOT NULL CHECK (choice IN ('left', 'right', 'equal', 'cant_tell')),
-    labeller TEXT NOT NULL,
-    answered_at REAL NOT NULL,
-    UNIQUE (pair_id, labeller)
-);
-CREATE INDEX answers_pair ON answers(pair_id);
-"""
+from rlhp.store_engine import Database, Location, StoreLocation, database_error, parse_location
+from rlhp.store_labelling import LabellingQueries, answer_row
 
 
 @dataclass(frozen=True)
@@ -109,111 +73,177 @@ def _from_blob(blob: bytes) -> dict[str, np.ndarray]:
         return {k: data[k] for k in data.files}
 
 
-class LabelStore(LabellingQueries):
-    """One connection to a store file; safe to share between threads of one process."""
+# Statements are built once; each call only executes them.
+_segments, _truth, _pairs, _answers = (
+    schema.segments,
+    schema.segment_truth,
+    schema.pairs,
+    schema.answers,
+)
+_ADD_SEGMENTS = _segments.insert().returning(_segments.c.id, sort_by_parameter_order=True)
+_ADD_PAIRS = _pairs.insert().returning(_pairs.c.id, sort_by_parameter_order=True)
+_SEGMENT = select(
+    _segments.c.data, _segments.c.env_step, _segments.c.episode, _segments.c.start
+).where(_segments.c.id == bindparam("segment"))
+_TRUTH_IDS = select(_truth.c.segment_id).order_by(_truth.c.segment_id)
+_TRUTH = select(_truth.c.rewards).where(_truth.c.segment_id == bindparam("segment"))
+_SET_CLIP = (
+    update(_segments).where(_segments.c.id == bindparam("segment")).values(clip=bindparam("path"))
+)
+_UNANSWERED = (
+    select(_pairs.c.id, _pairs.c.left_id, _pairs.c.right_id)
+    .where(_pairs.c.id.not_in(select(_answers.c.pair_id)))
+    .order_by(_pairs.c.id)
+)
+_PAIR_IDS = select(_pairs.c.id)
+_ANSWERS = select(
+    _answers.c.pair_id, _answers.c.choice, _answers.c.labeller, _answers.c.answered_at
+).order_by(_answers.c.id)
+_LABELLED = (
+    select(_pairs.c.id, _pairs.c.left_id, _pairs.c.right_id, _pairs.c.env_step, _answers.c.choice)
+    .join(_answers, _answers.c.pair_id == _pairs.c.id)
+    .where(_answers.c.choice != "cant_tell")
+    .order_by(_pairs.c.id, _answers.c.id)
+)
 
-    def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
-        self.path = path
-        self._db = connection
-        self._lock = threading.RLock()
+
+def _counts_statement() -> Executable:
+    """All of ``StoreCounts`` in one statement, so the numbers agree with each other."""
+    count = select(func.count()).select_from(_answers)
+    pairs_answered = select(func.count(_answers.c.pair_id.distinct()))
+    decided = _answers.c.choice != "cant_tell"
+    return select(
+        select(func.count()).select_from(_pairs).scalar_subquery(),
+        pairs_answered.scalar_subquery(),
+        pairs_answered.where(decided).scalar_subquery(),
+        count.where(_answers.c.choice == "equal").scalar_subquery(),
+        count.where(_answers.c.choice == "cant_tell").scalar_subquery(),
+        count.scalar_subquery(),
+    )
+
+
+_COUNTS = _counts_statement()
+
+
+class LabelStore(LabellingQueries):
+    """One store, by location; safe to share between threads of one process."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self.location: StoreLocation = db.where
+        """Where the store is; ``str()`` of it masks any password."""
 
     # -- opening -----------------------------------------------------------------------
 
     @classmethod
-    def create(cls, path: Path, meta: dict[str, str]) -> LabelStore:
-        """Create a new store; refuses to touch an existing file."""
-        path = Path(path)
-        if path.exists():
-            raise StoreError(
-                f"{path} already exists; open it instead of creating it, or pick another path"
-            )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = _connect(path)
-        with db:
-            db.executescript(_SCHEMA)
-            entries = {"application": APPLICATION, "format_version": str(FORMAT_VERSION), **meta}
-            db.executemany("INSERT INTO meta VALUES (?, ?)", sorted(entries.items()))
-        return cls(path, db)
+    def check_new(cls, location: Location) -> StoreLocation:
+        """Raise StoreError unless a store can be created at ``location``; writes nothing."""
+        where = parse_location(location)
+        if where.file is not None:
+            if where.file.exists():
+                raise StoreError(
+                    f"{where} already exists; open it instead of creating it, or pick another path"
+                )
+            return where
+        db = Database(where)
+        try:
+            with db.read() as conn:
+                schema.refuse_rlhp_tables(conn, where)
+        except DBAPIError as exc:
+            raise database_error(where, exc) from exc
+        finally:
+            db.close()
+        return where
 
     @classmethod
-    def open(cls, path: Path, expect: dict[str, str] | None = None) -> LabelStore:
+    def create(cls, location: Location, meta: dict[str, str]) -> LabelStore:
+        """Create a new store: a new SQLite file, or the tables in an empty database.
+
+        Refuses an existing file and a database that already holds rlhp tables.
+        """
+        where = cls.check_new(location)
+        if where.file is not None:
+            where.file.parent.mkdir(parents=True, exist_ok=True)
+        db = Database(where)
+        entries = {"application": schema.APPLICATION, "format_version": str(schema.FORMAT_VERSION)}
+        entries.update(meta)
+        try:
+            with db.write() as conn:
+                schema.refuse_rlhp_tables(conn, where)  # a second creator may have come first
+                schema.metadata.create_all(conn)
+                rows = [{"key": k, "value": v} for k, v in sorted(entries.items())]
+                conn.execute(schema.meta.insert(), rows)
+        except DBAPIError as exc:
+            db.close()
+            raise database_error(where, exc) from exc
+        except BaseException:
+            db.close()
+            raise
+        return cls(db)
+
+    @classmethod
+    def open(cls, location: Location, expect: dict[str, str] | None = None) -> LabelStore:
         """Open an existing store, checking that it is an rlhp store this version can read.
 
         Args:
-            path: the SQLite file.
+            location: the SQLite file, or the database's URL.
             expect: meta entries that must match (e.g. the env id), or the open fails.
         """
-        path = Path(path)
-        if not path.is_file():
-            raise StoreError(f"no label store at {path}; check the run directory path")
+        where = parse_location(location)
+        if where.file is not None and not where.file.is_file():
+            raise StoreError(f"no label store at {where}; check the run directory path")
+        db = Database(where)
         try:
-            db = _connect(path)
-            rows = dict(db.execute("SELECT key, value FROM meta").fetchall())
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"{path} is not a readable rlhp label store ({exc}); "
-                "restore it from a backup or point to the right run directory"
-            ) from exc
-        if rows.get("application") != APPLICATION:
-            raise StoreError(
-                f"{path} is an SQLite file but not an rlhp label store; point to a run's labels.sqlite"
-            )
-        version = int(rows.get("format_version", "0"))
-        if version > FORMAT_VERSION:
-            raise StoreError(
-                f"{path} has store format {version}, newer than this rlhp reads ({FORMAT_VERSION}); upgrade rlhp"
-            )
-        for key, value in (expect or {}).items():
-            if rows.get(key) != value:
-                raise StoreError(
-                    f"{path} belongs to {key}={rows.get(key)!r}, not {value!r}; use a run directory of the same {key}"
-                )
-        return cls(path, db)
+            schema.check_meta(where, schema.read_meta(db), expect or {})
+        except BaseException:
+            db.close()
+            raise
+        return cls(db)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, self._db:
-            yield self._db
+        self._db.close()
 
     def meta(self) -> dict[str, str]:
-        with self._lock:
-            return dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        with self._db.read() as conn:
+            return schema.meta_rows(conn)
 
     # -- segments and pairs ------------------------------------------------------------
 
     def add_segments(self, segments: list[Segment], true_rewards: np.ndarray | None) -> list[int]:
         """Store segments (and their hidden true rewards ``(N, T)``, if known); returns ids."""
+        if not segments:
+            return []
         now = time.time()
-        ids = []
-        with self._tx() as db:
-            for i, s in enumerate(segments):
-                arrays = {"obs": s.obs, "actions": s.actions, "absorbing": s.absorbing}
-                if s.states is not None:
-                    arrays["states"] = s.states
-                blob = _to_blob(**arrays)
-                cur = db.execute(
-                    "INSERT INTO segments (created_at, env_step, episode, start, length, data) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (now, s.env_step, s.episode, s.start, s.length, blob),
+        rows = []
+        for s in segments:
+            arrays = {"obs": s.obs, "actions": s.actions, "absorbing": s.absorbing}
+            if s.states is not None:
+                arrays["states"] = s.states
+            rows.append(
+                {
+                    "created_at": now,
+                    "env_step": s.env_step,
+                    "episode": s.episode,
+                    "start": s.start,
+                    "length": s.length,
+                    "data": _to_blob(**arrays),
+                }
+            )
+        with self._db.write() as conn:
+            ids = [int(i) for i in conn.scalars(_ADD_SEGMENTS, rows)]
+            if true_rewards is not None:
+                conn.execute(
+                    _truth.insert(),
+                    [
+                        {"segment_id": sid, "rewards": _to_blob(rewards=true_rewards[i])}
+                        for i, sid in enumerate(ids)
+                    ],
                 )
-                sid = int(cur.lastrowid or 0)
-                ids.append(sid)
-                if true_rewards is not None:
-                    db.execute(
-                        "INSERT INTO segment_truth VALUES (?, ?)",
-                        (sid, _to_blob(rewards=true_rewards[i])),
-                    )
         return ids
 
     def segment(self, segment_id: int) -> Segment:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT data, env_step, episode, start FROM segments WHERE id = ?", (segment_id,)
-            ).fetchone()
+        with self._db.read() as conn:
+            row = conn.execute(_SEGMENT, {"segment": segment_id}).first()
         if row is None:
             raise KeyError(f"no segment {segment_id}")
         arrays = _from_blob(row[0])
@@ -223,81 +253,72 @@ class LabelStore(LabellingQueries):
 
     def segment_ids(self) -> list[int]:
         """Ids of the segments that have hidden true rewards stored."""
-        with self._lock:
-            return [
-                int(r[0])
-                for r in self._db.execute(
-                    "SELECT segment_id FROM segment_truth ORDER BY segment_id"
-                )
-            ]
+        with self._db.read() as conn:
+            return [int(i) for i in conn.scalars(_TRUTH_IDS)]
 
     def true_rewards(self, segment_id: int) -> np.ndarray:
         """Hidden true per-step rewards ``(T,)``: for the oracle and evaluation only."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT rewards FROM segment_truth WHERE segment_id = ?", (segment_id,)
-            ).fetchone()
-        if row is None:
+        with self._db.read() as conn:
+            blob = conn.scalar(_TRUTH, {"segment": segment_id})
+        if blob is None:
             raise KeyError(f"no true rewards stored for segment {segment_id}")
-        return _from_blob(row[0])["rewards"]
+        return _from_blob(blob)["rewards"]
 
     def set_clip(self, segment_id: int, relative_path: str) -> None:
-        with self._tx() as db:
-            db.execute("UPDATE segments SET clip = ? WHERE id = ?", (relative_path, segment_id))
+        with self._db.write() as conn:
+            conn.execute(_SET_CLIP, {"segment": segment_id, "path": relative_path})
 
     def add_pairs(
         self, pairs: list[tuple[int, int]], env_step: int, round_index: int, selector: str
     ) -> list[int]:
+        if not pairs:
+            return []
         now = time.time()
-        with self._tx() as db:
-            return [
-                int(
-                    db.execute(
-                        "INSERT INTO pairs (left_id, right_id, created_at, env_step, round, selector) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
-                        (left, right, now, env_step, round_index, selector),
-                    ).lastrowid
-                    or 0
-                )
-                for left, right in pairs
-            ]
+        rows = [
+            {
+                "left_id": left,
+                "right_id": right,
+                "created_at": now,
+                "env_step": env_step,
+                "round": round_index,
+                "selector": selector,
+            }
+            for left, right in pairs
+        ]
+        with self._db.write() as conn:
+            return [int(i) for i in conn.scalars(_ADD_PAIRS, rows)]
 
     def unanswered_pairs(self) -> list[tuple[int, int, int]]:
         """``(pair_id, left_id, right_id)`` of pairs nobody has answered yet, oldest first."""
-        with self._lock:
-            return self._db.execute(
-                "SELECT id, left_id, right_id FROM pairs "
-                "WHERE id NOT IN (SELECT pair_id FROM answers) ORDER BY id"
-            ).fetchall()
+        with self._db.read() as conn:
+            return [(int(p), int(a), int(b)) for p, a, b in conn.execute(_UNANSWERED)]
 
     # -- answers -----------------------------------------------------------------------
 
     def record_answers(self, answers: Iterable[Answer]) -> int:
-        """Store answers; a repeat of (pair, labeller) is ignored. Returns how many were new."""
-        with self._tx() as db:
-            before = db.total_changes
-            for a in answers:
-                db.execute(
-                    "INSERT OR IGNORE INTO answers (pair_id, choice, labeller, answered_at) "
-                    "SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM pairs WHERE id = ?)",
-                    (a.pair_id, a.choice, a.labeller, a.answered_at, a.pair_id),
-                )
-            return db.total_changes - before
+        """Store answers; a repeat of (pair, labeller) is ignored. Returns how many were new.
+
+        Answers to pairs the store does not hold are ignored too.
+        """
+        batch = list(answers)
+        if not batch:
+            return 0
+        with self._db.write() as conn:
+            known = set(conn.scalars(_PAIR_IDS))
+            rows = [answer_row(a) for a in batch if a.pair_id in known]
+            if not rows:
+                return 0
+            return len(conn.execute(self._db.insert_new(_answers), rows).all())
 
     def answers(self) -> list[Answer]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT pair_id, choice, labeller, answered_at FROM answers ORDER BY id"
-            ).fetchall()
-        return [Answer(int(p), c, lab, float(t)) for p, c, lab, t in rows]
+        with self._db.read() as conn:
+            rows = conn.execute(_ANSWERS).all()
+        return [Answer(int(p), _choice(c), lab, float(t)) for p, c, lab, t in rows]
 
     def labelled_pairs(self) -> list[LabelledPair]:
         """Every pair with a trainable answer; several answers average into one target."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT p.id, p.left_id, p.right_id, p.env_step, a.choice FROM pairs p "
-                "JOIN answers a ON a.pair_id = p.id WHERE a.choice != 'cant_tell' ORDER BY p.id, a.id"
-            ).fetchall()
+        with self._db.read() as conn:
+            rows = conn.execute(_LABELLED).all()
         sums: dict[int, list[float]] = {}
         info: dict[int, tuple[int, int, int]] = {}
         for pid, left, right, step, choice in rows:
@@ -311,22 +332,15 @@ class LabelStore(LabellingQueries):
         ]
 
     def counts(self) -> StoreCounts:
-        with self._lock:
-            pairs = self._db.execute("SELECT COUNT(*) FROM pairs").fetchone()[0]
-            answered = self._db.execute("SELECT COUNT(DISTINCT pair_id) FROM answers").fetchone()[0]
-            trainable = self._db.execute(
-                "SELECT COUNT(DISTINCT pair_id) FROM answers WHERE choice != 'cant_tell'"
-            ).fetchone()[0]
-            by_choice = dict(
-                self._db.execute("SELECT choice, COUNT(*) FROM answers GROUP BY choice").fetchall()
-            )
+        with self._db.read() as conn:
+            pairs, answered, trainable, equal, cant_tell, answers = conn.execute(_COUNTS).one()
         return StoreCounts(
             pairs=int(pairs),
             answered=int(answered),
             trainable=int(trainable),
-            equal=int(by_choice.get("equal", 0)),
-            cant_tell=int(by_choice.get("cant_tell", 0)),
-            answers=int(sum(by_choice.values())),
+            equal=int(equal),
+            cant_tell=int(cant_tell),
+            answers=int(answers),
         )
 
 
@@ -334,11 +348,3 @@ def _choice(value: Choice | str) -> Choice:
     if value not in TARGETS:
         raise StoreError(f"unknown answer {value!r} in the store")
     return value
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(path, timeout=30.0, check_same_thread=False, isolation_level="DEFERRED")
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
-    db.execute("PRAGMA foreign_keys=ON")
-    return db

@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from rlhp.loop.run_dir import store_location
 from rlhp.store import LabelStore
 from rlhp.web.app import LabellingSettings, create_app
 
 
 def _client(run: Path, name: str | None = None, **settings: object) -> TestClient:
-    client = TestClient(create_app(LabellingSettings(run, **settings)))  # type: ignore[arg-type]
+    app = create_app(LabellingSettings(run, store=store_location(run), **settings))  # type: ignore[arg-type]
+    client = TestClient(app)
     if name is not None:
         assert client.post("/api/name", json={"name": name}).status_code == 200
     return client
@@ -36,8 +38,8 @@ def test_page_and_config_are_served(labelling_run: Path) -> None:
     assert client.get("/api/config").json()["instructions"] == "Keep the cart left"
 
 
-def test_pairs_are_locked_to_one_person_at_a_time(labelling_run: Path) -> None:
-    alice, bob = _client(labelling_run, "alice"), _client(labelling_run, "bob")
+def test_pairs_are_locked_to_one_person_at_a_time(labelling_run_any: Path) -> None:
+    alice, bob = _client(labelling_run_any, "alice"), _client(labelling_run_any, "bob")
 
     def next_id(client: TestClient, exclude: list[int]) -> int | None:
         pair = client.get("/api/next", params={"exclude": ",".join(map(str, exclude))}).json()[
@@ -58,14 +60,15 @@ def test_pairs_are_locked_to_one_person_at_a_time(labelling_run: Path) -> None:
     assert next_id(bob, [2, 4]) is None
 
 
-def test_an_expired_lock_frees_the_pair(labelling_run: Path) -> None:
-    alice = _client(labelling_run, "alice", lock_seconds=-1.0)  # every lock is already expired
-    bob = _client(labelling_run, "bob")
+def test_an_expired_lock_frees_the_pair(labelling_run_any: Path) -> None:
+    alice = _client(labelling_run_any, "alice", lock_seconds=-1.0)  # every lock has expired
+    bob = _client(labelling_run_any, "bob")
     assert alice.get("/api/next").json()["pair"]["id"] == 1
     assert bob.get("/api/next").json()["pair"]["id"] == 1
 
 
-def test_answers_are_stored_with_who_and_repeats_are_idempotent(labelling_run: Path) -> None:
+def test_answers_are_stored_with_who_and_repeats_are_idempotent(labelling_run_any: Path) -> None:
+    labelling_run = labelling_run_any
     alice, bob = _client(labelling_run, "alice"), _client(labelling_run, "bob")
     pair = alice.get("/api/next").json()["pair"]["id"]
     first = alice.post("/api/answer", json={"pair_id": pair, "choice": "left"})
@@ -76,7 +79,7 @@ def test_answers_are_stored_with_who_and_repeats_are_idempotent(labelling_run: P
     assert (
         bob.post("/api/answer", json={"pair_id": pair, "choice": "equal"}).json()["stored"] is True
     )
-    store = LabelStore.open(labelling_run / "labels.sqlite")
+    store = LabelStore.open(store_location(labelling_run))
     answers = store.answers()
     assert [(a.pair_id, a.choice, a.labeller) for a in answers] == [
         (pair, "left", "alice"),

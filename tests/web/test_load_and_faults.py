@@ -30,8 +30,18 @@ def _bench() -> ModuleType:
     return module
 
 
-def test_twenty_labellers_lose_nothing_and_never_share_a_locked_pair() -> None:
-    result = _bench().run_load_test(labellers=20, seconds=3.0, pairs=2000)
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_twenty_labellers_lose_nothing_and_never_share_a_locked_pair(
+    backend: str, request: pytest.FixtureRequest
+) -> None:
+    url, pairs = None, 2000
+    if backend == "postgresql":  # the store in a shared database (rlhp train --store URL)
+        url, pairs = (
+            request.getfixturevalue("postgres_server").new_database(),
+            600,
+        )  # ≫ 3 s of answers
+    result = _bench().run_load_test(labellers=20, seconds=3.0, pairs=pairs, store_url=url)
+    assert result["store"] == backend
     assert result["answers"] > 20
     assert result["lost"] == 0
     assert result["unacknowledged_extra"] == 0

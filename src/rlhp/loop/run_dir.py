@@ -1,9 +1,10 @@
 """The run directory: layout, versioned metadata, config and resumable state.
 
 RUN/
-  run.json            format version, env id, creation time
+  run.json            format version, env id, creation time; "store" if it lives elsewhere
   config.json         the TrainConfig (the CLI schema)
-  labels.sqlite       the label store (segments, pairs, answers)
+  labels.sqlite       the label store (segments, pairs, answers), unless run.json names
+                      another location (``rlhp train --store URL``: a shared database)
   state.json          progress of the loop, rewritten atomically at each checkpoint
   checkpoints/reward_model.pt, checkpoints/agent.pt   weights only
   metrics.jsonl, tensorboard/
@@ -20,8 +21,10 @@ from typing import Any
 
 from rlhp.config import TrainConfig
 from rlhp.errors import ConfigError, RunDirError
+from rlhp.store_engine import Location
 
 FORMAT_VERSION = 1
+STORE_FILE = "labels.sqlite"
 
 
 @dataclass(frozen=True)
@@ -33,8 +36,9 @@ class RunDir:
         return self.path / "config.json"
 
     @property
-    def store_file(self) -> Path:
-        return self.path / "labels.sqlite"
+    def store_location(self) -> Location:
+        """Where this run's label store is: ``RUN/labels.sqlite`` or the recorded location."""
+        return store_location(self.path)
 
     @property
     def state_file(self) -> Path:
@@ -53,10 +57,15 @@ class RunDir:
         return self.path / "plot.png"
 
     @classmethod
-    def create(cls, path: Path, config: TrainConfig) -> RunDir:
-        """Make a new run directory; refuses one that already holds a run."""
+    def create(cls, path: Path, config: TrainConfig, store: str | None = None) -> RunDir:
+        """Make a new run directory; refuses one that already holds a run.
+
+        Args:
+            store: the label store's location (an absolute path or a SQLAlchemy URL),
+                recorded in ``run.json``; None for ``RUN/labels.sqlite``.
+        """
         path = Path(path)
-        if (path / "run.json").exists() or (path / "labels.sqlite").exists():
+        if (path / "run.json").exists() or (path / STORE_FILE).exists():
             raise RunDirError(
                 f"{path} already holds a run; resume it with --resume {path} or pick another --out"
             )
@@ -64,10 +73,14 @@ class RunDir:
             raise RunDirError(f"{path} is a file; pick a directory for --out")
         (path / "checkpoints").mkdir(parents=True, exist_ok=True)
         run = cls(path)
-        _write_json(
-            path / "run.json",
-            {"format_version": FORMAT_VERSION, "env_id": config.env_id, "created_at": time.time()},
-        )
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "env_id": config.env_id,
+            "created_at": time.time(),
+        }
+        if store is not None:
+            meta["store"] = store
+        _write_json(path / "run.json", meta)
         run.config_file.write_text(config.to_json())
         return run
 
@@ -97,6 +110,18 @@ class RunDir:
 
     def save_state(self, state: dict[str, Any]) -> None:
         _write_json(self.state_file, state)
+
+
+def store_location(path: Path) -> Location:
+    """The label store of the run in ``path``: the location its ``run.json`` records, else
+    ``path/labels.sqlite`` (also for a directory with a store but no ``run.json``)."""
+    meta_file = Path(path) / "run.json"
+    recorded = _read_json(meta_file).get("store") if meta_file.is_file() else None
+    if recorded is None:
+        return Path(path) / STORE_FILE
+    if not isinstance(recorded, str) or not recorded:
+        raise RunDirError(f"{meta_file}: 'store' must be a path or a database URL")
+    return recorded
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Entry points of a run: train a new one, resume a killed one.
 
 Both open the run directory and the label store, hand them to ``PreferenceLoop`` and
-close the store whatever happens; neither loses a label on a bad argument.
+close the store whatever happens; neither loses a label on a bad argument. A bad store
+location is refused before anything is written.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from rlhp.loop.run_dir import RunDir
 from rlhp.loop.trainer import PreferenceLoop, RunSummary, store_meta
 from rlhp.rl.agents import probe_env
 from rlhp.store import LabelStore
+from rlhp.store_engine import Location, is_url
 
 log = logging.getLogger(__name__)
 
@@ -26,20 +28,35 @@ def train(
     out: Path | str,
     progress: bool = False,
     labeller_factory: LabellerFactory | None = None,
+    store: Location | None = None,
 ) -> RunSummary:
     """Train a new run into ``out`` (which must not hold a run already).
 
-    ``labeller_factory`` overrides the labeller chosen by ``config.feedback`` (the CLI
-    uses it to start the labelling server beside the trainer).
+    Args:
+        labeller_factory: overrides the labeller chosen by ``config.feedback`` (the CLI
+            uses it to start the labelling server beside the trainer).
+        store: where the label store goes: a SQLAlchemy URL (``postgresql://user@host/db``,
+            an empty database) or an SQLite file; default ``out/labels.sqlite``. Recorded
+            in ``run.json``, so every command finds it through the run directory.
     """
     probe_env(config)
-    run = RunDir.create(Path(out), config)
-    store = LabelStore.create(run.store_file, store_meta(config))
+    recorded = None
+    if store is not None:
+        where = LabelStore.check_new(store)  # a bad location fails before out/ is touched
+        if where.has_password:
+            log.warning(
+                "the password in %s is saved in plain text in run.json; "
+                "put it in PGPASSWORD or ~/.pgpass instead",
+                where,
+            )
+        recorded = str(store) if is_url(store) else str(Path(store).absolute())
+    run = RunDir.create(Path(out), config, store=recorded)
+    labels = LabelStore.create(run.store_location, store_meta(config))
     try:
-        loop = PreferenceLoop(config, run, store, False, progress, labeller_factory)
+        loop = PreferenceLoop(config, run, labels, False, progress, labeller_factory)
         return loop.run_to_end()
     finally:
-        store.close()
+        labels.close()
 
 
 def resume(
@@ -64,7 +81,7 @@ def resume(
             f"{run.path} was trained with another config (differs in {', '.join(diff)}); "
             "resume without those options or start a new run with --out"
         )
-    store = LabelStore.open(run.store_file, expect=store_meta(saved))
+    store = LabelStore.open(run.store_location, expect=store_meta(saved))
     try:
         loop = PreferenceLoop(saved, run, store, True, progress, labeller_factory)
         if loop.state.get("finished"):

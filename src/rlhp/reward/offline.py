@@ -1,7 +1,7 @@
 """``rlhp reward fit``: a reward model from a saved preference set alone, no environment steps.
 
-The preference set is a label store (a run's ``labels.sqlite``: the segments and every
-answer), optionally with the answers replaced by an exported label file
+The preference set is a label store (a run's ``labels.sqlite`` or shared database: the
+segments and every answer), optionally with the answers replaced by an exported label file
 (``rlhp labels export``). Several answers to one pair average into one target, exactly
 as in training (SPEC §2); can't-tell answers are dropped. The fit is the loop's own
 (``RewardTrainer``: bootstrap ensemble, adaptive L2), followed by input and output
@@ -69,7 +69,9 @@ def fit_offline(
     """
     env_id = store.meta().get("env_id")
     if not env_id:
-        raise RlhpError(f"{store.path} does not say which environment it belongs to (meta env_id)")
+        raise RlhpError(
+            f"{store.location} does not say which environment it belongs to (meta env_id)"
+        )
     if rows is None:
         targets = {p.pair_id: p.target for p in store.labelled_pairs()}
     else:
@@ -77,9 +79,9 @@ def fit_offline(
     pairs = {pid: (left, right) for pid, left, right, _ in store.pairs()}
     unknown = sorted(set(targets) - set(pairs))
     if unknown:
-        raise RlhpError(f"labels for pairs {unknown[:5]} that are not in {store.path}")
+        raise RlhpError(f"labels for pairs {unknown[:5]} that are not in {store.location}")
     if not targets:
-        raise RlhpError(f"{store.path} has no trainable labels (answers other than can't-tell)")
+        raise RlhpError(f"{store.location} has no trainable labels (answers other than can't-tell)")
     env = gym.make(env_id)
     spec = FeatureSpec.from_spaces(env.observation_space, env.action_space, config.use_actions)
     env.close()

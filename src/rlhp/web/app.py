@@ -39,6 +39,7 @@ from starlette.exceptions import HTTPException
 
 from rlhp.labellers.base import Answer
 from rlhp.store import LabelStore
+from rlhp.store_engine import Location
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,9 @@ class LabellingSettings:
     """What one labelling server serves."""
 
     run_dir: Path
-    """The run directory: ``labels.sqlite`` and ``clips/``."""
+    """The run directory: ``clips/`` (and ``labels.sqlite``, unless ``store`` says otherwise)."""
+    store: Location | None = None
+    """The label store: a path or database URL; None for ``run_dir/labels.sqlite``."""
     token: str | None = None
     """Access token every request must carry; None on loopback only."""
     instructions: str = DEFAULT_INSTRUCTIONS
@@ -103,7 +106,9 @@ def create_app(settings: LabellingSettings, store: LabelStore | None = None) -> 
     """The ASGI app; opens the run's store unless one is given."""
     run_dir = Path(settings.run_dir)
     clip_dir = (run_dir / "clips").resolve()
-    store = store or LabelStore.open(run_dir / "labels.sqlite")
+    store = store or LabelStore.open(
+        settings.store if settings.store is not None else run_dir / "labels.sqlite"
+    )
     budget = _budget(run_dir)
     app = FastAPI(title="rlhp labelling", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = store
