@@ -3,10 +3,12 @@ and label-store locations on every backend (SQLite file, SQLite URL, PostgreSQL)
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 import gymnasium as gym
 import numpy as np
@@ -30,6 +32,18 @@ threadpool_limits(1, user_api="blas")
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_script(relative: str) -> ModuleType:
+    """A script of the repository (``benchmarks/…``, ``examples/…``) imported as a module."""
+    spec = importlib.util.spec_from_file_location(Path(relative).stem, ROOT / relative)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def constant_model(alive: float, absorbing: float, env_id: str = "CartPole-v1") -> RewardEnsemble:

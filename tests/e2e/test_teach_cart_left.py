@@ -5,15 +5,14 @@ rule-driven labeller in Chromium watches each pair of clips on the page and pres
 key. Here, in a short run: every answer comes through the page, the page-side scoring
 agrees with the rule computed from the simulator states the clips were rendered from,
 and the reward model fitted on those answers pays more the further left the cart is —
-something the env's reward does not contain.
+something the env's reward does not contain. (Whether the policy then keeps the cart
+left takes a longer run: docs/human_labelling.md.)
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 
 import gymnasium as gym
 import numpy as np
@@ -23,26 +22,17 @@ import torch
 from rlhp.config import RewardModelConfig
 from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
 from rlhp.store import LabelStore
+from tests.conftest import load_script
 from tests.e2e.browser import require_browser
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 require_browser()
 
 
-def _example() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "teach_cart_left", ROOT / "examples" / "teach_cart_left.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_a_rule_in_the_browser_teaches_a_reward_for_the_cart_on_the_left(tmp_path: Path) -> None:
-    example = _example()
-    config = example.page_config(labels=40, timesteps=6000, seed=0)
+    example = load_script("examples/teach_cart_left.py")
+    # short clips: the untrained policy's episodes (~20 steps) leave some with the pole up
+    config = example.page_config(labels=40, timesteps=6000, seed=0, segment_length=15)
     config = dataclasses.replace(
         config,
         schedule=dataclasses.replace(config.schedule, updates=3),
@@ -70,19 +60,16 @@ def test_a_rule_in_the_browser_teaches_a_reward_for_the_cart_on_the_left(tmp_pat
     # what the bot reads off the video frames is the rule on the true states
     assert clear >= 10 and agree / clear >= 0.9, (agree, clear)
 
+    # the reward fitted on those answers pays more the further left the cart is, on the
+    # clips where the pole stayed up throughout (elsewhere survival decides the answer)
     env = gym.make("CartPole-v1")
-    rc = RewardModelConfig()
-    model = RewardEnsemble(
-        FeatureSpec.from_spaces(env.observation_space, env.action_space, False), rc
-    )
+    spec = FeatureSpec.from_spaces(env.observation_space, env.action_space, False)
+    model = RewardEnsemble(spec, RewardModelConfig())
     saved = torch.load(tmp_path / "run" / "checkpoints" / "reward_model.pt", weights_only=True)
     model.load_state_dict(saved["model"])
     model.eval()
-    xs = torch.linspace(-1.0, 1.0, 9)
-    obs = torch.zeros(9, 4)
-    obs[:, 0] = xs
-    with torch.no_grad():
-        r = model.rewards(
-            obs[:, None], torch.zeros(9, 1, dtype=torch.int64), torch.zeros(9, 1, dtype=torch.bool)
-        )[:, 0]
-    assert np.corrcoef(xs.numpy(), r.numpy())[0, 1] < -0.8  # further left pays more
+    asked = sorted({i for pair in pairs.values() for i in pair})
+    upright = [s for s in map(store.segment, asked) if not s.absorbing.any()]
+    assert len(upright) >= 10
+    cart_x = np.array([s.states[:, 0].mean() for s in upright if s.states is not None])
+    assert np.corrcoef(model.segment_returns(upright), cart_x)[0, 1] < -0.5
