@@ -55,7 +55,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks examples
 	$(BIN)/mypy
 
-# Issue-4 acceptance grid (hours on 2 cores: see docs/mujoco.md); resumable, re-run to continue.
+# Issue-4 acceptance grid (≈ 45 min on 2 idle cores with BENCH_FLAGS=--jobs 2; docs/benchmarks.md); resumable.
 bench-mujoco: $(STAMP)
 	$(BIN)/rlhp bench --tasks Hopper-v5 HalfCheetah-v5 --labels 700 --seeds 0 1 2 \
 		--timesteps 300000 --algo ppo --out runs/bench-mujoco $(BENCH_FLAGS)

@@ -39,8 +39,10 @@ from rlhp.web.server import LabellingServer
 INSTRUCTIONS = "Prefer the clip where the pole stays up with the cart left of centre."
 
 # Runs in the page: scores each <video> by sampling frames onto a canvas. A frame scores
-# +1 with the cart at the left edge, 0 at the centre, -1 at the right edge, and -2 once
-# the episode is over (the dimmed frame): a graded score, so two clips rarely tie.
+# from -1 to +1 as the cart goes from a quarter of the track right of centre to a
+# quarter left of it (further out counts the same: "left of centre", not "as far left
+# as possible"), and -3 once the episode is over (the dimmed frame): a graded score, so
+# two clips rarely tie, and keeping the pole up comes first.
 SCORE_JS = """
 async (samples) => {
   const canvas = document.createElement('canvas');
@@ -69,7 +71,8 @@ async (samples) => {
         if (rowDark > 0 && rowDark < W / 2) { sx += rowSum; n += rowDark; }
       }
       const over = bright / (W * H * 3) < 150;   // dimmed "episode over" frame
-      total += over || n === 0 ? -2 : (W / 2 - sx / n) / (W / 2);
+      const left = 4 * (W / 2 - sx / n) / (W / 2);
+      total += over || n === 0 ? -3 : Math.max(-1, Math.min(1, left));
     }
     scores.push(total / samples);
     v.play().catch(() => {});
@@ -78,7 +81,7 @@ async (samples) => {
 }
 """
 TIE_MARGIN = 0.01
-"""Scores closer than this (a cart ~0.02 units apart on average) are a tie."""
+"""Scores closer than this (carts ~0.006 units apart on average) are a tie."""
 
 
 def choose(left: float, right: float) -> str:
@@ -159,8 +162,8 @@ def behaviour(run: Path, episodes: int = 10, seed: int = 123) -> dict[str, float
 
 def rule_score(states: np.ndarray, absorbing: np.ndarray) -> float:
     """The page's score of a clip computed from the simulator states it was rendered from."""
-    x = states[:, 0]
-    return float(np.mean(np.where(absorbing, -2.0, -x / 2.4)))
+    left = np.clip(-states[:, 0] / 0.6, -1.0, 1.0)  # the track is ±2.4: a quarter is 0.6
+    return float(np.mean(np.where(absorbing, -3.0, left)))
 
 
 def train_through_the_page(config: TrainConfig, run_dir: Path) -> tuple[RunSummary, list[dict]]:

@@ -7,7 +7,9 @@ Read top to bottom in the order it runs:
    budget, fit the ensemble for ``pretrain_epochs`` (SPEC §6);
 3. RL: one ``learn()`` call; at the end of a rollout past each scheduled update step
    the loop asks the labels now due, stores whatever answers have arrived, refits the
-   ensemble, refreshes the reward the agent sees and writes a checkpoint.
+   ensemble, refreshes the reward the agent sees and writes a checkpoint. With people
+   (an ``asynchronous`` labeller) it asks ``ask_ahead`` updates' labels early, and at
+   any rollout end with new answers in the store and no fit running it starts a fit.
 
 Only this module logs, writes metrics and checkpoints, or waits.
 """
