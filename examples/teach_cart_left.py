@@ -80,6 +80,8 @@ async (samples) => {
   return scores;
 }
 """
+CART_HALF_WIDTH = 0.2
+"""CartPole draws a 50 px cart on a 600 px view of the ±2.4 track: 0.4 units wide."""
 TIE_MARGIN = 0.01
 """Scores closer than this (carts ~0.006 units apart on average) are a tie."""
 
@@ -129,8 +131,10 @@ def behaviour(run: Path, episodes: int = 10, seed: int = 123) -> dict[str, float
     """How the trained policy behaves over ``episodes`` deterministic episodes.
 
     ``left_and_up_share``: share of the 500 possible steps per episode spent with the
-    pole up and the cart left of centre; ``mean_x``: the cart's mean position while the
-    pole is up (negative: left); ``mean_length``: steps before the episode ended.
+    pole up and the cart's centre left of the track's centre; ``clearly_left_share``:
+    the same with the whole cart left of centre (x < -0.2, the cart's half-width: what a
+    person sees as "left"); ``mean_x``: the cart's mean position while the pole is up
+    (negative: left); ``mean_length``: steps before the episode ended.
     """
     config = RunDir.open(run).config()
     single = dataclasses.replace(config, agent=dataclasses.replace(config.agent, n_envs=1))
@@ -155,6 +159,7 @@ def behaviour(run: Path, episodes: int = 10, seed: int = 123) -> dict[str, float
         lengths.append(length)
     return {
         "left_and_up_share": round(sum(x < 0 for x in xs) / (episodes * 500), 3),
+        "clearly_left_share": round(sum(x < -CART_HALF_WIDTH for x in xs) / (episodes * 500), 3),
         "mean_x": round(float(np.mean(xs)), 3),
         "mean_length": float(np.mean(lengths)),
     }
@@ -205,7 +210,7 @@ def main() -> None:
     parser.add_argument("--timesteps", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--env-seeds", type=int, nargs="+", default=[0, 1, 2], help="env-reward baselines"
+        "--env-seeds", type=int, nargs="*", default=[0, 1, 2], help="env-reward baselines"
     )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
