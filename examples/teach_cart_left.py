@@ -3,13 +3,14 @@
 A rule-driven labeller *in the browser* (Playwright driving Debian's Chromium) looks at
 the two clips the page shows — by drawing video frames onto a canvas and finding the
 black cart — and prefers the clip in which the episode is not over and the cart is left
-of centre more of the time. The trainer (``--feedback human``, server in a thread) only
-ever sees those answers. Afterwards the policy is compared with an agent trained on
-the environment reward: how often the pole is up *and* the cart left of centre.
+of centre (but not about to run off the track) more of the time (``SCORE_JS``). The
+trainer (``--feedback human``, server in a thread) only ever sees those answers.
+Afterwards the policy is compared with agents trained on the environment reward: how
+often the pole is up *and* the whole cart left of centre.
 
-    python examples/teach_cart_left.py --labels 300 --timesteps 100000
+    python examples/teach_cart_left.py --labels 300 --timesteps 100000 --seed 0
 
-Prints one JSON line; docs/human_labelling.md reports a run.
+Prints one JSON line; docs/human_labelling.md reports runs on seeds 0-2.
 """
 
 from __future__ import annotations
@@ -38,11 +39,13 @@ from rlhp.web.server import LabellingServer
 
 INSTRUCTIONS = "Prefer the clip where the pole stays up with the cart left of centre."
 
-# Runs in the page: scores each <video> by sampling frames onto a canvas. A frame scores
-# from -1 to +1 as the cart goes from a quarter of the track right of centre to a
-# quarter left of it (further out counts the same: "left of centre", not "as far left
-# as possible"), and -3 once the episode is over (the dimmed frame): a graded score, so
-# two clips rarely tie, and keeping the pole up comes first.
+# Runs in the page: scores each <video> by sampling frames onto a canvas. With u the
+# cart's position from the centre (0) to the left end of the track (1), a frame scores
+# min(4u, 3 - 4u) clipped to [-1, 1]: rising from -1 a quarter right of centre to +1 a
+# quarter left of it, +1 up to half-way to the left end, then falling to -1 at the end
+# ("left of centre", not "as far left as possible", and not about to run off the
+# track); -3 once the episode is over (the dimmed frame). A graded score, so two clips
+# rarely tie, and keeping the pole up comes first.
 SCORE_JS = """
 async (samples) => {
   const canvas = document.createElement('canvas');
@@ -71,8 +74,8 @@ async (samples) => {
         if (rowDark > 0 && rowDark < W / 2) { sx += rowSum; n += rowDark; }
       }
       const over = bright / (W * H * 3) < 150;   // dimmed "episode over" frame
-      const left = 4 * (W / 2 - sx / n) / (W / 2);
-      total += over || n === 0 ? -3 : Math.max(-1, Math.min(1, left));
+      const u = (W / 2 - sx / n) / (W / 2);
+      total += over || n === 0 ? -3 : Math.max(-1, Math.min(1, 4 * u, 3 - 4 * u));
     }
     scores.push(total / samples);
     v.play().catch(() => {});
@@ -167,8 +170,9 @@ def behaviour(run: Path, episodes: int = 10, seed: int = 123) -> dict[str, float
 
 def rule_score(states: np.ndarray, absorbing: np.ndarray) -> float:
     """The page's score of a clip computed from the simulator states it was rendered from."""
-    left = np.clip(-states[:, 0] / 0.6, -1.0, 1.0)  # the track is ±2.4: a quarter is 0.6
-    return float(np.mean(np.where(absorbing, -3.0, left)))
+    u = -states[:, 0] / 2.4  # the track is ±2.4
+    frame = np.clip(np.minimum(4 * u, 3 - 4 * u), -1.0, 1.0)
+    return float(np.mean(np.where(absorbing, -3.0, frame)))
 
 
 def train_through_the_page(config: TrainConfig, run_dir: Path) -> tuple[RunSummary, list[dict]]:
