@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -22,14 +21,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import load_script
+
 FAST = ["--set", "schedule.updates=6", "--set", "reward_model.pretrain_epochs=10"]
 """A short run: few updates, a short pre-training fit."""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _trainer(args: list[str], port: int) -> subprocess.Popen:
@@ -75,7 +70,7 @@ def _wait_for(condition, seconds: float, what: str) -> None:  # type: ignore[no-
 
 @pytest.mark.slow
 def test_killing_the_trainer_loses_no_answer_and_the_run_resumes(tmp_path: Path) -> None:
-    run, port = tmp_path / "run", _free_port()
+    run, port = tmp_path / "run", load_script("benchmarks/load_test_labelling.py").free_port()
     url = f"http://127.0.0.1:{port}"
     budget = ["--labels", "40", "--timesteps", "12000", "--segment-length", "20"]
     trainer = _trainer(["CartPole-v1", *budget, *FAST, "--out", str(run)], port)
