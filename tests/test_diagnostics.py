@@ -53,3 +53,28 @@ def test_a_dip_that_leaves_the_reward_well_correlated_is_not_flagged() -> None:
     # a healthy CartPole run early on: the policy improves, the correlation dips but stays high
     assert not check_reward_hacking([0.99, 0.95, 0.88, 0.8], [1.0, 2.0, 3.0, 4.0]).flagged
     assert check_reward_hacking([0.95, 0.85, 0.75, 0.65], [1.0, 2.0, 3.0, 4.0]).flagged
+
+
+def test_a_rising_true_return_clears_the_flag() -> None:
+    # the CartPole run that used to warn: correlation 0.96 → 0.67 over four updates while
+    # the learned return rose 64 → 375 — and the true return rose 32 → 98 with it
+    corr, learned = [0.952, 0.893, 0.814, 0.668], [64.0, 95.8, 162.1, 259.3]
+    assert check_reward_hacking(corr, learned).flagged  # without the true return
+    improving = check_reward_hacking(corr, learned, true_returns=[31.9, 39.5, 63.0, 76.6])
+    assert not improving.flagged and improving.true_return_change > 0
+    # the same trends with the true return flat or falling: the agent exploits r̂
+    stuck = check_reward_hacking(corr, learned, true_returns=[80.0, 79.0, 78.0, 76.6])
+    assert stuck.flagged and stuck.true_return_change < 0
+    # an unknown true return anywhere in the window leaves the judgement to the rest
+    unknown = [float("nan"), 39.5, 63.0, 76.6]
+    assert check_reward_hacking(corr, learned, true_returns=unknown).flagged
+
+
+def test_monitor_rebuilds_true_returns_on_resume() -> None:
+    rows = [
+        {"reward/return_correlation": c, "rollout/learned_return": r, "rollout/true_return": t}
+        for c, r, t in [(0.952, 64.0, 31.9), (0.893, 95.8, 39.5), (0.814, 162.1, 63.0)]
+    ]
+    resumed = HackingMonitor.from_rows(rows)
+    assert not resumed.update(0.668, 259.3, 76.6).flagged
+    assert HackingMonitor.from_rows(rows).update(0.668, 259.3).flagged  # true return unknown

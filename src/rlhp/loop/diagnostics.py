@@ -3,8 +3,9 @@ agent keeps collecting more of it.
 
 The signature of an agent exploiting r̂ (paper §3.3, "the agent learned to exploit the
 reward model"): over the last few reward updates the correlation between learned and
-true segment returns falls, while the agent's learned episode return rises. Both trends
-are least-squares slopes over a window of updates, so one noisy point does not decide.
+true segment returns falls, while the agent's learned episode return rises and its true
+return does not. The trends are least-squares slopes over a window of updates, so one
+noisy point does not decide.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class HackingCheck:
     few updates)."""
     learned_return_change: float
     """Fitted change of the agent's mean learned episode return across the window."""
+    true_return_change: float = float("nan")
+    """Fitted change of the agent's mean true episode return (NaN when not known)."""
 
 
 def _trend(values: Sequence[float]) -> float:
@@ -52,30 +55,46 @@ def check_reward_hacking(
     learned_returns: Sequence[float],
     window: int = WINDOW,
     min_drop: float = MIN_CORRELATION_DROP,
+    true_returns: Sequence[float] | None = None,
 ) -> HackingCheck:
-    """Judge the last ``window`` updates that have both numbers finite.
+    """Judge the last ``window`` updates that have the correlation and learned return finite.
 
     Args:
         correlations: corr(learned, true segment return) after each reward update.
         learned_returns: the agent's mean learned episode return at the same updates.
         window: updates the trends are fitted over (>= 2).
         min_drop: the smallest fitted fall of the correlation that counts.
+        true_returns: the agent's mean true episode return at the same updates; when
+            finite across the window, a rising true return clears the flag (the
+            correlation also falls when a policy that is getting better makes the recent
+            segments alike, as in CartPole once most clips stay upright).
     """
-    if len(correlations) != len(learned_returns):
-        raise ValueError("correlations and learned_returns must have one entry per update")
+    truths = [float("nan")] * len(correlations) if true_returns is None else true_returns
+    if not len(correlations) == len(learned_returns) == len(truths):
+        raise ValueError("correlations and returns must have one entry per update")
     if window < 2:
         raise ValueError("window must be >= 2")
-    pairs = [
-        (c, r)
-        for c, r in zip(correlations, learned_returns, strict=True)
+    rows = [
+        (c, r, t)
+        for c, r, t in zip(correlations, learned_returns, truths, strict=True)
         if math.isfinite(c) and math.isfinite(r)
     ][-window:]
-    if len(pairs) < window:
+    if len(rows) < window:
         return HackingCheck(False, float("nan"), float("nan"))
-    corr_change = _trend([c for c, _ in pairs])
-    learned_change = _trend([r for _, r in pairs])
-    flagged = corr_change <= -min_drop and learned_change > 0 and pairs[-1][0] < MAX_CORRELATION
-    return HackingCheck(flagged, corr_change, learned_change)
+    corr_change = _trend([c for c, _, _ in rows])
+    learned_change = _trend([r for _, r, _ in rows])
+    true_change = (
+        _trend([t for _, _, t in rows])
+        if all(math.isfinite(t) for _, _, t in rows)
+        else float("nan")
+    )
+    flagged = (
+        corr_change <= -min_drop
+        and learned_change > 0
+        and rows[-1][0] < MAX_CORRELATION
+        and not true_change > 0
+    )
+    return HackingCheck(flagged, corr_change, learned_change, true_change)
 
 
 class HackingMonitor:
@@ -86,6 +105,7 @@ class HackingMonitor:
         self.min_drop = min_drop
         self.correlations: list[float] = []
         self.learned_returns: list[float] = []
+        self.true_returns: list[float] = []
 
     @classmethod
     def from_rows(cls, rows: Iterable[dict[str, Any]]) -> HackingMonitor:
@@ -96,14 +116,22 @@ class HackingMonitor:
                 monitor.update(
                     _number(row.get("reward/return_correlation")),
                     _number(row.get("rollout/learned_return")),
+                    _number(row.get("rollout/true_return")),
                 )
         return monitor
 
-    def update(self, correlation: float, learned_return: float) -> HackingCheck:
+    def update(
+        self, correlation: float, learned_return: float, true_return: float = float("nan")
+    ) -> HackingCheck:
         self.correlations.append(correlation)
         self.learned_returns.append(learned_return)
+        self.true_returns.append(true_return)
         return check_reward_hacking(
-            self.correlations, self.learned_returns, self.window, self.min_drop
+            self.correlations,
+            self.learned_returns,
+            self.window,
+            self.min_drop,
+            self.true_returns,
         )
 
 

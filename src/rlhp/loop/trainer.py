@@ -11,12 +11,12 @@ Read top to bottom in the order it runs:
    (an ``asynchronous`` labeller) it asks ``ask_ahead`` updates' labels early, and at
    any rollout end with new answers in the store and no fit running it starts a fit.
 
-Only this module logs, writes metrics and checkpoints, or waits.
+What one reward update does (ask, collect, fit, install) is ``rlhp.loop.updating``'s;
+this module decides when. Only this module logs, writes metrics and checkpoints, or waits.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 from dataclasses import dataclass
@@ -32,16 +32,12 @@ from tqdm import tqdm
 from rlhp.config import TrainConfig
 from rlhp.labellers.base import Labeller
 from rlhp.labellers.factory import LabellerFactory, make_labeller
-from rlhp.loop.asking import ask_pairs
 from rlhp.loop.diagnostics import HackingMonitor
-from rlhp.loop.fitting import FitResult, Fitter
-from rlhp.loop.labelled import LabelledData
 from rlhp.loop.metrics import MetricsSink, read_metrics
 from rlhp.loop.run_dir import RunDir
 from rlhp.loop.schedule import LabelSchedule
-from rlhp.queries import make_selector
+from rlhp.loop.updating import RewardUpdater
 from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
-from rlhp.reward.training import Comparisons, RewardTrainer
 from rlhp.rl.agents import (
     build_stack,
     collect_untrained,
@@ -51,19 +47,13 @@ from rlhp.rl.agents import (
     save_agent,
 )
 from rlhp.rl.presets import segment_length
-from rlhp.rl.reward_scale import carry_return_scale
 from rlhp.segments import EpisodePool
-from rlhp.stats import pearson
 from rlhp.store import LabelStore
 
 log = logging.getLogger(__name__)
 
 TIE_WARNING_FRACTION = 0.5
 """Warn when at least this share of a round's answers are 'equal'."""
-DIAGNOSTIC_SEGMENTS = 128
-"""Recent segments sampled from the pool for the learned/true return correlation."""
-NORMALIZATION_PAIRS = 512
-"""Labelled pairs (at most) whose steps set each member's output normalisation."""
 
 
 @dataclass(frozen=True)
@@ -121,14 +111,6 @@ class PreferenceLoop:
         if config.reward == "preferences":
             spec = FeatureSpec.from_spaces(obs_space, action_space, config.reward_model.use_actions)
             self.model = RewardEnsemble(spec, config.reward_model)
-            self.trainer = RewardTrainer(self.model, config.reward_model, self.rngs["fit_rng"])
-            self.fitter = Fitter(
-                self.model,
-                self.trainer,
-                config.reward_model.refit_inputs,
-                config.reward_model.background_fit,
-            )
-            self.selector = make_selector(config.queries.selector, self.model)
         env_seed = config.seed + int(self.state.get("env_steps", 0))
         self.stack = build_stack(config, self.pool, self.model, env_seed)
         # -- labeller (issue #3): oracle or people; people need clips, clips need states --
@@ -139,13 +121,21 @@ class PreferenceLoop:
         """Answers arrive between updates (people): fit them as they land."""
         # -- end labeller --
         self.metrics = MetricsSink(run.path)
-        # reward-hacking diagnostic (rlhp.loop.diagnostics), history rebuilt on resume
-        self.hacking = HackingMonitor.from_rows(read_metrics(run.path) if resume else [])
-        self.labelled = LabelledData(store)
-        self.answers_fitted = 0
-        """Answers in the store when the last fit started."""
-        self.published: dict[str, Any] | None = None
-        """The reward model state the agent currently sees (what a checkpoint saves)."""
+        self.updater: RewardUpdater | None = None
+        if self.model is not None:
+            self.updater = RewardUpdater(
+                config,
+                self.model,
+                store=store,
+                pool=self.pool,
+                stack=self.stack,
+                labeller=self.labeller,
+                # reward-hacking diagnostic (rlhp.loop.diagnostics), history rebuilt on resume
+                hacking=HackingMonitor.from_rows(read_metrics(run.path) if resume else []),
+                segment_length=self.segment_length,
+                fit_rng=self.rngs["fit_rng"],
+                sample_rng=self.sample_rng,
+            )
         self.next_update = 1
         self.exploring = False
         """PEBBLE exploration is on (set when RL starts)."""
@@ -163,11 +153,11 @@ class PreferenceLoop:
     def run_to_end(self) -> RunSummary:
         done = int(self.state.get("env_steps", 0))
         self._bar.update(done)
-        if self.model is not None and not self.state.get("pretrained", False):
+        if self.updater is not None and not self.state.get("pretrained", False):
             self._pretrain()
         remaining = self.config.total_timesteps - done
         # -- PEBBLE exploration: the first explore_steps RL steps (pre-training rollouts excluded) --
-        self.exploring = self.model is not None and done < self.config.agent.explore_steps
+        self.exploring = self.updater is not None and done < self.config.agent.explore_steps
         self.stack.wrapper.explore_for(max(0, self.config.agent.explore_steps - done))
         # -- end of PEBBLE exploration set-up --
         if remaining > 0:
@@ -176,9 +166,9 @@ class PreferenceLoop:
                 callback=_LoopCallback(self),
                 reset_num_timesteps=not self.resumed,
             )
-        if self.model is not None:
-            self._install(self.fitter.join(), self.stack.model.num_timesteps)
-            self.fitter.close()
+        if self.updater is not None:
+            self._install(self.stack.model.num_timesteps)
+            self.updater.fitter.close()
         self._checkpoint(finished=True)
         self._bar.close()
         self.metrics.close()
@@ -201,10 +191,8 @@ class PreferenceLoop:
         target = self.schedule.pretrain
         min_steps = int(np.clip(self.segment_length * target // 2, 2_000, 10_000))
         self.pretrain_env_steps += collect_untrained(self.stack, min_steps)
-        assert self.model is not None
-        batch = self._pool_sample(DIAGNOSTIC_SEGMENTS)
-        if batch is not None:
-            self.model.fit_input_normalization(*batch)
+        assert self.updater is not None
+        self.updater.fit_input_normalization()
         log.info(
             "pre-training: %d labels from %d steps of the untrained policy",
             target,
@@ -217,27 +205,29 @@ class PreferenceLoop:
         self._checkpoint()
 
     def on_rollout_end(self, env_step: int) -> None:
-        if self.model is None:
+        updater = self.updater
+        if updater is None:
             if env_step >= self.schedule.update_step(self.next_update):
                 self._advance_updates(env_step)
                 self._log_row(env_step, {})
                 self._checkpoint()
             return
-        if self.fitter.running and env_step - self.fitter.started_at >= self.config.install_lag:
-            self._install(self.fitter.join(), env_step)
+        fitter = updater.fitter
+        if fitter.running and env_step - fitter.started_at >= self.config.install_lag:
+            self._install(env_step)
         # -- PEBBLE: once exploration ends, the replay buffer gets r̂ at once --
         if self.exploring and env_step >= self.config.agent.explore_steps:
             self.exploring = False
             relabelled = relabel_replay_buffer(
-                self.stack.model, self.model, self.config.reward_model.pessimism
+                self.stack.model, updater.model, self.config.reward_model.pessimism
             )
             self._log_row(env_step, {"rl/relabelled": relabelled, "rl/exploration_ended": 1})
         # -- end of PEBBLE --
         if env_step < self.schedule.update_step(self.next_update):
-            if self.answers_land_any_time and not self.fitter.running:
+            if self.answers_land_any_time and not fitter.running:
                 # people answer while RL runs: their labels reach r̂ now, not next update
                 reward = self.config.reward_model
-                self._fit_new_answers(
+                updater.fit_new_answers(
                     env_step, reward.epochs_per_update, reward.max_steps_per_update
                 )
             return
@@ -276,35 +266,16 @@ class PreferenceLoop:
             wait: join the fit started here before returning (pre-training).
             wait_for: block until this many labels are answered (people; pre-training).
         """
-        assert self.model is not None
-        installed = self._install(self.fitter.join(), env_step)
-        counts = self.store.counts()
-        wanted = (
-            self.schedule.due_ahead(env_step, self.next_update, self.config.ask_ahead)
-            - counts.pairs
-        )
-        if wanted > 0:
-            ask_pairs(
-                wanted,
-                pool=self.pool,
-                selector=self.selector,
-                store=self.store,
-                labeller=self.labeller,
-                segment_length=self.segment_length,
-                oversampling=self.config.queries.oversampling,
-                env_step=env_step,
-                round_index=self.next_update - 1,
-                selector_name=self.config.queries.selector,
-                rng=self.sample_rng,
-            )
+        assert self.updater is not None
+        installed = self._install(env_step)
+        self.updater.ask_due(self.schedule, env_step, self.next_update)
         # -- wait hook (issue #3): only pre-training waits, and only for people --
         wait_for_answers = getattr(self.labeller, "wait_for_answers", None)
         if wait_for > 0 and wait_for_answers is not None:
             log.info("pre-training waits until %d labels are answered", wait_for)
             wait_for_answers(wait_for)
         # -- end wait hook --
-        new_answers = self.labeller.collect()
-        self.store.record_answers(new_answers)
+        new_answers = self.updater.collect()
         round_ties = sum(a.choice == "equal" for a in new_answers)
         if len(new_answers) >= 5 and round_ties / len(new_answers) >= TIE_WARNING_FRACTION:
             log.warning(
@@ -313,129 +284,35 @@ class PreferenceLoop:
                 round_ties,
                 len(new_answers),
             )
-        self._fit_new_answers(env_step, epochs, max_steps)
+        self.updater.fit_new_answers(env_step, epochs, max_steps)
         if wait:
-            installed = self._install(self.fitter.join(), env_step) or installed
+            installed = self._install(env_step) or installed
         if not installed:
-            self._log_row(env_step, self._label_counts())
+            self._log_row(env_step, self.updater.label_counts())
 
-    def _fit_new_answers(self, env_step: int, epochs: int, max_steps: int | None) -> None:
-        """Start a fit if answers arrived since the last one (none new: r̂ stays as it is)."""
-        answers = self.store.counts().answers
-        if answers > self.answers_fitted:
-            self.answers_fitted = answers
-            data, fresh = self.labelled.comparisons()
-            if data is not None:
-                self.fitter.start(data, fresh, epochs, max_steps, env_step)
-
-    def _install(self, result: FitResult | None, env_step: int) -> bool:
-        """Make a finished fit the reward the agent sees; log it. False if there was none."""
-        if result is None:
+    def _install(self, env_step: int) -> bool:
+        """Install the running fit once it is done; log it. False if there was none."""
+        assert self.updater is not None
+        installed = self.updater.install_finished(env_step)
+        if installed is None:
             return False
-        assert self.model is not None
-        correlation = self._refresh_reward(result.data)
-        relabelled = relabel_replay_buffer(
-            self.stack.model, self.model, self.config.reward_model.pessimism
-        )
-        self.published = {
-            "model": {k: v.clone() for k, v in self.model.state_dict().items()},
-            "optimizer": copy.deepcopy(self.trainer.optimizer.state_dict()),
-            "l2": self.trainer.l2.clone(),
-        }
-        fit = result.metrics
-        # -- reward-hacking diagnostic (rlhp.loop.diagnostics) --
-        hacking = self.hacking.update(correlation, self.stack.wrapper.stats().learned_return)
+        hacking = installed.hacking
         if hacking.flagged:
             log.warning(
-                "possible reward hacking at step %d: corr(learned, true) fell by %.2f over the "
-                "last %d updates while the learned return rose by %.2f; check the clips, add "
-                "labels or raise reward_model.pessimism",
+                "possible reward hacking at step %d: corr(learned, %s) fell by %.2f over the "
+                "last %d updates while the learned return rose by %.2f; %s",
                 env_step,
+                "the env's own reward" if self.config.feedback == "human" else "true",
                 -hacking.correlation_change,
-                self.hacking.window,
+                self.updater.hacking.window,
                 hacking.learned_return_change,
+                "expected if your labellers are teaching something the env's reward does not "
+                "measure; otherwise check the clips"
+                if self.config.feedback == "human"
+                else "check the clips, add labels or raise reward_model.pessimism",
             )
-        # -- end of the diagnostic --
-        self._log_row(
-            env_step,
-            {
-                **self._label_counts(),
-                "reward/fitted_at_step": result.env_step,
-                "reward/fitted_on": len(result.data),
-                "reward/fresh_accuracy": result.fresh_accuracy,
-                "reward/val_accuracy": fit.val_accuracy,
-                "reward/train_loss": fit.train_loss,
-                "reward/val_loss": fit.val_loss,
-                "reward/l2": fit.l2,
-                "reward/return_correlation": correlation,
-                "reward/absorbing_value": self.model.absorbing_value(),
-                "time/fit_seconds": result.seconds,
-                "rl/relabelled": relabelled,
-                "diagnostics/reward_hacking": int(hacking.flagged),
-                "diagnostics/correlation_change": hacking.correlation_change,
-            },
-        )
+        self._log_row(env_step, installed.values)
         return True
-
-    def _label_counts(self) -> dict[str, Any]:
-        counts = self.store.counts()
-        return {
-            "labels/asked": counts.pairs,
-            "labels/answered": counts.answered,
-            "labels/trainable": counts.trainable,
-            "labels/equal": counts.equal,
-            "labels/cant_tell": counts.cant_tell,
-        }
-
-    def _pool_sample(self, count: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
-        try:
-            segments, _ = self.pool.sample(count, self.segment_length, self.sample_rng)
-        except ValueError:
-            return None
-        return (
-            torch.as_tensor(np.stack([s.obs for s in segments])),
-            torch.as_tensor(np.stack([s.actions for s in segments])),
-            torch.as_tensor(np.stack([s.absorbing for s in segments])),
-        )
-
-    @torch.no_grad()
-    def _refresh_reward(self, data: Comparisons) -> float:
-        """Renormalise the members; return corr(learned, true) of recent segment returns.
-
-        The normalisation statistics come from the labelled segments alone (every phase
-        of the run, absorbing steps included): a reference that changes only as labels
-        arrive, so the reward's scale does not swing with what the policy happens to be
-        doing (a sample of recent segments moved CartPole's alive/absorbing gap 3× between
-        two updates and cost a seed its convergence).
-        """
-        assert self.model is not None
-        pick = self.sample_rng.permutation(len(data))[:NORMALIZATION_PAIRS]
-        index = torch.as_tensor(np.sort(pick))
-        self.model.fit_output_normalization(
-            data.obs[index].flatten(0, 1),
-            data.actions[index].flatten(0, 1),
-            data.absorbing[index].flatten(0, 1),
-        )
-        old_fn = self.stack.wrapper.refresh_reward()
-        try:
-            segments, truth = self.pool.sample(
-                DIAGNOSTIC_SEGMENTS, self.segment_length, self.sample_rng
-            )
-        except ValueError:
-            return float("nan")
-        obs = np.stack([s.obs for s in segments])
-        actions = np.stack([s.actions for s in segments])
-        absorbing = np.stack([s.absorbing for s in segments])
-        if self.stack.normalize is not None and self.stack.wrapper.reward_fn is not None:
-            carry_return_scale(
-                self.stack.normalize,
-                old_fn,
-                self.stack.wrapper.reward_fn,
-                obs[~absorbing],
-                actions[~absorbing],
-            )
-        correlation = pearson(self.model.segment_returns(segments), truth.sum(axis=1))
-        return float("nan") if correlation is None else correlation
 
     # -- persistence -----------------------------------------------------------------------
 
@@ -462,9 +339,9 @@ class PreferenceLoop:
 
     def _checkpoint(self, finished: bool = False) -> None:
         save_agent(self.stack, self.run.agent_checkpoint)
-        if self.published is not None:
+        if self.updater is not None and self.updater.published is not None:
             tmp = self.run.reward_checkpoint.with_suffix(".tmp")
-            torch.save(self.published, tmp)
+            torch.save(self.updater.published, tmp)
             tmp.replace(self.run.reward_checkpoint)
         self.state.update(
             env_steps=int(self.stack.model.num_timesteps),
@@ -479,15 +356,11 @@ class PreferenceLoop:
     def _load_checkpoint(self) -> None:
         if self.run.agent_checkpoint.exists():
             load_agent(self.stack, self.run.agent_checkpoint)
-        if self.model is not None and self.run.reward_checkpoint.exists():
-            saved = torch.load(self.run.reward_checkpoint, weights_only=True)
-            self.model.load_state_dict(saved["model"])
-            self.trainer.optimizer.load_state_dict(saved["optimizer"])
-            self.trainer.l2 = saved["l2"]
-            self.published = saved
-            self.stack.wrapper.refresh_reward()
+        if self.updater is not None:
+            if self.run.reward_checkpoint.exists():
+                self.updater.load(torch.load(self.run.reward_checkpoint, weights_only=True))
+            self.updater.labelled.mark_all_seen()
         self.next_update = int(self.state.get("next_update", 1))
-        self.labelled.mark_all_seen()
 
 
 class _LoopCallback(BaseCallback):
