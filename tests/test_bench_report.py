@@ -11,6 +11,7 @@ import pytest
 
 from rlhp.bench.grid import Cell, Grid
 from rlhp.bench.report import markdown_table, normalised_score, summarise, with_scores
+from rlhp.bench.runner import late_training_return
 
 
 def test_normalised_score_known_answers() -> None:
@@ -165,3 +166,28 @@ def test_reward_diagnostics_take_the_last_fit_and_count_flags() -> None:
         "reward_hacking_flags": 2,
     }
     assert reward_diagnostics([])["final_val_accuracy"] is None
+
+
+def test_late_score_reads_the_last_tenth_of_each_learning_curve() -> None:
+    rows = [
+        {"env_step": 0},  # no episode finished yet
+        {"env_step": 50, "rollout/true_return": 500.0},  # before the last 10 %: ignored
+        {"env_step": 90, "rollout/true_return": 80.0},
+        {"env_step": 95, "rollout/true_return": float("nan")},
+        {"env_step": 100, "rollout/true_return": 100.0},
+    ]
+    assert late_training_return(rows, timesteps=100) == 90.0
+    assert late_training_return(rows[:2], timesteps=100) is None
+    records = [
+        {**_record("env", 0, 0, 100.0, 10.0), "late_return": 90.0},
+        {**_record("preferences", 700, 0, 55.0, 11.0), "late_return": 100.0},
+        {**_record("env", 0, 1, 60.0, 10.0)},  # a record written before late returns
+        {**_record("preferences", 700, 1, 60.0, 11.0), "late_return": 50.0},
+    ]
+    rows_out = with_scores(records, {"A-v0": 10.0})
+    assert rows_out[1]["late_score"] == pytest.approx(90 / 80)
+    assert rows_out[1]["normalised_score"] == pytest.approx(0.5)
+    assert rows_out[3]["late_score"] is None  # its twin has no late return
+    _, pref = summarise(rows_out)
+    assert (pref.late_score_mean, pref.late_score_std) == (pytest.approx(90 / 80), 0.0)
+    assert "| 0.75 ± 0.25 | 1.12 ± 0.00 |" in markdown_table([pref])

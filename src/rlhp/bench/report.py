@@ -5,6 +5,9 @@ Normalised score of a preference run (paper §3.1, B-Pref):
     (R_pref − R_random) / (R_env − R_random)
 with R_env the env-reward twin (same task, seed, agent and steps) and R_random the
 return of uniformly random actions; 1 means preferences did as well as the true reward.
+R is the deterministic evaluation of the final policy (``normalised_score``) and, as a
+second reading, the true return while training over the last 10 % of the steps
+(``late_score``, the end of the learning curves the paper plots).
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from rlhp.loop.metrics import read_metrics
 
 RUN_COLUMNS = (
     "env_id", "algo", "reward", "labels", "seed", "timesteps", "true_return", "true_return_std",
-    "env_twin_return", "random_return", "normalised_score", "train_wall_s", "wall_ratio",
+    "env_twin_return", "random_return", "normalised_score", "late_return", "late_score",
+    "train_wall_s", "wall_ratio",
     "process_wall_s", "cpu_s", "peak_rss_mib", "labels_answered", "final_val_accuracy",
     "final_return_correlation", "reward_hacking_flags", "return_pearson", "run_dir", "error",
 )  # fmt: skip
@@ -58,6 +62,9 @@ class GroupSummary:
     score_mean: float
     """Mean normalised score (NaN for env-reward runs)."""
     score_std: float
+    late_score_mean: float
+    """Mean normalised score of the late training return (NaN for env-reward runs)."""
+    late_score_std: float
     wall_mean_s: float
     """Mean training wall time (process start-up and evaluation excluded)."""
     wall_ratio_mean: float
@@ -87,6 +94,8 @@ def with_scores(
                 r["true_return"], twin["true_return"], random
             )
             row["wall_ratio"] = r["train_wall_s"] / twin["train_wall_s"]
+            if r.get("late_return") is not None and twin.get("late_return") is not None:
+                row["late_score"] = normalised_score(r["late_return"], twin["late_return"], random)
         rows.append(row)
     return rows
 
@@ -109,6 +118,7 @@ def summarise(rows: Sequence[dict[str, Any]]) -> list[GroupSummary]:
     for (env_id, algo, condition), members in sorted(groups.items(), key=_group_order):
         ret = stats([m["true_return"] for m in members])
         score = stats([m.get("normalised_score") for m in members])
+        late = stats([m.get("late_score") for m in members])
         out.append(
             GroupSummary(
                 env_id=env_id,
@@ -119,6 +129,8 @@ def summarise(rows: Sequence[dict[str, Any]]) -> list[GroupSummary]:
                 return_std=ret[1],
                 score_mean=score[0],
                 score_std=score[1],
+                late_score_mean=late[0],
+                late_score_std=late[1],
                 wall_mean_s=stats([m["train_wall_s"] for m in members])[0],
                 wall_ratio_mean=stats([m.get("wall_ratio") for m in members])[0],
                 peak_rss_max_mib=max(float(m["peak_rss_mib"]) for m in members),
@@ -147,14 +159,15 @@ def markdown_table(summary: Sequence[GroupSummary]) -> str:
         return "—" if not math.isfinite(mean) else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
     lines = [
-        "| task | algo | condition | seeds | true return | normalised score | train wall (s) | wall pref/env | peak RSS (MiB) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| task | algo | condition | seeds | true return | normalised score | score, last 10 % of training | train wall (s) | wall pref/env | peak RSS (MiB) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for g in summary:
         ratio = "—" if not math.isfinite(g.wall_ratio_mean) else f"{g.wall_ratio_mean:.2f}"
         lines.append(
             f"| {g.env_id} | {g.algo} | {g.condition} | {g.seeds} | {pm(g.return_mean, g.return_std, 1)} "
-            f"| {pm(g.score_mean, g.score_std, 2)} | {g.wall_mean_s:.0f} | {ratio} | {g.peak_rss_max_mib:.0f} |"
+            f"| {pm(g.score_mean, g.score_std, 2)} | {pm(g.late_score_mean, g.late_score_std, 2)} "
+            f"| {g.wall_mean_s:.0f} | {ratio} | {g.peak_rss_max_mib:.0f} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -48,6 +50,8 @@ def finished_record(cell: Cell, out: Path) -> dict[str, Any] | None:
         record: dict[str, Any] = json.loads(record_file.read_text())
     except (OSError, json.JSONDecodeError):
         return None
+    if "late_return" not in record and "error" not in record:  # written before it existed
+        record["late_return"] = late_training_return(read_metrics(run_dir), cell.timesteps)
     return record
 
 
@@ -91,8 +95,10 @@ def run_cell(cell: Cell, out: Path | str, episodes: int) -> dict[str, Any]:
         return record
     evaluation = json.loads((run_dir / EVALUATION_FILE).read_text())
     state = json.loads((run_dir / "state.json").read_text())
+    metrics = read_metrics(run_dir)
     record.update(
-        **reward_diagnostics(read_metrics(run_dir)),
+        **reward_diagnostics(metrics),
+        late_return=late_training_return(metrics, cell.timesteps),
         true_return=evaluation["true_return_mean"],
         true_return_std=evaluation["true_return_std"],
         labels_answered=evaluation["labels_used"],
@@ -115,6 +121,29 @@ def reward_diagnostics(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "final_return_correlation": last.get("reward/return_correlation"),
         "reward_hacking_flags": sum(int(r.get("diagnostics/reward_hacking") or 0) for r in rows),
     }
+
+
+LATE_SHARE = 0.1
+"""The share of training at the end whose episode returns ``late_training_return`` averages."""
+
+
+def late_training_return(rows: list[dict[str, Any]], timesteps: int) -> float | None:
+    """Mean true episode return while training over the last ``LATE_SHARE`` of the steps.
+
+    The mean of the ``rollout/true_return`` rows (each a mean over the latest episodes of
+    the stochastic policy) logged at or after step (1 − LATE_SHARE) × ``timesteps``: the
+    end of the learning curve, which moves less from seed to seed than one deterministic
+    evaluation of the final checkpoint. None if no such row has a return.
+    """
+    start = (1 - LATE_SHARE) * timesteps
+    late = [
+        float(r["rollout/true_return"])
+        for r in rows
+        if r.get("env_step", -1) >= start
+        and isinstance(r.get("rollout/true_return"), (int, float))
+        and math.isfinite(r["rollout/true_return"])
+    ]
+    return statistics.fmean(late) if late else None
 
 
 def run_local(cells: list[Cell], out: Path, episodes: int, jobs: int = 1) -> list[dict[str, Any]]:

@@ -54,7 +54,7 @@ _PPO: dict[str, AgentPreset] = {
     # zoo's (tuned for 1M) learned to stand still (≈ 1,000) and fell to ≈ 0 for tens of
     # thousands of steps; these hop (2,010 / 3,449 / 1,649 at 300k on the env reward, docs/mujoco.md).
     "Hopper-v5": _ppo(
-        batch_size=64, n_steps=2048, gamma=0.99, learning_rate=3e-4, ent_coef=0.0,
+        batch_size=64, n_steps=2048, gamma=0.99, learning_rate="lin_3e-4", ent_coef=0.0,
         clip_range=0.2, n_epochs=10, gae_lambda=0.95, max_grad_norm=0.5, vf_coef=0.5,
     ),
     "Walker2d-v5": _ppo(
