@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -173,7 +174,9 @@ def markdown_table(summary: Sequence[GroupSummary]) -> str:
 
 
 def plot_learning_curves(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[Path]:
-    """One PNG per task: training true return against env steps, a line per run; below, corr(learned, true segment return) of the preference runs."""
+    """One PNG per task: training true return against env steps, a thin line per run and
+    a thick one for each condition's mean over its seeds; below, corr(learned, true
+    segment return) of the preference runs."""
     out_dir.mkdir(parents=True, exist_ok=True)
     by_task: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
@@ -185,6 +188,7 @@ def plot_learning_curves(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[
             2, 1, figsize=(8, 8), sharex=True, height_ratios=(2, 1), constrained_layout=True
         )
         colours: dict[str, Any] = {}
+        curves: dict[str, list[tuple[np.ndarray, np.ndarray]]] = defaultdict(list)
         for row in sorted(members, key=lambda r: (r["reward"] != "env", r["labels"], r["seed"])):
             condition = "env reward" if row["reward"] == "env" else f"{row['labels']} labels"
             metrics = read_metrics(Path(row["run_dir"]))
@@ -195,14 +199,9 @@ def plot_learning_curves(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[
             ]
             if not points:
                 continue
-            xs, ys = zip(*points, strict=True)
-            line = ax.plot(
-                xs,
-                ys,
-                color=colours.get(condition),
-                alpha=0.8,
-                label=None if condition in colours else condition,
-            )[0]
+            xs, ys = (np.asarray(v, dtype=np.float64) for v in zip(*points, strict=True))
+            curves[condition].append((xs, ys))
+            line = ax.plot(xs, ys, color=colours.get(condition), alpha=0.3, linewidth=0.8)[0]
             colours.setdefault(condition, line.get_color())
             corr = [
                 (m["env_step"], m["reward/return_correlation"])
@@ -212,11 +211,23 @@ def plot_learning_curves(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[
             if corr:
                 cx, cy = zip(*corr, strict=True)
                 ax_corr.plot(cx, cy, color=colours[condition], alpha=0.8, marker=".")
+        for condition, runs in curves.items():
+            grid = np.linspace(0.0, min(xs[-1] for xs, _ in runs), 100)
+            mean = np.mean([np.interp(grid, xs, ys) for xs, ys in runs], axis=0)
+            ax.plot(
+                grid,
+                mean,
+                color=colours[condition],
+                linewidth=2.5,
+                label=f"{condition} (mean of {len(runs)})",
+            )
         ax_corr.set_ylabel("corr(learned, true)\nsegment return")
         ax_corr.set_xlabel("environment steps")
         ax_corr.set_ylim(-1.05, 1.05)
         ax_corr.grid(alpha=0.3)
-        ax.set_title(f"{env_id} · {algo.upper()} · true return while training (one line per seed)")
+        ax.set_title(
+            f"{env_id} · {algo.upper()} · true return while training (thin: one line per seed)"
+        )
         ax.set_ylabel("true episode return")
         ax.grid(alpha=0.3)
         ax.legend()
