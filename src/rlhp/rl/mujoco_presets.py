@@ -53,7 +53,7 @@ _PPO: dict[str, AgentPreset] = {
     # The PPO paper's MuJoCo settings (SB3's defaults, the learning rate annealed to 0 as
     # in CleanRL), not the zoo's: at 300k steps the zoo's (tuned for 1M) learned to stand
     # still (≈ 1,000) and fell to ≈ 0 for tens of thousands of steps; these hop
-    # (env-reward returns 1,168–3,409 on seeds 0-4 at 300k, docs/benchmarks.md).
+    # (env-reward returns 1,168–3,409 on seeds 0-9 at 300k, docs/benchmarks.md).
     "Hopper-v5": _ppo(
         batch_size=64, n_steps=2048, gamma=0.99, learning_rate="lin_3e-4", ent_coef=0.0,
         clip_range=0.2, n_epochs=10, gae_lambda=0.95, max_grad_norm=0.5, vf_coef=0.5,
