@@ -298,18 +298,24 @@ class PreferenceLoop:
             return False
         hacking = installed.hacking
         if hacking.flagged:
+            truth, advice = (
+                (
+                    "the env's own reward",
+                    "expected if your labellers are teaching something the env's reward "
+                    "does not measure; otherwise check the clips",
+                )
+                if self.config.feedback == "human"
+                else ("true", "check the clips, add labels or raise reward_model.pessimism")
+            )
             log.warning(
                 "possible reward hacking at step %d: corr(learned, %s) fell by %.2f over the "
                 "last %d updates while the learned return rose by %.2f; %s",
                 env_step,
-                "the env's own reward" if self.config.feedback == "human" else "true",
+                truth,
                 -hacking.correlation_change,
                 self.updater.hacking.window,
                 hacking.learned_return_change,
-                "expected if your labellers are teaching something the env's reward does not "
-                "measure; otherwise check the clips"
-                if self.config.feedback == "human"
-                else "check the clips, add labels or raise reward_model.pessimism",
+                advice,
             )
         self._log_row(env_step, installed.values)
         return True

@@ -20,7 +20,7 @@ from rlhp.config import TrainConfig
 from rlhp.labellers.base import Answer, Labeller
 from rlhp.loop.asking import ask_pairs
 from rlhp.loop.diagnostics import HackingCheck, HackingMonitor
-from rlhp.loop.fitting import FitResult, Fitter
+from rlhp.loop.fitting import Fitter
 from rlhp.loop.labelled import LabelledData
 from rlhp.loop.schedule import LabelSchedule
 from rlhp.queries import make_selector
@@ -28,7 +28,7 @@ from rlhp.reward.ensemble import RewardEnsemble
 from rlhp.reward.training import Comparisons, RewardTrainer
 from rlhp.rl.agents import AgentStack, relabel_replay_buffer
 from rlhp.rl.reward_scale import carry_return_scale
-from rlhp.segments import EpisodePool
+from rlhp.segments import EpisodePool, Segment
 from rlhp.stats import pearson
 from rlhp.store import LabelStore
 
@@ -126,11 +126,8 @@ class RewardUpdater:
                 self.fitter.start(data, fresh, epochs, max_steps, env_step)
 
     def install_finished(self, env_step: int) -> Installed | None:
-        """Join the running fit (if any) and install it."""
-        return self.install(self.fitter.join(), env_step)
-
-    def install(self, result: FitResult | None, env_step: int) -> Installed | None:
-        """Make a finished fit the reward the agent sees. None if there was none."""
+        """Join the running fit and make it the reward the agent sees; None if none ran."""
+        result = self.fitter.join()
         if result is None:
             return None
         correlation = self.refresh_reward(result.data)
@@ -182,11 +179,7 @@ class RewardUpdater:
             )
         except ValueError:
             return
-        self.model.fit_input_normalization(
-            torch.as_tensor(np.stack([s.obs for s in segments])),
-            torch.as_tensor(np.stack([s.actions for s in segments])),
-            torch.as_tensor(np.stack([s.absorbing for s in segments])),
-        )
+        self.model.fit_input_normalization(*map(torch.as_tensor, _stacked(segments)))
 
     @torch.no_grad()
     def refresh_reward(self, data: Comparisons) -> float:
@@ -212,9 +205,7 @@ class RewardUpdater:
             )
         except ValueError:
             return float("nan")
-        obs = np.stack([s.obs for s in segments])
-        actions = np.stack([s.actions for s in segments])
-        absorbing = np.stack([s.absorbing for s in segments])
+        obs, actions, absorbing = _stacked(segments)
         if self.stack.normalize is not None and self.stack.wrapper.reward_fn is not None:
             carry_return_scale(
                 self.stack.normalize,
@@ -235,3 +226,12 @@ class RewardUpdater:
         self.trainer.l2 = saved["l2"]
         self.published = saved
         self.stack.wrapper.refresh_reward()
+
+
+def _stacked(segments: list[Segment]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Observations ``(N, T, *obs)``, actions ``(N, T, *act)`` and absorbing flags ``(N, T)``."""
+    return (
+        np.stack([s.obs for s in segments]),
+        np.stack([s.actions for s in segments]),
+        np.stack([s.absorbing for s in segments]),
+    )

@@ -3,8 +3,8 @@
 Task facts (``dt``, time limit, ``info`` reward terms) are Gymnasium v5's. Agent
 hyperparameters are rl-baselines3-zoo's tuned values (``hyperparams/ppo.yml``,
 ``trpo.yml``, ``sac.yml``; tuned there on v4, whose dynamics v5 keeps), except that TRPO
-uses the paper's γ = 0.995 and λ = 0.97, and Hopper's PPO uses the PPO paper's settings. sb3-contrib's TRPO has no entropy bonus, so the
-paper's 0.01 bonus has no counterpart.
+uses the paper's γ = 0.995 and λ = 0.97, and Hopper's PPO uses the PPO paper's settings.
+sb3-contrib's TRPO has no entropy bonus, so the paper's 0.01 bonus has no counterpart.
 """
 
 from __future__ import annotations
