@@ -71,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
         help="put the label store in this database instead of RUN/labels.sqlite, e.g. "
         "postgresql://user@host/db (an empty database; password in PGPASSWORD or ~/.pgpass)",
     )
+    train.add_argument(
+        "--reward-model",
+        metavar="FILE_OR_RUN",
+        help="train a fresh agent on a saved reward model, frozen, asking no labels "
+        "(a file of rlhp reward fit, or a run directory)",
+    )
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     evaluate = sub.add_parser("evaluate", help="true return of a trained policy")
@@ -151,7 +157,21 @@ def _train_config(args: argparse.Namespace, base: TrainConfig | None) -> TrainCo
         config = dataclasses.replace(config, queries=queries)
     if args.teacher is not None:
         config = dataclasses.replace(config, oracle=ORACLE_PRESETS[args.teacher])
+    if getattr(args, "reward_model", None) is not None and base is None:
+        config = _with_saved_reward(config, args.reward_model)
     return config.with_overrides(args.set) if args.set else config
+
+
+def _with_saved_reward(config: TrainConfig, source: str) -> TrainConfig:
+    """``config`` training on the saved reward model at ``source``, with its architecture."""
+    from rlhp.reward.saved import check_env, load_reward_model, read_saved
+
+    saved = read_saved(source)
+    check_env(saved, config.env_id)
+    load_reward_model(source, config.env_id)  # its weights fit this env's spaces
+    return dataclasses.replace(
+        config, reward_model=saved.config, reward_model_file=str(saved.path.absolute())
+    )
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -160,6 +180,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     progress = not args.no_progress and sys.stderr.isatty()
     if args.resume is not None:
+        if args.reward_model is not None:
+            raise RlhpError("--reward-model starts a new run; resume without it")
         run = RunDir.open(args.resume)
         if args.store is not None and args.store != str(run.store_location):
             raise RlhpError(

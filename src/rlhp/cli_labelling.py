@@ -175,9 +175,10 @@ def _cmd_reward(args: argparse.Namespace) -> int:
     store = LabelStore.open(source)
     try:
         model, l2, result = fit_offline(store, config, args.epochs, args.seed, rows)
+        env_id = store.meta()["env_id"]
     finally:
         store.close()
-    save_offline(model, l2, args.out)
+    save_offline(model, l2, args.out, config, env_id)
     print(
         f"{result.comparisons} comparisons, {result.epochs} epochs: "
         f"held-out accuracy {result.val_accuracy:.3f}, agreement {result.agreement:.3f}, "

@@ -92,6 +92,12 @@ class RewardModelConfig:
         lo, hi = self.l2_band
         _check(1.0 <= lo < hi, "reward_model.l2_band must be (low, high) with 1 <= low < high")
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RewardModelConfig:
+        """From the dict a checkpoint saved (``dataclasses.asdict``), checked as the CLI's."""
+        built: RewardModelConfig = _build(cls, data, "reward_model.")
+        return built
+
 
 @dataclass(frozen=True)
 class QueryConfig:
@@ -109,6 +115,15 @@ class QueryConfig:
     ask_ahead: int | None = None
     """Reward updates ahead whose labels are asked now, so people have pairs to answer
     while training goes on; None: 1 with people, 0 with the oracle (it answers at once)."""
+    bank_uninformative: bool = True
+    """After a round whose answers prefer nothing (all ties or can't-tell), ask only
+    ``probe_pairs`` per round until one is informative; the rest stays due and is asked
+    once segments differ (``rlhp.loop.coverage``)."""
+    probe_pairs: int = 2
+    """Pairs asked per round while banking."""
+    ending_share: float = 0.5
+    """After a round with at least half ties, this share of the next round's pairs sets a
+    segment containing an episode end beside one without (0 disables it)."""
 
     def __post_init__(self) -> None:
         _check(self.oversampling >= 1, "queries.oversampling must be >= 1")
@@ -118,6 +133,8 @@ class QueryConfig:
             "queries.segment_length must be >= 1",
         )
         _check(self.pool_steps >= 1, "queries.pool_steps must be >= 1")
+        _check(self.probe_pairs >= 1, "queries.probe_pairs must be >= 1")
+        _check(0.0 <= self.ending_share <= 1.0, "queries.ending_share must be in [0, 1]")
 
 
 @dataclass(frozen=True)
@@ -209,6 +226,11 @@ class TrainConfig:
     (the reference every benchmark compares against)."""
     feedback: Feedback = "oracle"
     """Who answers the queries: the synthetic oracle, or people in the browser."""
+    reward_model_file: str | None = None
+    """A saved reward model (``rlhp reward fit``'s file, or a run's
+    ``checkpoints/reward_model.pt``) the agent trains on, frozen: no labels are asked and
+    r̂ never changes. ``rlhp train ENV --reward-model FILE_OR_RUN`` sets it (and takes
+    ``reward_model`` from the file, so the architecture matches)."""
     torch_threads: int = 1
     """torch intra-op threads; small networks on few cores are fastest with one."""
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
@@ -221,6 +243,14 @@ class TrainConfig:
         _check(bool(self.env_id), "env_id must be a Gymnasium id such as CartPole-v1")
         _check(self.total_timesteps >= 1, "the step budget must be >= 1 (--timesteps)")
         _check(self.torch_threads >= 1, "torch_threads must be >= 1")
+        _check(
+            self.reward_model_file is None or self.reward == "preferences",
+            "a saved reward model (--reward-model) is a learned reward: drop --reward env",
+        )
+        _check(
+            self.reward_model_file is None or self.feedback == "oracle",
+            "a saved reward model is frozen and asks nobody: drop --feedback human",
+        )
 
     @property
     def decay_c(self) -> float:
@@ -241,9 +271,14 @@ class TrainConfig:
         return 1 if self.feedback == "human" else 0
 
     @property
+    def learns_reward(self) -> bool:
+        """Labels are asked and r̂ is fitted (not env reward, not a frozen saved model)."""
+        return self.reward == "preferences" and self.reward_model_file is None
+
+    @property
     def pretrain_labels(self) -> int:
         """Comparisons asked about the untrained policy before RL starts."""
-        if self.reward == "env":
+        if not self.learns_reward:
             return 0
         return round(self.schedule.labels * self.schedule.pretrain_fraction)
 

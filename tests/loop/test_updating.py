@@ -59,7 +59,18 @@ def test_an_update_asks_what_is_due_fits_new_answers_once_and_installs(
     # Pendulum's reward is smooth in the state: 30 oracle labels already rank segments
     assert values["reward/return_correlation"] > 0.5
     assert updater.published is not None
-    assert set(updater.published) == {"model", "optimizer", "l2"}
+    assert set(updater.published) == {"model", "reward_model", "env_id", "optimizer", "l2"}
 
     updater.fit_new_answers(env_step=64, epochs=30, max_steps=None)  # no new answers
     assert updater.install_finished(env_step=64) is None
+
+
+def test_a_reward_checkpoint_without_trainer_state_loads(updater: RewardUpdater) -> None:
+    """``rlhp reward fit`` writes weights and L2 but no optimiser state; resuming with such
+    a checkpoint raised KeyError: 'optimizer' (issue 9, defect 5)."""
+    import torch
+
+    updater.load({"model": updater.model.state_dict(), "l2": torch.full((3,), 0.5)})
+    assert torch.equal(updater.trainer.l2, torch.full((3,), 0.5))
+    updater.load({"model": updater.model.state_dict()})  # weights alone: fresh optimiser
+    assert updater.published is not None

@@ -7,8 +7,9 @@ import logging
 import numpy as np
 
 from rlhp.labellers.base import Labeller, Query
+from rlhp.loop.coverage import ending_segments, ends_inside
 from rlhp.queries import QuerySelector
-from rlhp.segments import EpisodePool, SegmentBatch
+from rlhp.segments import EpisodePool, Segment, SegmentBatch
 from rlhp.store import LabelStore
 
 log = logging.getLogger(__name__)
@@ -27,11 +28,15 @@ def ask_pairs(
     round_index: int,
     selector_name: str,
     rng: np.random.Generator,
+    ending_share: float = 0.0,
 ) -> int:
     """Sample ``oversampling``× candidate pairs, store the ``count`` chosen, send them out.
 
     Segments and their hidden true rewards are stored before the labeller hears of
-    them, so an answer can never refer to a pair the store lacks.
+    them, so an answer can never refer to a pair the store lacks. With ``ending_share``
+    > 0 that share of the pairs sets a segment containing an episode end beside one
+    without (``rlhp.loop.coverage``; only if the pool holds terminated episodes); the
+    selector picks the rest.
 
     Returns:
         Pairs asked (0 while no episode can hold a segment yet; the labels due are asked
@@ -43,12 +48,19 @@ def ask_pairs(
         log.info("no segments to ask about yet (%s); the labels due are asked next update", exc)
         return 0
     labeller.observe_policy(truth.sum(axis=1))  # B-Pref's reference: the policy's segments
+    lefts, rights, left_truth, right_truth = _ending_pairs(
+        segments, truth, count, ending_share, pool, segment_length, rng
+    )
     batch = SegmentBatch.from_pairs(list(zip(segments[0::2], segments[1::2], strict=True)))
-    chosen = selector(batch, count, rng)
-    picked = [segments[2 * i] for i in chosen] + [segments[2 * i + 1] for i in chosen]
-    picked_truth = np.concatenate([truth[0::2][chosen], truth[1::2][chosen]])
+    chosen = selector(batch, count - len(lefts), rng)
+    lefts += [segments[2 * i] for i in chosen]
+    rights += [segments[2 * i + 1] for i in chosen]
+    picked = lefts + rights
+    picked_truth = np.concatenate(
+        [*left_truth, truth[0::2][chosen], *right_truth, truth[1::2][chosen]]
+    ).reshape(len(picked), segment_length)
     ids = store.add_segments(picked, picked_truth)
-    n = len(chosen)
+    n = len(lefts)
     pair_ids = store.add_pairs(
         list(zip(ids[:n], ids[n:], strict=True)), env_step, round_index, selector_name
     )
@@ -56,3 +68,36 @@ def ask_pairs(
         [Query(pid, ids[i], ids[n + i], picked[i], picked[n + i]) for i, pid in enumerate(pair_ids)]
     )
     return n
+
+
+def _ending_pairs(
+    segments: list[Segment],
+    truth: np.ndarray,
+    count: int,
+    share: float,
+    pool: EpisodePool,
+    length: int,
+    rng: np.random.Generator,
+) -> tuple[list[Segment], list[Segment], list[np.ndarray], list[np.ndarray]]:
+    """Pairs of (segment with an episode end, candidate without), sides at random."""
+    lefts: list[Segment] = []
+    rights: list[Segment] = []
+    left_truth: list[np.ndarray] = []
+    right_truth: list[np.ndarray] = []
+    wanted = min(count, round(count * share))
+    plain = np.flatnonzero(~ends_inside(segments))
+    ending = ending_segments(pool, min(wanted, len(plain)), length, rng)
+    if ending is None:
+        return lefts, rights, left_truth, right_truth
+    ends, end_truth = ending
+    partners = rng.choice(plain, size=len(ends), replace=False)
+    for end, end_r, other in zip(ends, end_truth, partners, strict=True):
+        pair = [(end, end_r), (segments[other], truth[other])]
+        if rng.random() < 0.5:
+            pair.reverse()
+        (a, ra), (b, rb) = pair
+        lefts.append(a)
+        rights.append(b)
+        left_truth.append(ra[None])
+        right_truth.append(rb[None])
+    return lefts, rights, left_truth, right_truth

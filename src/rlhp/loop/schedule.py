@@ -40,7 +40,7 @@ class LabelSchedule:
 
     @classmethod
     def from_config(cls, config: TrainConfig) -> LabelSchedule:
-        total = config.schedule.labels if config.reward == "preferences" else 0
+        total = config.schedule.labels if config.learns_reward else 0
         return cls(
             total=total,
             pretrain=config.pretrain_labels,

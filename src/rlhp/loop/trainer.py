@@ -38,6 +38,7 @@ from rlhp.loop.run_dir import RunDir
 from rlhp.loop.schedule import LabelSchedule
 from rlhp.loop.updating import RewardUpdater
 from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
+from rlhp.reward.saved import checkpoint, read_saved
 from rlhp.rl.agents import (
     build_stack,
     collect_untrained,
@@ -117,6 +118,11 @@ class PreferenceLoop:
         if config.reward == "preferences":
             spec = FeatureSpec.from_spaces(obs_space, action_space, config.reward_model.use_actions)
             self.model = RewardEnsemble(spec, config.reward_model)
+            if config.reward_model_file is not None:  # frozen: the saved r̂, exactly
+                own = run.reward_checkpoint  # the run's copy, once written
+                source = own if resume and own.exists() else config.reward_model_file
+                self.model.load_state_dict(read_saved(source).state["model"])
+                self.model.eval()
         env_seed = config.seed + int(self.state.get("env_steps", 0))
         self.stack = build_stack(config, self.pool, self.model, env_seed)
         # -- labeller (issue #3): oracle or people; people need clips, clips need states --
@@ -130,7 +136,7 @@ class PreferenceLoop:
         # -- end labeller --
         self.metrics = MetricsSink(run.path)
         self.updater: RewardUpdater | None = None
-        if self.model is not None:
+        if self.model is not None and config.learns_reward:
             self.updater = RewardUpdater(
                 config,
                 self.model,
@@ -286,10 +292,12 @@ class PreferenceLoop:
         round_ties = sum(a.choice == "equal" for a in new_answers)
         if len(new_answers) >= 5 and round_ties / len(new_answers) >= TIE_WARNING_FRACTION:
             log.warning(
-                "%d of %d new answers are ties: these labels carry no preference. "
-                "Lengthen segments, use --query disagreement, or check that the task's reward varies.",
+                "%d of %d new answers are ties: these labels carry no preference. The next "
+                "round pairs segments that end an episode with ones that do not%s. If this "
+                "persists, lengthen segments or check that the task's reward varies.",
                 round_ties,
                 len(new_answers),
+                " and banks labels until segments differ" if round_ties == len(new_answers) else "",
             )
         self.updater.fit_new_answers(env_step, epochs, max_steps)
         if wait:
@@ -356,10 +364,18 @@ class PreferenceLoop:
 
     def _checkpoint(self, finished: bool = False) -> None:
         save_agent(self.stack, self.run.agent_checkpoint)
-        if self.updater is not None and self.updater.published is not None:
+        published = None
+        if self.updater is not None:
+            published = self.updater.published
+        elif self.model is not None and not self.run.reward_checkpoint.exists():
+            # a frozen saved model: the run keeps its own copy (evaluate and reuse read it)
+            published = checkpoint(self.model, self.config.reward_model, self.config.env_id)
+        if published is not None:
             tmp = self.run.reward_checkpoint.with_suffix(".tmp")
-            torch.save(self.updater.published, tmp)
+            torch.save(published, tmp)
             tmp.replace(self.run.reward_checkpoint)
+        if self.updater is not None:
+            self.state["last_round"] = self.updater.last_round
         self.state.update(
             env_steps=int(self.stack.model.num_timesteps),
             next_update=self.next_update,
@@ -377,6 +393,8 @@ class PreferenceLoop:
             if self.run.reward_checkpoint.exists():
                 self.updater.load(torch.load(self.run.reward_checkpoint, weights_only=True))
             self.updater.labelled.mark_all_seen()
+            last = self.state.get("last_round")
+            self.updater.last_round = None if last is None else (bool(last[0]), float(last[1]))
         self.next_update = int(self.state.get("next_update", 1))
 
 

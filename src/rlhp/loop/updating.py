@@ -19,12 +19,14 @@ import torch
 from rlhp.config import TrainConfig
 from rlhp.labellers.base import Answer, Labeller
 from rlhp.loop.asking import ask_pairs
+from rlhp.loop.coverage import TIE_SHARE, round_verdict
 from rlhp.loop.diagnostics import HackingCheck, HackingMonitor
 from rlhp.loop.fitting import Fitter
 from rlhp.loop.labelled import LabelledData
 from rlhp.loop.schedule import LabelSchedule
 from rlhp.queries import make_selector
 from rlhp.reward.ensemble import RewardEnsemble
+from rlhp.reward.saved import checkpoint
 from rlhp.reward.training import Comparisons, RewardTrainer
 from rlhp.rl.agents import AgentStack, relabel_replay_buffer
 from rlhp.rl.reward_scale import carry_return_scale
@@ -84,6 +86,10 @@ class RewardUpdater:
         self.labelled = LabelledData(store)
         self.answers_fitted = 0
         """Answers in the store when the last fit started."""
+        self.last_round: tuple[bool, float] | None = None
+        """(informative, tie share) of the last round that got answers (``coverage``)."""
+        self.banked = 0
+        """Labels due but held back at the last ask, because rounds were uninformative."""
         self.published: dict[str, Any] | None = None
         """The reward model state the agent currently sees (what a checkpoint saves)."""
 
@@ -93,6 +99,14 @@ class RewardUpdater:
         """Ask every label due by update ``next_update`` (plus ``ask_ahead``) not yet asked."""
         due = schedule.due_ahead(env_step, next_update, self.config.ask_ahead)
         wanted = due - self.store.counts().pairs
+        queries = self.config.queries
+        ending_share, self.banked = 0.0, 0
+        if self.last_round is not None:
+            informative, ties = self.last_round
+            if ties >= TIE_SHARE:
+                ending_share = queries.ending_share
+            if not informative and queries.bank_uninformative and wanted > queries.probe_pairs:
+                self.banked, wanted = wanted - queries.probe_pairs, queries.probe_pairs
         if wanted > 0:
             ask_pairs(
                 wanted,
@@ -106,12 +120,20 @@ class RewardUpdater:
                 round_index=next_update - 1,
                 selector_name=self.config.queries.selector,
                 rng=self.sample_rng,
+                ending_share=ending_share,
             )
 
     def collect(self) -> list[Answer]:
-        """Store the answers that arrived since the last call and return them."""
+        """Store the answers that arrived since the last call and return them.
+
+        They are also this round's verdict: whether the next asks bank labels or ask
+        about episode ends (``rlhp.loop.coverage``).
+        """
         answers = self.labeller.collect()
         self.store.record_answers(answers)
+        verdict = round_verdict(answers)
+        if verdict is not None:
+            self.last_round = verdict
         return answers
 
     # -- fitting and installing ------------------------------------------------------------
@@ -132,11 +154,13 @@ class RewardUpdater:
             return None
         correlation = self.refresh_reward(result.data)
         relabelled = relabel_replay_buffer(self.stack.model, self.stack.wrapper.reward_fn)
-        self.published = {
-            "model": {k: v.clone() for k, v in self.model.state_dict().items()},
-            "optimizer": copy.deepcopy(self.trainer.optimizer.state_dict()),
-            "l2": self.trainer.l2.clone(),
-        }
+        self.published = checkpoint(
+            self.model,
+            self.config.reward_model,
+            self.config.env_id,
+            optimizer=copy.deepcopy(self.trainer.optimizer.state_dict()),
+            l2=self.trainer.l2.clone(),
+        )
         fit = result.metrics
         stats = self.stack.wrapper.stats()
         hacking = self.hacking.update(correlation, stats.learned_return, stats.true_return)
@@ -166,6 +190,7 @@ class RewardUpdater:
             "labels/answered": counts.answered,
             "labels/received": counts.received,
             "labels/skipped": counts.skipped,
+            "labels/banked": self.banked,
             "labels/trainable": counts.trainable,
             "labels/equal": counts.equal,
             "labels/cant_tell": counts.cant_tell,
@@ -220,10 +245,16 @@ class RewardUpdater:
     # -- persistence -------------------------------------------------------------------------
 
     def load(self, saved: dict[str, Any]) -> None:
-        """Restore a checkpoint's reward model (the state the agent saw when it was written)."""
+        """Restore a checkpoint's reward model (the state the agent saw when it was written).
+
+        A checkpoint without the trainer's state (``rlhp reward fit`` writes weights and
+        L2 only) starts a fresh optimiser, and the initial L2 where none was saved.
+        """
         self.model.load_state_dict(saved["model"])
-        self.trainer.optimizer.load_state_dict(saved["optimizer"])
-        self.trainer.l2 = saved["l2"]
+        if "optimizer" in saved:
+            self.trainer.optimizer.load_state_dict(saved["optimizer"])
+        if "l2" in saved:
+            self.trainer.l2 = saved["l2"]
         self.published = saved
         self.stack.wrapper.refresh_reward()
 

@@ -26,6 +26,7 @@ from rlhp.errors import RlhpError
 from rlhp.labellers.base import TARGETS
 from rlhp.labels_io import LabelRow
 from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
+from rlhp.reward.saved import checkpoint
 from rlhp.reward.training import Comparisons, RewardTrainer, agreement
 from rlhp.segments import SegmentBatch
 from rlhp.store import LabelStore
@@ -125,9 +126,11 @@ def fit_offline(
     return model, trainer.l2, result
 
 
-def save_offline(model: RewardEnsemble, l2: torch.Tensor, path: Path) -> None:
-    """The loop's reward checkpoint format (weights only), written atomically."""
+def save_offline(
+    model: RewardEnsemble, l2: torch.Tensor, path: Path, config: RewardModelConfig, env_id: str
+) -> None:
+    """The loop's reward checkpoint format (``rlhp.reward.saved``), written atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "l2": l2}, tmp)
+    torch.save(checkpoint(model, config, env_id, l2=l2), tmp)
     tmp.replace(path)

@@ -26,7 +26,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 from rlhp.config import TrainConfig
 from rlhp.errors import ConfigError
 from rlhp.reward.ensemble import FrozenReward, RewardEnsemble
-from rlhp.rl.presets import agent_preset, hidden_terms
+from rlhp.rl.presets import agent_preset, check_budget, hidden_terms, import_env_module
 from rlhp.rl.reward_wrapper import RewardSwapWrapper
 from rlhp.segments import EpisodePool
 
@@ -57,6 +57,7 @@ def algorithm_class(algo: str) -> type[BaseAlgorithm]:
 
 def probe_env(config: TrainConfig) -> tuple[spaces.Space, spaces.Space]:
     """Make the environment once to check its id and spaces; returns (obs, action) spaces."""
+    import_env_module(config.env_id)
     try:
         env = gym.make(config.env_id)
     except gym.error.DependencyNotInstalled as exc:
@@ -66,6 +67,11 @@ def probe_env(config: TrainConfig) -> tuple[spaces.Space, spaces.Space]:
     except gym.error.Error as exc:
         raise ConfigError(
             f"unknown environment {config.env_id!r} ({exc}); use a registered Gymnasium id such as CartPole-v1"
+        ) from exc
+    except ModuleNotFoundError as exc:
+        raise ConfigError(
+            f"cannot import the module of {config.env_id!r} ({exc}); run from the directory "
+            "that holds it, or put it on PYTHONPATH (module:EnvId-v0)"
         ) from exc
     obs_space, action_space = env.observation_space, env.action_space
     terms = hidden_terms(config)
@@ -112,7 +118,7 @@ def _schedule(value: Any) -> Any:
 
 def agent_kwargs(config: TrainConfig) -> dict[str, Any]:
     """The SB3 keyword arguments: the preset overlaid with the user's overrides."""
-    preset = agent_preset(config.env_id, config.agent.algo)
+    preset = agent_preset(config.env_id, config.agent.algo, config.total_timesteps)
     return {**preset.kwargs, **config.agent.overrides}
 
 
@@ -120,9 +126,10 @@ def build_stack(
     config: TrainConfig, pool: EpisodePool, reward_model: RewardEnsemble | None, env_seed: int
 ) -> AgentStack:
     """Environments, reward wrapper, normalisation and an untrained agent."""
-    preset = agent_preset(config.env_id, config.agent.algo)
+    preset = agent_preset(config.env_id, config.agent.algo, config.total_timesteps)
     n_envs = config.agent.n_envs or preset.n_envs
     base = make_vec_env(config.env_id, n_envs=n_envs, seed=env_seed)
+    check_budget(config.agent.algo, n_envs, agent_kwargs(config), config.total_timesteps)
     kwargs = {k: _schedule(v) for k, v in agent_kwargs(config).items()}
     wrapper = RewardSwapWrapper(
         base,

@@ -1,7 +1,9 @@
 """Per-environment defaults: RL hyperparameters, segment lengths, what the oracle sees.
 
-RL hyperparameters follow rl-baselines3-zoo's tuned values for each (env, algorithm);
-unknown pairs fall back to Stable-Baselines3's defaults. ``"lin_X"`` means a learning
+RL hyperparameters follow rl-baselines3-zoo's tuned values for each (env, algorithm).
+Other pairs — a user's own environment among them — get defaults derived from the step
+budget (``derived_preset``): SB3's own defaults would roll out 2,048 × 8 steps before
+PPO's first update, so ``--timesteps 1024`` ran 16,384 steps. ``"lin_X"`` means a learning
 rate (or clip range) decaying linearly from X to 0 over the run. The MuJoCo tasks live
 in ``rlhp.rl.mujoco_presets``; ``task_config`` is the config ``rlhp train`` starts from
 before flags and ``--set`` override it.
@@ -10,19 +12,32 @@ before flags and ``--set`` override it.
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import logging
+import math
+import sys
+from pathlib import Path
+
+import gymnasium as gym
 
 from rlhp.config import Algo, TrainConfig
 from rlhp.rl.mujoco_presets import MUJOCO_AGENTS, MUJOCO_TASKS
 from rlhp.rl.preset_types import AgentPreset, TaskPreset
 
-__all__ = ["AgentPreset", "TaskPreset", "agent_preset", "segment_length", "task_config"]
+__all__ = [
+    "AgentPreset",
+    "TaskPreset",
+    "agent_preset",
+    "derived_preset",
+    "rollout_steps",
+    "segment_length",
+    "task_config",
+]
 
-_DEFAULTS: dict[str, AgentPreset] = {
-    "ppo": AgentPreset(n_envs=8),
-    "a2c": AgentPreset(n_envs=8),
-    "sac": AgentPreset(n_envs=1),
-    "trpo": AgentPreset(n_envs=2),
-}
+log = logging.getLogger(__name__)
+
+MIN_UPDATES = 16
+"""Policy updates the derived on-policy defaults fit into any step budget."""
 
 _PRESETS: dict[tuple[str, str], AgentPreset] = {
     ("CartPole-v1", "ppo"): AgentPreset(
@@ -92,17 +107,106 @@ TASKS: dict[str, TaskPreset] = dict(MUJOCO_TASKS)
 """Env id → task preset (the paper's MuJoCo tasks)."""
 
 
-def agent_preset(env_id: str, algo: Algo) -> AgentPreset:
-    return _PRESETS.get((env_id, algo), _DEFAULTS[algo])
+def agent_preset(env_id: str, algo: Algo, total_timesteps: int = 1_000_000) -> AgentPreset:
+    """The tuned preset of (env, algo), else ``derived_preset`` for this step budget."""
+    preset = _PRESETS.get((env_id, algo))
+    return preset if preset is not None else derived_preset(algo, total_timesteps)
+
+
+def derived_preset(algo: Algo, total_timesteps: int) -> AgentPreset:
+    """Defaults for a task without a preset, sized to the step budget.
+
+    On-policy algorithms get a rollout (n_envs × n_steps, a power of two per env) small
+    enough that at least ``MIN_UPDATES`` policy updates fit in the budget, and no larger
+    than SB3's own; minibatches of 64 (PPO) divide it. SAC keeps SB3's settings with a
+    replay buffer no larger than the budget.
+    """
+    if algo == "ppo":
+        n_envs = 4
+        n_steps = _pow2_within(total_timesteps / (MIN_UPDATES * n_envs), 16, 512)
+        kwargs = dict(n_steps=n_steps, batch_size=min(64, n_envs * n_steps), n_epochs=10)
+        return AgentPreset(n_envs=n_envs, kwargs=kwargs)
+    if algo == "trpo":
+        n_envs = 2
+        n_steps = _pow2_within(total_timesteps / (MIN_UPDATES * n_envs), 32, 1024)
+        return AgentPreset(
+            n_envs=n_envs, kwargs=dict(n_steps=n_steps, batch_size=min(128, n_envs * n_steps))
+        )
+    if algo == "a2c":
+        return AgentPreset(n_envs=8)  # SB3's n_steps=5: 40 steps per update
+    return AgentPreset(n_envs=1, kwargs=dict(buffer_size=min(1_000_000, total_timesteps)))
+
+
+def _pow2_within(value: float, low: int, high: int) -> int:
+    """The largest power of two ≤ ``value``, clipped to [low, high]."""
+    power = 2 ** math.floor(math.log2(max(value, 1.0)))
+    return int(min(max(power, low), high))
+
+
+def rollout_steps(algo: Algo, n_envs: int, kwargs: dict[str, object]) -> int:
+    """Env steps between two policy updates of an on-policy agent (0 for SAC).
+
+    SB3's ``learn`` always finishes the rollout it is in, so the run takes the step
+    budget rounded up to a multiple of this.
+    """
+    if algo == "sac":
+        return 0
+    default = {"ppo": 2048, "trpo": 2048, "a2c": 5}[algo]
+    n_steps = kwargs.get("n_steps", default)
+    return n_envs * int(n_steps)  # type: ignore[call-overload]  # an int in every preset
+
+
+def check_budget(algo: Algo, n_envs: int, kwargs: dict[str, object], total: int) -> None:
+    """Warn when the agent's rollouts cannot honour the step budget within 10 %."""
+    rollout = rollout_steps(algo, n_envs, kwargs)
+    if rollout == 0:
+        return
+    runs = math.ceil(total / rollout) * rollout
+    if runs > 1.1 * total:
+        log.warning(
+            "the agent collects %d steps per update (%d envs × n_steps %s), so a budget of %d "
+            "steps runs %d; lower n_steps (--set 'agent.overrides={\"n_steps\": N}') or "
+            "raise --timesteps",
+            rollout,
+            n_envs,
+            kwargs.get("n_steps", "default"),
+            total,
+            runs,
+        )
+
+
+def import_env_module(env_id: str) -> None:
+    """Make ``module:EnvId-v0`` ids importable from the current directory, as ``python -m``
+    does (a console script's import path does not hold it)."""
+    if ":" in env_id and "" not in sys.path and str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+
+
+def max_episode_steps(env_id: str) -> int | None:
+    """The registered time limit of ``env_id`` (``module:`` ids imported first)."""
+    module, _, name = env_id.rpartition(":")
+    if module:
+        import_env_module(env_id)
+        importlib.import_module(module)
+    try:
+        return gym.spec(name).max_episode_steps
+    except gym.error.Error:
+        return None
 
 
 def segment_length(env_id: str) -> int:
-    """Steps per segment: 1.5 s of simulated time (at most 60 steps) for preset tasks, else
-    the table above."""
+    """Steps per segment: 1.5 s of simulated time (at most 60 steps) for preset tasks, the
+    table above for classic control, else 50 steps — at most a quarter of the task's time
+    limit, so several segments fit in one episode."""
     task = TASKS.get(env_id)
     if task is not None:
         return min(task.segment_length(SEGMENT_SECONDS), MAX_SEGMENT_STEPS)
-    return SEGMENT_LENGTHS.get(env_id, DEFAULT_SEGMENT_LENGTH)
+    if env_id in SEGMENT_LENGTHS:
+        return SEGMENT_LENGTHS[env_id]
+    limit = max_episode_steps(env_id)
+    if limit is None:
+        return DEFAULT_SEGMENT_LENGTH
+    return max(1, min(DEFAULT_SEGMENT_LENGTH, limit // 4))
 
 
 def hidden_terms(config: TrainConfig) -> tuple[str, ...]:

@@ -1,0 +1,76 @@
+"""Rounds that carry no information: bank the budget, ask about episode ends instead.
+
+On a minimum-time task (−1 per step until a goal ends the episode) every clip of a
+policy that never reaches the goal has the same return: every answer is a tie, r̂ stays
+flat, and the agent feels no pressure to end episodes while the budget drains. Two
+task-agnostic remedies, both driven by what the learner can see:
+
+* **Banking.** A round whose answers hold no preference (all 'equal' or 'can't tell')
+  says the policy's segments cannot be told apart. The next rounds ask only
+  ``queries.probe_pairs`` each until one is informative again; the labels they did not
+  ask stay due (the schedule is cumulative), so they are asked as soon as segments
+  differ — the budget is spent later, not lost.
+* **Episode ends.** After a round in which at least half the answers were ties, a share
+  ``queries.ending_share`` of the next round's pairs puts a segment that contains the
+  end of a terminated episode beside one that does not. Termination is the one thing
+  the learner observes that such clips differ in, and only these labels tell the
+  model what ending an episode is worth (the absorbing-state reward, ``rlhp.segments``):
+  better than living on a minimum-time task, worse on CartPole.
+
+Neither changes a run whose rounds are informative (Pendulum, MuJoCo), nor the oracle
+runs before a round of ties.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from rlhp.labellers.base import Answer
+from rlhp.segments import EpisodePool, Segment, cut_segment
+
+TIE_SHARE = 0.5
+"""A round with at least this share of ties turns episode-end pairs on for the next."""
+
+
+def round_verdict(answers: Sequence[Answer]) -> tuple[bool, float] | None:
+    """``(informative, tie share)`` of one round's answers; None if it had none.
+
+    Informative: at least one answer prefers a segment. Ties: 'equal' and 'can't tell'.
+    """
+    if not answers:
+        return None
+    ties = sum(a.choice in ("equal", "cant_tell") for a in answers)
+    return ties < len(answers), ties / len(answers)
+
+
+def ending_segments(
+    pool: EpisodePool, count: int, length: int, rng: np.random.Generator
+) -> tuple[list[Segment], np.ndarray] | None:
+    """``count`` segments that each contain the last step of a terminated episode.
+
+    The episode's last step falls at a uniformly random position of the segment, never
+    the last one, so at least one absorbing step follows: that is what the learner sees
+    of an episode end. None if the pool holds no terminated episode.
+
+    Returns:
+        The segments and their true rewards ``(count, length)``, as ``EpisodePool.sample``.
+    """
+    ended = [e for e in pool.episodes if e.terminated]
+    if not ended or count <= 0:
+        return None
+    segments, truths = [], []
+    for index in rng.integers(0, len(ended), size=count):
+        episode = ended[int(index)]
+        first = max(0, episode.length - length + 1)
+        start = int(rng.integers(first, episode.length))
+        segment, truth = cut_segment(episode, start, length)
+        segments.append(segment)
+        truths.append(truth)
+    return segments, np.stack(truths)
+
+
+def ends_inside(segments: Sequence[Segment]) -> np.ndarray:
+    """``(N,)`` bool: the segment contains an episode end (it has absorbing steps)."""
+    return np.array([bool(s.absorbing.any()) for s in segments])

@@ -1,0 +1,146 @@
+"""Saved reward models: one checkpoint format, read back for reuse.
+
+A reward checkpoint is a ``torch.save`` of plain data (read with ``weights_only=True``):
+
+* ``model``: the ensemble's ``state_dict`` (weights, input and output normalisation,
+  the absorbing-state rewards);
+* ``reward_model``: the ``RewardModelConfig`` it was built with, as a dict;
+* ``env_id``: the environment whose observations it reads;
+* and, in a run's own ``checkpoints/reward_model.pt``, the trainer's ``optimizer`` state
+  and adapted ``l2`` coefficients (a resumed run continues fitting from them).
+
+Files written before ``reward_model`` and ``env_id`` were recorded still load: their
+architecture comes from the run's ``config.json`` or the defaults.
+
+``load_reward_model`` turns a file (of ``rlhp reward fit``) or a run directory into a
+ready ``RewardEnsemble``; ``rlhp train ENV --reward-model SOURCE`` trains a fresh agent
+on it, frozen, and ``rlhp.rl.learned_reward.LearnedRewardWrapper`` puts it into any
+Gymnasium or SB3 training code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import torch
+
+from rlhp.config import RewardModelConfig, TrainConfig
+from rlhp.errors import RlhpError
+from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
+
+RUN_CHECKPOINT = Path("checkpoints") / "reward_model.pt"
+
+
+@dataclasses.dataclass(frozen=True)
+class SavedReward:
+    """A reward checkpoint located and read."""
+
+    path: Path
+    """The ``.pt`` file."""
+    config: RewardModelConfig
+    """The architecture it was built with."""
+    env_id: str | None
+    """The environment it belongs to (None: the file does not say)."""
+    state: dict[str, Any]
+    """Everything the file holds."""
+
+
+def checkpoint(
+    model: RewardEnsemble, config: RewardModelConfig, env_id: str, **extra: Any
+) -> dict[str, Any]:
+    """The checkpoint dict of ``model`` (``extra``: the trainer's optimizer and l2)."""
+    return {
+        "model": {k: v.detach().clone() for k, v in model.state_dict().items()},
+        "reward_model": json.loads(json.dumps(dataclasses.asdict(config))),
+        "env_id": env_id,
+        **extra,
+    }
+
+
+def read_saved(source: Path | str) -> SavedReward:
+    """Locate and read a reward checkpoint: a ``.pt`` file or a run directory.
+
+    Raises:
+        RlhpError: the source does not exist, holds no reward model, or is not one.
+    """
+    source = Path(source)
+    run_config: TrainConfig | None = None
+    if source.is_dir():
+        config_file = source / "config.json"
+        if config_file.is_file():
+            run_config = TrainConfig.from_dict(json.loads(config_file.read_text()))
+        path = source / RUN_CHECKPOINT
+        if not path.is_file():
+            raise RlhpError(
+                f"{source} holds no reward model ({RUN_CHECKPOINT} is missing); "
+                "give a run that learned from preferences, or a file of rlhp reward fit"
+            )
+    elif source.is_file():
+        path = source
+    else:
+        raise RlhpError(f"no reward model at {source}; give a .pt file or a run directory")
+    try:
+        state = torch.load(path, weights_only=True)
+    except Exception as exc:  # a foreign or damaged file: torch raises many kinds
+        raise RlhpError(
+            f"{path} is not a reward model checkpoint ({exc.__class__.__name__})"
+        ) from exc
+    if not isinstance(state, dict) or "model" not in state:
+        raise RlhpError(f"{path} is not a reward model checkpoint (it has no 'model' entry)")
+    if "reward_model" in state:
+        config = RewardModelConfig.from_dict(state["reward_model"])
+    elif run_config is not None:
+        config = run_config.reward_model
+    else:
+        config = RewardModelConfig()
+    env_id = state.get("env_id") or (run_config.env_id if run_config is not None else None)
+    return SavedReward(path, config, env_id, state)
+
+
+def load_reward_model(source: Path | str, env_id: str | None = None) -> RewardEnsemble:
+    """A saved reward ensemble, ready to use (eval mode).
+
+    Args:
+        source: a ``.pt`` file (``rlhp reward fit``) or a run directory.
+        env_id: the environment it will read; must match the saved one where the file
+            says. Needed only for files that do not record it.
+
+    Raises:
+        RlhpError: mismatched environment, or weights that do not fit its spaces.
+    """
+    saved = read_saved(source)
+    env = check_env(saved, env_id)
+    probe = gym.make(env)
+    try:
+        spec = FeatureSpec.from_spaces(
+            probe.observation_space, probe.action_space, saved.config.use_actions
+        )
+    finally:
+        probe.close()
+    model = RewardEnsemble(spec, saved.config)
+    try:
+        model.load_state_dict(saved.state["model"])
+    except RuntimeError as exc:
+        raise RlhpError(
+            f"the reward model in {saved.path} does not fit {env}'s observations: "
+            f"{str(exc).splitlines()[0]}"
+        ) from exc
+    model.eval()
+    return model
+
+
+def check_env(saved: SavedReward, env_id: str | None) -> str:
+    """The environment id to use with ``saved``; refuses a mismatch."""
+    if env_id is not None and saved.env_id is not None and env_id != saved.env_id:
+        raise RlhpError(
+            f"the reward model in {saved.path} was learned on {saved.env_id}, not {env_id}; "
+            f"train {saved.env_id} with it, or give a reward model of {env_id}"
+        )
+    env = env_id or saved.env_id
+    if env is None:
+        raise RlhpError(f"{saved.path} does not say which environment it belongs to; name it")
+    return env

@@ -1,0 +1,149 @@
+"""Minimum-time tasks: uninformative rounds bank the budget and ask about episode ends
+(issue 9, defect 7)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rlhp.config import AgentConfig, OracleConfig, QueryConfig, ScheduleConfig, TrainConfig
+from rlhp.labellers.base import Answer, Labeller, Query
+from rlhp.loop.asking import ask_pairs
+from rlhp.loop.coverage import ending_segments, round_verdict
+from rlhp.loop.run_dir import RunDir
+from rlhp.loop.schedule import LabelSchedule
+from rlhp.loop.trainer import PreferenceLoop, store_meta
+from rlhp.queries import UniformSelector
+from rlhp.segments import Episode, EpisodePool
+from rlhp.store import LabelStore
+
+
+def _episode(length: int, terminated: bool, index: int) -> Episode:
+    obs = np.full((length, 2), float(index), dtype=np.float32)
+    return Episode(obs, np.zeros(length, dtype=np.int64), -np.ones(length), terminated, 0, index)
+
+
+def test_round_verdicts() -> None:
+    def answers(*choices: str) -> list[Answer]:
+        return [Answer(i, c, "x") for i, c in enumerate(choices)]  # type: ignore[arg-type]
+
+    assert round_verdict([]) is None
+    assert round_verdict(answers("equal", "cant_tell")) == (False, 1.0)
+    assert round_verdict(answers("equal", "left", "equal", "right")) == (True, 0.5)
+
+
+def test_ending_segments_hold_the_end_of_a_terminated_episode(rng: np.random.Generator) -> None:
+    pool = EpisodePool(10_000)
+    assert ending_segments(pool, 5, 10, rng) is None
+    pool.add(_episode(100, terminated=False, index=0))
+    assert ending_segments(pool, 5, 10, rng) is None  # truncated episodes do not count
+    pool.add(_episode(30, terminated=True, index=1))
+    ending = ending_segments(pool, 50, 10, rng)
+    assert ending is not None
+    segments, truth = ending
+    for segment, rewards in zip(segments, truth, strict=True):
+        assert segment.episode == 1 and segment.absorbing.any()
+        real = int((~segment.absorbing).sum())
+        assert segment.start + real == 30  # the episode's last step is inside
+        assert np.array_equal(rewards, np.where(segment.absorbing, 0.0, -1.0))
+    starts = {s.start for s in segments}
+    assert len(starts) > 3  # the end falls at different places of the segment
+
+
+class _Recorder(Labeller):
+    name = "recorder"
+
+    def __init__(self) -> None:
+        self.queries: list[Query] = []
+
+    def request(self, queries: list[Query]) -> None:
+        self.queries.extend(queries)
+
+    def collect(self) -> list[Answer]:
+        return []
+
+
+def test_ending_share_pairs_an_episode_end_with_a_segment_without(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    pool = EpisodePool(10_000)
+    for i in range(6):
+        pool.add(_episode(200, terminated=False, index=i))
+    pool.add(_episode(40, terminated=True, index=6))
+    store = LabelStore.create(tmp_path / "labels.sqlite", {"env_id": "x"})
+    labeller = _Recorder()
+    common = dict(
+        pool=pool, selector=UniformSelector(), store=store, labeller=labeller,
+        segment_length=10, oversampling=10, env_step=0, round_index=0,
+        selector_name="uniform", rng=rng,
+    )  # fmt: skip
+    assert ask_pairs(8, ending_share=0.5, **common) == 8  # type: ignore[arg-type]
+    ends = [(q.left.absorbing.any(), q.right.absorbing.any()) for q in labeller.queries]
+    with_end = [e for e in ends if e[0] != e[1]]
+    assert len(with_end) >= 4  # half the pairs: one side ends an episode, one does not
+    assert {left for left, right in with_end} == {True, False}  # sides at random
+    # the store holds their true rewards for the oracle: 0 after the episode end
+    for q in labeller.queries:
+        assert store.true_rewards(q.left_id).shape == (10,)
+    store.close()
+
+
+class _Ties(Labeller):
+    """Every pair is 'equal' until told otherwise: a minimum-time task's first rounds."""
+
+    name = "ties"
+
+    def __init__(self) -> None:
+        self.answers: list[Answer] = []
+        self.choice = "equal"
+        self.asked: list[int] = []
+
+    def request(self, queries: list[Query]) -> None:
+        self.asked.append(len(queries))
+        self.answers += [Answer(q.pair_id, self.choice, self.name) for q in queries]  # type: ignore[arg-type]
+
+    def collect(self) -> list[Answer]:
+        answers, self.answers = self.answers, []
+        return answers
+
+
+@pytest.mark.parametrize("bank", [True, False])
+def test_uninformative_rounds_bank_the_budget_until_segments_differ(
+    tmp_path: Path, bank: bool
+) -> None:
+    config = TrainConfig(
+        "CartPole-v1",
+        total_timesteps=4_000,
+        schedule=ScheduleConfig(labels=100, updates=10, kind="constant"),
+        queries=QueryConfig(segment_length=10, bank_uninformative=bank, probe_pairs=2),
+        oracle=OracleConfig(),
+        agent=AgentConfig(overrides={"n_steps": 64}),
+    )
+    run = RunDir.create(tmp_path / "run", config)
+    store = LabelStore.create(run.store_location, store_meta(config))
+    ties = _Ties()
+    loop = PreferenceLoop(config, run, store, False, False, lambda *_: ties)
+    from rlhp.rl.agents import collect_untrained
+
+    collect_untrained(loop.stack, 2_000)
+    updater = loop.updater
+    assert updater is not None
+    schedule = LabelSchedule.from_config(config)
+    updater.ask_due(schedule, 0, 1)
+    updater.collect()  # 25 pre-training ties: no preference at all
+    for update in (1, 2, 3):
+        updater.ask_due(schedule, schedule.update_step(update), update + 1)
+        updater.collect()
+    if bank:
+        assert ties.asked == [25, 2, 2, 2]  # probes only; the rest stays due
+        assert updater.banked == schedule.due(schedule.update_step(3)) - 25 - 6
+    else:
+        assert ties.asked == [25, 7, 8, 7]
+    ties.choice = "left"  # segments now differ: the next round asks everything due
+    updater.ask_due(schedule, schedule.update_step(4), 5)
+    updater.collect()
+    updater.ask_due(schedule, schedule.update_step(5), 6)
+    assert store.counts().pairs == schedule.due(schedule.update_step(5))
+    store.close()
