@@ -1,5 +1,7 @@
 """The agent's reward: learned, measured from the absorbing state, never the true one."""
 
+from pathlib import Path
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -111,3 +113,23 @@ def test_return_scale_follows_the_size_of_the_new_reward() -> None:
     assert (
         carry_return_scale(norm, None, new, obs, np.zeros(5)) == 1.0
     )  # first reward: nothing to carry
+
+
+def test_a_resumed_sac_agent_keeps_its_replay_buffer(tmp_path: Path) -> None:
+    """Issue 9, defect 6: the buffer was neither saved nor restored."""
+    from rlhp.rl.agents import load_agent, save_agent
+
+    config = TrainConfig("Pendulum-v1", total_timesteps=300).with_overrides(
+        ['agent.algo="sac"', 'agent.overrides={"learning_starts": 1000}']
+    )
+    stack = build_stack(config, EpisodePool(1000), None, env_seed=0)
+    stack.model.learn(150)
+    save_agent(stack, tmp_path / "agent.pt")
+    assert (tmp_path / "replay.npz").is_file()
+    fresh = build_stack(config, EpisodePool(1000), None, env_seed=1)
+    assert fresh.model.replay_buffer is not None and fresh.model.replay_buffer.pos == 0
+    load_agent(fresh, tmp_path / "agent.pt")
+    old, new = stack.model.replay_buffer, fresh.model.replay_buffer
+    assert old is not None and new.pos == old.pos == 150 and new.full == old.full
+    for name in ("observations", "actions", "rewards", "dones", "timeouts"):
+        assert np.array_equal(getattr(new, name)[:150], getattr(old, name)[:150]), name

@@ -27,10 +27,14 @@ from rlhp.config import TrainConfig
 from rlhp.errors import ConfigError
 from rlhp.reward.ensemble import FrozenReward, RewardEnsemble
 from rlhp.rl.presets import agent_preset, check_budget, hidden_terms, import_env_module
+from rlhp.rl.replay import load_replay, save_replay
 from rlhp.rl.reward_wrapper import RewardSwapWrapper
 from rlhp.segments import EpisodePool
 
 log = logging.getLogger(__name__)
+
+REPLAY_FILE = "replay.npz"
+"""Beside the agent checkpoint: an off-policy agent's replay buffer (``rlhp.rl.replay``)."""
 
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "sac": SAC}
 """Stable-Baselines3's algorithms; TRPO (sb3-contrib, an optional extra) via ``algorithm_class``."""
@@ -174,12 +178,15 @@ def save_agent(stack: AgentStack, path: Path) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
     tmp.replace(path)
+    save_replay(stack.model, path.with_name(REPLAY_FILE))
 
 
 def load_agent(stack: AgentStack, path: Path) -> None:
+    """Restore ``save_agent``'s checkpoint (and an off-policy agent's replay buffer)."""
     state = torch.load(path, weights_only=True)
     stack.model.set_parameters(state["parameters"], exact_match=True, device="cpu")
     stack.model.num_timesteps = int(state["num_timesteps"])
+    load_replay(stack.model, path.with_name(REPLAY_FILE))
     norm_state = state.get("normalize")
     if stack.normalize is not None and norm_state is not None:
         norm = stack.normalize
