@@ -19,6 +19,7 @@ from rlhp.cli_labelling import LABELLING_COMMANDS, add_labelling_commands, human
 from rlhp.config import (
     ORACLE_PRESETS,
     Algo,
+    Device,
     RewardSource,
     Selector,
     TrainConfig,
@@ -76,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE_OR_RUN",
         help="train a fresh agent on a saved reward model, frozen, asking no labels "
         "(a file of rlhp reward fit, or a run directory)",
+    )
+    train.add_argument(
+        "--device", choices=get_args(Device), help="torch device for the agent and r̂ (default cpu)"
     )
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -138,6 +142,7 @@ def _train_config(args: argparse.Namespace, base: TrainConfig | None) -> TrainCo
         "seed": args.seed,
         "reward": args.reward,
         "feedback": args.feedback,
+        "device": args.device,
     }
     config = dataclasses.replace(config, **{k: v for k, v in top.items() if v is not None})
     if args.labels is not None:

@@ -23,6 +23,7 @@ RewardSource = Literal["preferences", "env"]
 Selector = Literal["uniform", "disagreement", "entropy"]
 ScheduleKind = Literal["decay", "constant"]
 Feedback = Literal["oracle", "human"]
+Device = Literal["cpu", "cuda", "auto"]
 
 
 @dataclass(frozen=True)
@@ -233,6 +234,10 @@ class TrainConfig:
     ``reward_model`` from the file, so the architecture matches)."""
     torch_threads: int = 1
     """torch intra-op threads; small networks on few cores are fastest with one."""
+    device: Device = "cpu"
+    """Where the agent's networks and the reward ensemble run: cpu, cuda, or auto (cuda
+    when torch sees one). The per-step reward the agent sees is always a NumPy snapshot
+    on the CPU (``FrozenReward``); fits and query scoring run on the device."""
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     reward_model: RewardModelConfig = field(default_factory=RewardModelConfig)
     queries: QueryConfig = field(default_factory=QueryConfig)

@@ -72,7 +72,9 @@ def evaluate(run_dir: Path | str, episodes: int = 20) -> Evaluation:
         if config.reward == "preferences" and run.reward_checkpoint.exists():
             spec = FeatureSpec.from_spaces(obs_space, action_space, config.reward_model.use_actions)
             model = RewardEnsemble(spec, config.reward_model)
-            model.load_state_dict(torch.load(run.reward_checkpoint, weights_only=True)["model"])
+            model.load_state_dict(
+                torch.load(run.reward_checkpoint, weights_only=True, map_location="cpu")["model"]
+            )
             pearson, spearman, compared = _return_correlation(model, store)
     finally:
         store.close()

@@ -66,7 +66,7 @@ class EnsembleSelector:
                 parts.append(probs.var(dim=0, unbiased=False))
             else:
                 parts.append(binary_entropy(probs.mean(dim=0)))
-        return torch.cat(parts).numpy()
+        return torch.cat(parts).cpu().numpy()
 
     def __call__(
         self, candidates: SegmentBatch, count: int, rng: np.random.Generator

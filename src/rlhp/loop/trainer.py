@@ -30,6 +30,7 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from rlhp.config import TrainConfig
+from rlhp.devices import resolve_device
 from rlhp.labellers.base import Labeller, check_labeller
 from rlhp.labellers.factory import LabellerFactory, make_labeller
 from rlhp.loop.diagnostics import HackingMonitor
@@ -123,6 +124,7 @@ class PreferenceLoop:
                 source = own if resume and own.exists() else config.reward_model_file
                 self.model.load_state_dict(read_saved(source).state["model"])
                 self.model.eval()
+            self.model.to(resolve_device(config.device))
         env_seed = config.seed + int(self.state.get("env_steps", 0))
         self.stack = build_stack(config, self.pool, self.model, env_seed)
         # -- labeller (issue #3): oracle or people; people need clips, clips need states --
@@ -391,7 +393,9 @@ class PreferenceLoop:
             load_agent(self.stack, self.run.agent_checkpoint)
         if self.updater is not None:
             if self.run.reward_checkpoint.exists():
-                self.updater.load(torch.load(self.run.reward_checkpoint, weights_only=True))
+                self.updater.load(
+                    torch.load(self.run.reward_checkpoint, weights_only=True, map_location="cpu")
+                )
             self.updater.labelled.mark_all_seen()
             last = self.state.get("last_round")
             self.updater.last_round = None if last is None else (bool(last[0]), float(last[1]))

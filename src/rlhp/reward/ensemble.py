@@ -115,6 +115,11 @@ class RewardEnsemble(nn.Module):
         self.register_buffer("output_std", torch.ones(self.members))
         self.register_buffer("absorbing_seen", torch.zeros((), dtype=torch.bool))
 
+    @property
+    def device(self) -> torch.device:
+        """Where the ensemble's parameters are (inputs are moved there)."""
+        return self.input_mean.device
+
     def l2_per_member(self) -> Tensor:
         """``(K,)`` sum of squared weights of each member (biases excluded)."""
         total = self.head.weight.pow(2).sum(dim=(1, 2))
@@ -138,6 +143,8 @@ class RewardEnsemble(nn.Module):
         Returns:
             ``(K, ...)`` rewards.
         """
+        device = self.device
+        obs, actions, absorbing = obs.to(device), actions.to(device), absorbing.to(device)
         x = self.spec.features(obs, actions)
         lead = x.shape[:-1]
         k = self.members
@@ -178,6 +185,7 @@ class RewardEnsemble(nn.Module):
                 torch.as_tensor(np.stack([s.absorbing for s in segments])),
             )
             .sum(dim=-1)
+            .cpu()
             .numpy()
         )
 
@@ -192,7 +200,7 @@ class RewardEnsemble(nn.Module):
         absorbing-state reward once labelled segments have shown one; else 0 (an
         untrained r̂_abs means nothing)."""
         if not bool(self.absorbing_seen):
-            return torch.zeros(self.members)
+            return torch.zeros(self.members, device=self.device)
         return (self.absorbing_reward - self.output_mean) / self.output_std
 
     def agent_offset(self) -> float:
@@ -208,7 +216,7 @@ class RewardEnsemble(nn.Module):
     @torch.no_grad()
     def fit_input_normalization(self, obs: Tensor, actions: Tensor, absorbing: Tensor) -> None:
         """Set the input standardisation from the non-absorbing steps given ``(..., *obs_shape)``."""
-        x = self.spec.features(obs, actions)[~absorbing]
+        x = self.spec.features(obs, actions)[~absorbing].to(self.device)
         if x.shape[0] < 2:
             return
         self.input_mean.copy_(x.mean(dim=0))
@@ -224,7 +232,9 @@ class RewardEnsemble(nn.Module):
         self.train(was_training)
         self.output_mean.copy_(raw.mean(dim=1))
         self.output_std.copy_(
-            raw.std(dim=1).clamp_min(1e-6) if raw.shape[1] > 1 else torch.ones(self.members)
+            raw.std(dim=1).clamp_min(1e-6)
+            if raw.shape[1] > 1
+            else torch.ones(self.members, device=self.device)
         )
 
 
@@ -287,7 +297,7 @@ class FrozenReward:
     @classmethod
     def from_model(cls, model: RewardEnsemble, pessimism: float) -> FrozenReward:
         def arr(t: Tensor) -> np.ndarray:
-            return t.detach().double().numpy()
+            return t.detach().cpu().double().numpy()
 
         k = model.members
         mean, std = arr(model.input_mean), arr(model.input_std)

@@ -84,7 +84,7 @@ def read_saved(source: Path | str) -> SavedReward:
     else:
         raise RlhpError(f"no reward model at {source}; give a .pt file or a run directory")
     try:
-        state = torch.load(path, weights_only=True)
+        state = torch.load(path, weights_only=True, map_location="cpu")
     except Exception as exc:  # a foreign or damaged file: torch raises many kinds
         raise RlhpError(
             f"{path} is not a reward model checkpoint ({exc.__class__.__name__})"

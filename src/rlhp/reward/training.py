@@ -189,7 +189,9 @@ class RewardTrainer:
         for row in np.flatnonzero(active):
             counts[row] = np.bincount(boot[row], minlength=n)
         self.last_bootstrap = np.where(active[:, None], data.ids[boot], -1)
-        weight = torch.as_tensor(active, dtype=torch.float32)
+        device = self.model.device
+        self.l2 = self.l2.to(device)
+        weight = torch.as_tensor(active, dtype=torch.float32, device=device)
         batch = min(cfg.batch_size, n)
         steps_per_epoch = max(1, n // batch)
         self.model.train()
@@ -206,7 +208,8 @@ class RewardTrainer:
                 raw = self.model.raw_rewards(
                     data.obs[idx], data.actions[idx], data.absorbing[idx], per_member=True
                 )  # (K, B, 2, T)
-                losses = preference_loss(preference_logits(raw), data.targets[idx], cfg.epsilon)
+                targets = data.targets[idx].to(device)
+                losses = preference_loss(preference_logits(raw), targets, cfg.epsilon)
                 penalty = (self.l2 * self.model.l2_per_member()).sum()
                 loss = (losses.mean(dim=1) * weight).sum() + penalty
                 self.optimizer.zero_grad(set_to_none=True)
@@ -215,8 +218,8 @@ class RewardTrainer:
                 steps += 1
         return self._evaluate_and_adapt(
             data,
-            torch.as_tensor(counts, dtype=torch.float32),
-            torch.as_tensor(held_out, dtype=torch.float32),
+            torch.as_tensor(counts, dtype=torch.float32, device=device),
+            torch.as_tensor(held_out, dtype=torch.float32, device=device),
             steps,
         )
 
@@ -227,7 +230,7 @@ class RewardTrainer:
         """Losses on each member's bootstrap (``counts`` ``(K, N)``) and fixed held-out set."""
         self.model.eval()
         logits = ensemble_logits(self.model, data)  # (K, N)
-        targets = data.targets.expand_as(logits)
+        targets = data.targets.to(logits.device).expand_as(logits)
         losses = preference_loss(logits, targets, self.config.epsilon)
         trained = counts.sum(dim=1) > 0
         train = (losses * counts).sum(dim=1) / counts.sum(dim=1).clamp_min(1)
@@ -258,7 +261,7 @@ def agreement(model: RewardEnsemble, data: Comparisons) -> float:
     """Fraction of decided pairs (μ ≠ ½) on which the ensemble's mean reward agrees."""
     model.eval()
     rewards = model.normalize(model.raw_rewards(data.obs, data.actions, data.absorbing)).mean(dim=0)
-    logits = preference_logits(rewards)
+    logits = preference_logits(rewards).cpu()
     decided = data.targets != 0.5
     if not bool(decided.any()):
         return float("nan")

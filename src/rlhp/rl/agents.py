@@ -24,6 +24,7 @@ from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from rlhp.config import TrainConfig
+from rlhp.devices import resolve_device
 from rlhp.errors import ConfigError
 from rlhp.reward.ensemble import FrozenReward, RewardEnsemble
 from rlhp.rl.presets import agent_preset, check_budget, hidden_terms, import_env_module
@@ -154,7 +155,14 @@ def build_stack(
         venv = normalize
     algo_cls = algorithm_class(config.agent.algo)
     try:
-        model = algo_cls("MlpPolicy", venv, seed=config.seed, device="cpu", verbose=0, **kwargs)
+        model = algo_cls(
+            "MlpPolicy",
+            venv,
+            seed=config.seed,
+            device=resolve_device(config.device),
+            verbose=0,
+            **kwargs,
+        )
     except TypeError as exc:
         raise ConfigError(f"bad agent override for {config.agent.algo}: {exc}") from exc
     wrapper.refresh_reward()
@@ -183,8 +191,8 @@ def save_agent(stack: AgentStack, path: Path) -> None:
 
 def load_agent(stack: AgentStack, path: Path) -> None:
     """Restore ``save_agent``'s checkpoint (and an off-policy agent's replay buffer)."""
-    state = torch.load(path, weights_only=True)
-    stack.model.set_parameters(state["parameters"], exact_match=True, device="cpu")
+    state = torch.load(path, weights_only=True, map_location="cpu")
+    stack.model.set_parameters(state["parameters"], exact_match=True, device=stack.model.device)
     stack.model.num_timesteps = int(state["num_timesteps"])
     load_replay(stack.model, path.with_name(REPLAY_FILE))
     norm_state = state.get("normalize")
