@@ -74,8 +74,7 @@ def _serve_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--token",
-        help="access token every request must carry (required off-loopback; at least 8 "
-        "characters)",
+        help="access token every request must carry (required off-loopback; at least 8 characters)",
     )
     group.add_argument(
         "--instructions",

@@ -111,9 +111,7 @@ corrections = Table(
     Column("answer_id", Integer, ForeignKey("answers.id"), nullable=False),
     Column("choice", Text, nullable=False),
     Column("corrected_at", Double, nullable=False),
-    CheckConstraint(
-        "choice IN ('left', 'right', 'equal', 'cant_tell')", name="corrections_choice"
-    ),
+    CheckConstraint("choice IN ('left', 'right', 'equal', 'cant_tell')", name="corrections_choice"),
 )
 
 Index("corrections_answer", corrections.c.answer_id)

@@ -44,7 +44,7 @@ from rlhp.labellers.base import Answer
 from rlhp.store import LabelStore
 from rlhp.store_engine import Location
 from rlhp.store_labelling import MAX_LOCKS_PER_NAME
-from rlhp.web.guard import LOOPBACK_NAMES, BodyTooLarge, RequestGuard
+from rlhp.web.guard import LOOPBACK_NAMES, RequestGuard
 
 log = logging.getLogger(__name__)
 
@@ -132,9 +132,9 @@ def _name_of_cookie(cookie: str) -> str:
         raw = unquote(cookie, errors="strict")
     except UnicodeDecodeError:
         raw = None
-    if raw is None or quote(raw) != cookie:
+    if raw is None or quote(raw) != cookie or _clean_name(raw) != raw:
         raise ApiError(400, "the name cookie is not one this page set; give your name again")
-    return _clean_name(raw)
+    return raw
 
 
 class AddressNames:
@@ -193,10 +193,6 @@ def create_app(settings: LabellingSettings, store: LabelStore | None = None) -> 
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
             problems.append(f"{where}: {err.get('msg', 'invalid')}")
         return JSONResponse({"error": "bad request: " + "; ".join(problems)}, status_code=422)
-
-    @app.exception_handler(BodyTooLarge)
-    async def too_large(_: Request, __: BodyTooLarge) -> JSONResponse:
-        return JSONResponse({"error": "a request body is at most 16 KiB"}, status_code=413)
 
     # -- helpers -------------------------------------------------------------------------------
 

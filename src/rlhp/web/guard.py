@@ -1,7 +1,8 @@
 """What every request passes before the app sees it: its size, its Host, its token.
 
 A pure ASGI middleware, so an oversized body is refused from its ``Content-Length``
-before a byte of it is read, and a body without one is cut off at the limit:
+before a byte of it is read, and a body without one (chunked) is read only up to the
+limit:
 
 * query strings longer than ``MAX_QUERY`` bytes: 414; bodies over ``MAX_BODY``: 413;
 * a ``Host`` header naming anything but the names the server serves: 421. Without a
@@ -61,10 +62,16 @@ class RequestGuard:
         if len(query) > MAX_QUERY:
             await _refuse(send, 414, f"the query string is over {MAX_QUERY} bytes")
             return
-        length = headers.get("content-length", "0")
-        if not length.isdigit() or int(length) > MAX_BODY:
+        length = headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
             await _refuse(send, 413, f"a request body is at most {MAX_BODY} bytes")
             return
+        if length is None and "chunked" in headers.get("transfer-encoding", "").lower():
+            body = await _read_bounded(receive)
+            if body is None:
+                await _refuse(send, 413, f"a request body is at most {MAX_BODY} bytes")
+                return
+            receive = _replay(body)
         if self.hosts is not None and host_name(headers.get("host", "")) not in self.hosts:
             await _refuse(
                 send,
@@ -87,7 +94,7 @@ class RequestGuard:
                 )
                 return
             set_cookie = bool(given_query)
-        await self.app(scope, _bounded(receive), _with_cookie(send, self.token, set_cookie))
+        await self.app(scope, receive, _with_cookie(send, self.token, set_cookie))
 
 
 def _cookie(headers: dict[str, str]) -> str | None:
@@ -98,24 +105,31 @@ def _cookie(headers: dict[str, str]) -> str | None:
     return morsel.value if morsel is not None else None
 
 
-def _bounded(receive: Receive) -> Receive:
-    """A body sent without ``Content-Length`` (chunked) is cut off at ``MAX_BODY``."""
-    seen = 0
-
-    async def bounded() -> Message:
-        nonlocal seen
+async def _read_bounded(receive: Receive) -> bytes | None:
+    """The whole body, or None as soon as it passes ``MAX_BODY`` (the rest is never read)."""
+    body = b""
+    while True:
         message = await receive()
-        if message["type"] == "http.request":
-            seen += len(message.get("body", b""))
-            if seen > MAX_BODY:
-                raise BodyTooLarge
-        return message
+        if message["type"] != "http.request":
+            return body
+        body += message.get("body", b"")
+        if len(body) > MAX_BODY:
+            return None
+        if not message.get("more_body", False):
+            return body
 
-    return bounded
 
+def _replay(body: bytes) -> Receive:
+    sent = False
 
-class BodyTooLarge(Exception):
-    """A chunked body went over ``MAX_BODY``; the app answers 413."""
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
 
 
 def _with_cookie(send: Send, token: str | None, set_cookie: bool) -> Send:
