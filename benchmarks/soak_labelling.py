@@ -55,16 +55,18 @@ def start_server(run: Path, port: int) -> subprocess.Popen:
     command = [sys.executable, "-m", "rlhp", "label", str(run), "--host", "127.0.0.1"]
     command += ["--port", str(port), "--lock-seconds", str(LOCK_SECONDS)]
     command += ["--locks-per-address", "1000"]  # every simulated person is on 127.0.0.1
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    log = run.parent / f"server-{port}.log"
+    with log.open("a") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=out)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
-            httpx.get(f"http://127.0.0.1:{port}/api/config", timeout=1)
+            httpx.get(f"http://127.0.0.1:{port}/api/config", timeout=2)
             return proc
         except httpx.TransportError:
             time.sleep(0.05)
     proc.kill()
-    raise RuntimeError("the server did not start")
+    raise RuntimeError(f"the server did not start: {log.read_text()[-2000:]}")
 
 
 class Offers:
@@ -229,7 +231,7 @@ def _soak(
     rogue = Rogue(urls, until, offers)
     for t in [*people, rogue]:
         t.start()
-    kills, restart_s = 0, []
+    kills, restart_s, failed_starts = 0, [], 0
     next_kill = started + kill_every
     while time.monotonic() < until:
         time.sleep(min(1.0, max(0.0, until - time.monotonic())))
@@ -240,7 +242,14 @@ def _soak(
             kills += 1
             time.sleep(down)
             t0 = time.perf_counter()
-            servers[victim] = start_server(run, ports[victim])
+            for attempt in range(3):  # a loaded machine: try again, and count it
+                try:
+                    servers[victim] = start_server(run, ports[victim])
+                    break
+                except RuntimeError:
+                    failed_starts += 1
+                    if attempt == 2:
+                        raise
             restart_s.append(time.perf_counter() - t0)
             next_kill += kill_every
     for t in [*people, rogue]:
@@ -273,6 +282,7 @@ def _soak(
         "seconds": round(elapsed, 1),
         "kills": kills,
         "restart_s_max": round(max(restart_s), 2) if restart_s else None,
+        "failed_starts": failed_starts,
         "answers": len(people_rows),
         "answers_per_s": round(len(people_rows) / elapsed, 2),
         "requests": len(latencies),

@@ -69,6 +69,9 @@ class ClaimedPair:
     left_clip: str
     right_clip: str
     lock_expires: float
+    left_id: int = 0
+    """The left segment's id (0 where unknown)."""
+    right_id: int = 0
 
 
 Outcome = Literal["stored", "repeat", "no_pair", "locked", "answered"]
@@ -110,7 +113,7 @@ def _pick_statement() -> Executable:
     p = _pairs.alias("p")
     left, right = _segments.alias("l"), _segments.alias("r")
     return (
-        select(p.c.id, left.c.clip, right.c.clip)
+        select(p.c.id, left.c.clip, right.c.clip, p.c.left_id, p.c.right_id)
         .join(left, left.c.id == p.c.left_id)
         .join(right, right.c.id == p.c.right_id)
         .where(left.c.clip.is_not(None), right.c.clip.is_not(None), *_free(p))
@@ -249,7 +252,7 @@ class LabellingQueries:
                 picked = conn.execute(_PICK, {**params, "skip": sorted(skip)}).first()
                 if picked is None:
                     return None
-                pair_id, left_clip, right_clip = picked
+                pair_id, left_clip, right_clip, left_id, right_id = picked
                 claim = {**params, "picked": pair_id, "expires": now + lock_seconds}
                 expires = conn.scalar(_CLAIM, claim)
                 if expires is not None:
@@ -257,7 +260,14 @@ class LabellingQueries:
                     stale = [i for i in held if i != pair_id][max_locks - 1 :]
                     if stale:
                         conn.execute(_RELEASE_MANY, {"me": labeller, "pairs": stale})
-                    return ClaimedPair(int(pair_id), left_clip, right_clip, float(expires))
+                    return ClaimedPair(
+                        int(pair_id),
+                        left_clip,
+                        right_clip,
+                        float(expires),
+                        int(left_id),
+                        int(right_id),
+                    )
                 skip.add(pair_id)  # answered between the two statements (PostgreSQL only)
 
     def submit_answer(

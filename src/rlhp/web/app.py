@@ -29,6 +29,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import quote, unquote
@@ -170,6 +171,18 @@ def create_app(settings: LabellingSettings, store: LabelStore | None = None) -> 
         settings.instructions or store.meta_value(INSTRUCTIONS_KEY) or DEFAULT_INSTRUCTIONS
     )
     addresses = AddressNames(settings.lock_seconds)
+
+    @lru_cache(maxsize=4096)
+    def timeline(segment_id: int) -> dict[str, int | None]:
+        """A clip's steps and the step its episode ended at (None: it goes on), for the
+        page's timeline: the frames after the end are the "episode over" frame."""
+        try:
+            absorbing = store.segment(segment_id).absorbing
+        except KeyError:
+            return {"steps": None, "ended_at": None}
+        ended = [i for i, a in enumerate(absorbing.tolist()) if a]
+        return {"steps": len(absorbing), "ended_at": ended[0] if ended else None}
+
     app = FastAPI(title="rlhp labelling", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = store
     hosts = None if settings.token is not None else frozenset(h.lower() for h in settings.hosts)
@@ -271,6 +284,8 @@ def create_app(settings: LabellingSettings, store: LabelStore | None = None) -> 
                 "left": "/" + claimed.left_clip,
                 "right": "/" + claimed.right_clip,
                 "lock_expires": claimed.lock_expires,
+                "left_clip": timeline(claimed.left_id),
+                "right_clip": timeline(claimed.right_id),
             }
         return {"pair": pair, "progress": progress(name)}
 
