@@ -27,6 +27,7 @@ answers only), kills, retries.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import signal
@@ -46,6 +47,7 @@ sys.path.insert(0, str(ROOT))  # tests.postgres: the same throw-away PostgreSQL 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from load_test_labelling import free_port, make_run  # noqa: E402
+
 from rlhp.store import LabelStore  # noqa: E402
 
 LOCK_SECONDS = 120.0
@@ -125,7 +127,7 @@ class Labeller(threading.Thread):
                 except httpx.TransportError:
                     self.retries += 1
                     time.sleep(0.2)  # the server went away between requests; ask again
-                except Exception as exc:  # noqa: BLE001  # counted and reported
+                except Exception as exc:  # counted and reported
                     self.errors.append(repr(exc))
 
     def _one(self, client: httpx.Client) -> None:
@@ -269,7 +271,7 @@ def _soak(
     offered_while_locked = 0
     for _pair, seen in offers.by_pair.items():
         seen.sort(key=lambda o: o[1])
-        for (a, _, a_expires), (b, b_now, _) in zip(seen, seen[1:], strict=False):
+        for (a, _, a_expires), (b, b_now, _) in itertools.pairwise(seen):
             if a != b and b_now < a_expires:
                 offered_while_locked += 1
     latencies = [x for t in people for x in t.latencies]

@@ -9,6 +9,7 @@ registers them with ``add_labelling_commands`` and dispatches through
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Callable
@@ -157,10 +158,8 @@ def _cmd_label(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.run()
-    except KeyboardInterrupt:
-        pass
     print(
         f"rlhp: labelling page stopped; every stored answer is kept in {store}",
         file=sys.stderr,

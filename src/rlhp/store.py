@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import time
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -69,8 +70,13 @@ def _to_blob(**arrays: np.ndarray) -> bytes:
 
 
 def _from_blob(blob: bytes) -> dict[str, np.ndarray]:
-    with np.load(io.BytesIO(blob), allow_pickle=False) as data:
-        return {k: data[k] for k in data.files}
+    try:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except (ValueError, OSError, zipfile.BadZipFile) as exc:  # SQLite does not checksum blobs
+        raise StoreError(
+            f"the label store holds a damaged segment ({exc}); restore it from a backup"
+        ) from exc
 
 
 # Statements are built once; each call only executes them.

@@ -23,11 +23,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from rlhp.clips.worker import ClipWorker
 from rlhp.store import LabelStore
 from rlhp.web import CHROMIUM_ARGS
-from tests.e2e.browser import CHROMIUM, require_browser
-from rlhp.clips.worker import ClipWorker
 from tests.conftest import cartpole_segments
+from tests.e2e.browser import CHROMIUM, require_browser
 from tests.e2e.test_browser import ARTIFACTS
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -186,7 +186,7 @@ def create_app(settings: LabellingSettings, store: LabelStore | None = None) -> 
     app = FastAPI(title="rlhp labelling", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = store
     hosts = None if settings.token is not None else frozenset(h.lower() for h in settings.hosts)
-    app.add_middleware(RequestGuard, hosts=hosts, token=settings.token)  # type: ignore[arg-type]  # an ASGI middleware class
+    app.add_middleware(RequestGuard, hosts=hosts, token=settings.token)
 
     # -- errors: always JSON that names the problem ---------------------------------------
 
