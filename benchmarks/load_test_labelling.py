@@ -38,7 +38,10 @@ from rlhp.segments import Segment
 from rlhp.store import LabelStore
 
 
-def make_run(root: Path, pairs: int, store_url: str | None = None) -> Path:
+def make_run(
+    root: Path, pairs: int, store_url: str | None = None, distinct_clips: bool = True
+) -> Path:
+    """A run of ``pairs`` pairs with fake clips (one file per segment, or one for all)."""
     run = root / "run"
     run.mkdir()
     if store_url is not None:  # as rlhp train --store records it
@@ -50,8 +53,10 @@ def make_run(root: Path, pairs: int, store_url: str | None = None) -> Path:
     (run / "clips").mkdir()
     clip = b"\x00" * 40_000  # about the size of a CartPole clip
     for sid in ids:
-        (run / "clips" / f"segment-{sid:06d}.mp4").write_bytes(clip)
-        store.set_clip(sid, f"clips/segment-{sid:06d}.mp4")
+        name = f"segment-{sid if distinct_clips else ids[0]:06d}.mp4"
+        if distinct_clips or sid == ids[0]:
+            (run / "clips" / name).write_bytes(clip)
+        store.set_clip(sid, f"clips/{name}")
     store.close()
     (run / "config.json").write_text(json.dumps({"schedule": {"labels": pairs}}))
     return run
@@ -79,7 +84,7 @@ def start_server(run: Path, port: int) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a loaded 2-core machine: seconds, not 30
     while time.monotonic() < deadline:
         try:
             httpx.get(f"http://127.0.0.1:{port}/api/config", timeout=1)

@@ -86,3 +86,21 @@ def test_import_refuses_foreign_or_bad_rows_and_imports_nothing(
         assert main(["labels", "import", str(labelling_run), str(path)]) == 2, what
         assert "rlhp: error:" in capsys.readouterr().err
         assert _rows(labelling_run) == [], what
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(
+    labelling_run: Path, tmp_path: Path
+) -> None:
+    store = LabelStore.open(labelling_run / "labels.sqlite")
+    names = ['=HYPERLINK("http://evil")', "+1", "-2+3", "@SUM(A1)", "ann"]
+    store.record_answers([Answer(i + 1, "left", n, 100.0) for i, n in enumerate(names)])
+    store.close()
+    out = tmp_path / "labels.csv"
+    assert main(["labels", "export", str(labelling_run), "--format", "csv", "--out", str(out)]) == 0
+    cells = [line.split(",")[5] for line in out.read_text().splitlines()[1:]]
+    assert cells[:4] == ['"\'=HYPERLINK(""http://evil"")"', "'+1", "'-2+3", "'@SUM(A1)"]
+    assert cells[4] == "ann"
+    # import takes the quote off again: the names round-trip
+    from rlhp.labels_io import parse_rows
+
+    assert [r.labeller for r in parse_rows(out.read_text(), "csv")] == names

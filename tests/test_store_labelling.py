@@ -47,7 +47,7 @@ def test_concurrent_claims_never_share_a_pair(new_location: NewLocation, answer:
         try:
             start.wait()
             while True:
-                pair = store.claim_pair(name, 120.0, exclude=claimed[name])
+                pair = store.claim_pair(name, 120.0, exclude=claimed[name], max_locks=500)
                 if pair is None:
                     if not answer or store.waiting_pairs()[0] == 0:
                         return
@@ -55,7 +55,7 @@ def test_concurrent_claims_never_share_a_pair(new_location: NewLocation, answer:
                     continue
                 claimed[name].append(pair.pair_id)
                 if answer:
-                    assert store.submit_answer(Answer(pair.pair_id, "left", name)) is True
+                    assert store.submit_answer(Answer(pair.pair_id, "left", name)) == "stored"
         except BaseException as exc:
             errors.append(exc)
 
@@ -128,3 +128,97 @@ def test_trainer_and_server_share_a_store(new_location: NewLocation) -> None:
     assert (counts.pairs, counts.answers) == (rounds * per_round, rounds * per_round)
     trainer.close()
     server.close()
+
+
+def test_the_answer_lock_rule_holds_on_every_backend(new_location: NewLocation) -> None:
+    """Bob is offered pair 1, Carol pair 2; Carol's answer to Bob's pair is refused, and
+    a fully answered pair takes no more answers (issue 11, defect 2)."""
+    store = LabelStore.create(new_location(), {"env_id": "X"})
+    p1, p2, p3 = _add_pairs_with_clips(store, 3)
+    now = 1_000.0
+    assert store.claim_pair("bob", 120.0, now=now).pair_id == p1  # type: ignore[union-attr]
+    assert store.claim_pair("carol", 120.0, now=now).pair_id == p2  # type: ignore[union-attr]
+    assert store.submit_answer(Answer(p1, "right", "carol"), now=now + 1) == "locked"
+    assert store.submit_answer(Answer(p1, "left", "bob"), now=now + 2) == "stored"
+    assert store.submit_answer(Answer(p1, "right", "dave"), now=now + 3) == "answered"
+    assert store.submit_answer(Answer(p1, "right", "bob"), now=now + 4) == "repeat"
+    assert store.submit_answer(Answer(999, "left", "bob"), now=now) == "no_pair"
+    # two answers wanted: a second person may answer the unlocked pair
+    assert store.submit_answer(Answer(p1, "equal", "dave"), 2, now=now + 5) == "stored"
+    # an expired lock protects nobody: a late answer to an unanswered pair is stored
+    assert store.submit_answer(Answer(p2, "left", "erin"), now=now + 121) == "stored"
+    assert store.submit_answer(Answer(p3, "left", "erin"), now=now) == "stored"
+    assert [(a.pair_id, a.choice, a.labeller) for a in store.answers()] == [
+        (p1, "left", "bob"),
+        (p1, "equal", "dave"),
+        (p2, "left", "erin"),
+        (p3, "left", "erin"),
+    ]
+    store.close()
+
+
+def test_racing_answers_to_one_pair_store_exactly_one(new_location: NewLocation) -> None:
+    """16 people answer the same 30 unlocked pairs at once through two stores: with one
+    answer wanted per pair, exactly one answer per pair is stored, the rest refused."""
+    location = new_location()
+    first = LabelStore.create(location, {"env_id": "X"})
+    second = LabelStore.open(location)
+    pairs = _add_pairs_with_clips(first, 30)
+    outcomes: Counter[str] = Counter()
+    start = threading.Barrier(16)
+    errors: list[BaseException] = []
+
+    def answer_all(name: str, store: LabelStore) -> None:
+        try:
+            start.wait()
+            for pair in pairs:
+                outcomes[store.submit_answer(Answer(pair, "left", name))] += 1
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=answer_all, args=(f"p{i}", (first, second)[i % 2]))
+        for i in range(16)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    assert outcomes == {"stored": 30, "answered": 15 * 30}
+    assert sorted(Counter(a.pair_id for a in first.answers()).items()) == [(p, 1) for p in pairs]
+    first.close()
+    second.close()
+
+
+def test_a_name_holds_at_most_three_locks(new_location: NewLocation) -> None:
+    store = LabelStore.create(new_location(), {"env_id": "X"})
+    pairs = _add_pairs_with_clips(store, 6)
+    got = []
+    for i in range(5):
+        claimed = store.claim_pair("hoarder", 120.0, exclude=got, now=1_000.0 + i)
+        assert claimed is not None
+        got.append(claimed.pair_id)
+    assert got == pairs[:5]
+    assert store.locks_held(["hoarder"], now=1_010.0) == 3  # the two oldest were given up
+    assert store.claim_pair("other", 120.0, now=1_010.0).pair_id == pairs[0]  # type: ignore[union-attr]
+    assert store.locks_held(["hoarder", "other"], now=1_010.0) == 4
+    assert store.locks_held(["hoarder", "other"], now=2_000.0) == 0  # all expired
+    store.close()
+
+
+def test_undo_is_a_correction_beside_the_answer(new_location: NewLocation) -> None:
+    store = LabelStore.create(new_location(), {"env_id": "X"})
+    p1, p2 = _add_pairs_with_clips(store, 2)
+    assert store.submit_answer(Answer(p1, "left", "ann", 1_000.0), now=1_000.0) == "stored"
+    assert store.submit_answer(Answer(p2, "left", "ann", 1_000.0), now=1_000.0) == "stored"
+    assert store.correct_answer(p1, "ann", "right", 30.0, now=1_005.0) == "stored"
+    assert store.correct_answer(p1, "bob", "right", 30.0, now=1_005.0) == "no_answer"
+    assert store.correct_answer(p2, "ann", "right", 30.0, now=1_031.0) == "too_late"
+    # the answer is kept as given; the correction is what trains
+    assert [a.choice for a in store.answers()] == ["left", "left"]
+    targets = {p.pair_id: p.target for p in store.labelled_pairs()}
+    assert targets == {p1: 0.0, p2: 1.0}
+    assert store.correct_answer(p1, "ann", "cant_tell", 30.0, now=1_006.0) == "stored"
+    assert {p.pair_id for p in store.labelled_pairs()} == {p2}  # can't tell: not trained on
+    store.close()

@@ -3,19 +3,43 @@
 >>> from rlhp import TrainConfig, ScheduleConfig, train, evaluate
 >>> summary = train(TrainConfig("CartPole-v1", schedule=ScheduleConfig(labels=100)), "runs/cp")
 >>> evaluate("runs/cp", episodes=20).true_return_mean
+
+The names below are imported on first use (module ``__getattr__``), so ``import
+rlhp.web`` — the labelling server — loads neither torch nor Stable-Baselines3.
 """
 
-from rlhp.config import (
-    AgentConfig,
-    OracleConfig,
-    QueryConfig,
-    RewardModelConfig,
-    ScheduleConfig,
-    TrainConfig,
-)
-from rlhp.errors import RlhpError
-from rlhp.loop.runs import resume, train
-from rlhp.loop.trainer import RunSummary
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rlhp.config import (
+        AgentConfig,
+        OracleConfig,
+        QueryConfig,
+        RewardModelConfig,
+        ScheduleConfig,
+        TrainConfig,
+    )
+    from rlhp.errors import RlhpError
+    from rlhp.evaluation import evaluate
+    from rlhp.loop.runs import resume, train
+    from rlhp.loop.trainer import RunSummary
+
+_WHERE = {
+    "AgentConfig": "rlhp.config",
+    "OracleConfig": "rlhp.config",
+    "QueryConfig": "rlhp.config",
+    "RewardModelConfig": "rlhp.config",
+    "ScheduleConfig": "rlhp.config",
+    "TrainConfig": "rlhp.config",
+    "RlhpError": "rlhp.errors",
+    "evaluate": "rlhp.evaluation",
+    "resume": "rlhp.loop.runs",
+    "train": "rlhp.loop.runs",
+    "RunSummary": "rlhp.loop.trainer",
+}
 
 __all__ = [
     "AgentConfig",
@@ -26,7 +50,21 @@ __all__ = [
     "RunSummary",
     "ScheduleConfig",
     "TrainConfig",
+    "evaluate",
     "resume",
     "train",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rlhp' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -9,6 +9,7 @@ registers them with ``add_labelling_commands`` and dispatches through
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Callable
@@ -73,9 +74,20 @@ def _serve_options(parser: argparse.ArgumentParser) -> None:
         "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})"
     )
     group.add_argument(
-        "--token", help="access token every request must carry (required off-loopback)"
+        "--token",
+        help="access token every request must carry (required off-loopback; at least 8 characters)",
     )
-    group.add_argument("--instructions", help="the task instruction shown above the clips")
+    group.add_argument(
+        "--instructions",
+        help="the task instruction shown above the clips (saved in the store: rlhp label "
+        "shows it too)",
+    )
+    group.add_argument(
+        "--locks-per-address",
+        type=int,
+        default=24,
+        help="pairs the names used from one client address may hold at once (default 24)",
+    )
     group.add_argument(
         "--lock-seconds",
         type=float,
@@ -84,30 +96,45 @@ def _serve_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _settings(args: argparse.Namespace, run_dir: Path) -> LabellingSettings:
+def _settings(args: argparse.Namespace, run_dir: Path, train: bool = False) -> LabellingSettings:
+    """The page's settings; ``train``: the trainer's page (its instruction is the default
+    one unless given, and is saved in the store for ``rlhp label``)."""
     from rlhp.loop.run_dir import store_location
     from rlhp.web.app import DEFAULT_INSTRUCTIONS, LabellingSettings
 
+    if train and not args.instructions:
+        args = argparse.Namespace(**{**vars(args), "instructions": DEFAULT_INSTRUCTIONS})
+
     if args.lock_seconds <= 0:
         raise RlhpError("--lock-seconds must be > 0")
+    if args.locks_per_address < 3:
+        raise RlhpError("--locks-per-address must be >= 3 (one person holds up to 3 pairs)")
     return LabellingSettings(
         run_dir,
         store=store_location(run_dir),
         token=args.token,
-        instructions=args.instructions or DEFAULT_INSTRUCTIONS,
+        instructions=args.instructions if train else args.instructions or None,
         lock_seconds=args.lock_seconds,
+        locks_per_address=args.locks_per_address,
     )
 
 
 def human_factory(args: argparse.Namespace) -> LabellerFactory:
     """People answer on a page served from a thread of this process."""
     from rlhp.labellers.human import HumanLabeller
-    from rlhp.web.server import LabellingServer, check_binding
+    from rlhp.web.app import INSTRUCTIONS_KEY
+    from rlhp.web.server import LabellingServer, bind, check_binding
 
-    check_binding(args.host, args.token)  # before any training starts
+    # before the run directory is made: a bad port, host or token, or a busy port, is
+    # one line and exit 2 with nothing left behind
+    check_binding(args.host, args.token, args.port)
+    sock = bind(args.host, args.port)
 
     def factory(config: TrainConfig, store: LabelStore, run_dir: Path, _rng: object) -> Labeller:
-        server = LabellingServer(_settings(args, run_dir), args.host, args.port).start()
+        settings = _settings(args, run_dir, train=True)
+        assert settings.instructions is not None
+        store.set_meta_value(INSTRUCTIONS_KEY, settings.instructions)
+        server = LabellingServer(settings, args.host, args.port, sock=sock).start()
         print(f"rlhp: labelling page at {server.url}", file=sys.stderr, flush=True)
         return HumanLabeller(run_dir, config.env_id, store, where=server.url, on_close=server.stop)
 
@@ -115,8 +142,9 @@ def human_factory(args: argparse.Namespace) -> LabellerFactory:
 
 
 def _cmd_label(args: argparse.Namespace) -> int:
-    from rlhp.web.server import LabellingServer
+    from rlhp.web.server import LabellingServer, check_binding
 
+    check_binding(args.host, args.token, args.port)
     settings = _settings(args, args.run_dir)
     store = parse_location(settings.store or args.run_dir / "labels.sqlite")
     if store.file is not None and not store.file.is_file():
@@ -130,7 +158,12 @@ def _cmd_label(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    server.run()
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    print(
+        f"rlhp: labelling page stopped; every stored answer is kept in {store}",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -138,7 +171,7 @@ def _cmd_labels(args: argparse.Namespace) -> int:
     from rlhp.labels_io import export_labels, import_labels
     from rlhp.store import LabelStore
 
-    store = LabelStore.open(_store_of(args.run_dir))
+    store = LabelStore.open(_store_of(args.run_dir), writing=args.labels_command == "import")
     try:
         if args.labels_command == "export":
             text = export_labels(store, args.out, args.format)

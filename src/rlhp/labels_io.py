@@ -5,7 +5,10 @@ segment ids so that rows can be joined with the store's segments:
 
     pair_id, left_id, right_id, env_step, choice, labeller, answered_at
 
-JSON Lines (one object per line) or CSV with that header. Import is all or nothing:
+JSON Lines (one object per line) or CSV with that header. A CSV text cell that a
+spreadsheet would run as a formula (it starts with ``=``, ``+``, ``-``, ``@``, a tab or
+a carriage return) is written with a leading ``'``, and import takes that ``'`` off
+again, so names round-trip. Import is all or nothing:
 every row is checked (known pair, same segments, valid choice) before any is stored,
 and a row already in the store (same pair and labeller) is skipped, so importing the
 same file twice changes nothing.
@@ -27,6 +30,19 @@ from rlhp.store import LabelStore
 
 Format = Literal["jsonl", "csv"]
 FIELDS = ("pair_id", "left_id", "right_id", "env_step", "choice", "labeller", "answered_at")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""What makes a spreadsheet read a cell as a formula (CSV injection)."""
+
+
+def _neutral(cell: object) -> object:
+    """A text cell a spreadsheet would run as a formula, made inert with a leading ``'``."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_START):
+        return "'" + cell
+    return cell
+
+
+def _unneutral(cell: str) -> str:
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_START) else cell
 
 
 @dataclass(frozen=True)
@@ -61,7 +77,7 @@ def dump_rows(rows: Iterable[LabelRow], fmt: Format) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=FIELDS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(asdict(r) for r in rows)
+    writer.writerows({k: _neutral(v) for k, v in asdict(r).items()} for r in rows)
     return out.getvalue()
 
 
@@ -82,7 +98,10 @@ def parse_rows(text: str, fmt: Format) -> list[LabelRow]:
             raise RlhpError(
                 f"CSV header lacks {', '.join(sorted(missing))}; expected {','.join(FIELDS)}"
             )
-        raw = [(n, row) for n, row in enumerate(reader, 2)]
+        raw = [
+            (n, {k: _unneutral(v) if isinstance(v, str) else v for k, v in row.items()})
+            for n, row in enumerate(reader, 2)
+        ]
     return [_row(n, r) for n, r in raw]
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import time
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -30,7 +31,7 @@ from rlhp.errors import StoreError
 from rlhp.labellers.base import TARGETS, Answer, Choice
 from rlhp.segments import Segment
 from rlhp.store_engine import Database, Location, StoreLocation, database_error, parse_location
-from rlhp.store_labelling import LabellingQueries, answer_row
+from rlhp.store_labelling import LabellingQueries, answer_row, effective_choice
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,13 @@ def _to_blob(**arrays: np.ndarray) -> bytes:
 
 
 def _from_blob(blob: bytes) -> dict[str, np.ndarray]:
-    with np.load(io.BytesIO(blob), allow_pickle=False) as data:
-        return {k: data[k] for k in data.files}
+    try:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except (ValueError, OSError, zipfile.BadZipFile) as exc:  # SQLite does not checksum blobs
+        raise StoreError(
+            f"the label store holds a damaged segment ({exc}); restore it from a backup"
+        ) from exc
 
 
 # Statements are built once; each call only executes them.
@@ -109,10 +115,11 @@ _PAIR_IDS = select(_pairs.c.id)
 _ANSWERS = select(
     _answers.c.pair_id, _answers.c.choice, _answers.c.labeller, _answers.c.answered_at
 ).order_by(_answers.c.id)
+_CHOICE = effective_choice()  # an answer's newest correction (the page's undo), else itself
 _LABELLED = (
-    select(_pairs.c.id, _pairs.c.left_id, _pairs.c.right_id, _pairs.c.env_step, _answers.c.choice)
+    select(_pairs.c.id, _pairs.c.left_id, _pairs.c.right_id, _pairs.c.env_step, _CHOICE)
     .join(_answers, _answers.c.pair_id == _pairs.c.id)
-    .where(_answers.c.choice != "cant_tell")
+    .where(_CHOICE != "cant_tell")
     .order_by(_pairs.c.id, _answers.c.id)
 )
 
@@ -192,12 +199,17 @@ class LabelStore(LabellingQueries):
         return cls(db)
 
     @classmethod
-    def open(cls, location: Location, expect: dict[str, str] | None = None) -> LabelStore:
+    def open(
+        cls, location: Location, expect: dict[str, str] | None = None, writing: bool = False
+    ) -> LabelStore:
         """Open an existing store, checking that it is an rlhp store this version can read.
 
         Args:
             location: the SQLite file, or the database's URL.
             expect: meta entries that must match (e.g. the env id), or the open fails.
+            writing: the caller will add to it: an SQLite file is checked page by page
+                first (``PRAGMA quick_check``), so a damaged file is refused before any
+                answer goes into it.
         """
         where = parse_location(location)
         if where.file is not None and not where.file.is_file():
@@ -205,6 +217,9 @@ class LabelStore(LabellingQueries):
         db = Database(where)
         try:
             schema.check_meta(where, schema.read_meta(db), expect or {})
+            if writing:
+                db.check_integrity()
+            db.add_missing_tables(schema.metadata)
         except BaseException:
             db.close()
             raise
@@ -308,7 +323,10 @@ class LabelStore(LabellingQueries):
     def record_answers(self, answers: Iterable[Answer]) -> int:
         """Store answers; a repeat of (pair, labeller) is ignored. Returns how many were new.
 
-        Answers to pairs the store does not hold are ignored too.
+        Answers to pairs the store does not hold are ignored too. This is the trainer's
+        and ``rlhp labels import``'s path (the oracle answers every pair it is asked, an
+        import merges answers given elsewhere): no page locks apply to it. People's
+        answers go through ``submit_answer``, which enforces them.
         """
         batch = list(answers)
         if not batch:

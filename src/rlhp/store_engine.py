@@ -31,11 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Table, create_engine, event
+from sqlalchemy import Connection, MetaData, Table, create_engine, event, inspect
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, OperationalError
 from sqlalchemy.sql.dml import ReturningInsert
 
 from rlhp.errors import StoreError
@@ -167,16 +167,44 @@ class Database:
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
         """A connection for reads; each statement sees the latest committed data."""
-        with self._turn, self.engine.connect() as conn:
+        with self._damaged(), self._turn, self.engine.connect() as conn:
             yield conn
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
         """One transaction: committed when the block ends, rolled back if it raises."""
-        with self._turn, self.engine.begin() as conn:
+        with self._damaged(), self._turn, self.engine.begin() as conn:
             if self.sqlite:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             yield conn
+
+    @contextlib.contextmanager
+    def _damaged(self) -> Iterator[None]:
+        """A damaged SQLite file, noticed by any statement, becomes one StoreError."""
+        try:
+            yield
+        except DatabaseError as exc:
+            if self.sqlite and _is_damage(exc):
+                raise damaged(self.where, problem(self.where, exc)) from exc
+            raise
+
+    def check_integrity(self) -> None:
+        """Refuse a damaged SQLite file (``PRAGMA quick_check``: every page and index,
+        without the slower cross-checks of ``integrity_check``); PostgreSQL checks its own."""
+        if not self.sqlite:
+            return
+        with self.read() as conn:
+            found = [str(r[0]) for r in conn.exec_driver_sql("PRAGMA quick_check(5)")]
+        if found != ["ok"]:
+            raise damaged(self.where, "; ".join(found))
+
+    def add_missing_tables(self, metadata: MetaData) -> None:
+        """Create the tables a store of an older release lacks (additions within a format)."""
+        with self.read() as conn:
+            present = set(inspect(conn).get_table_names())
+        if set(metadata.tables) - present:
+            with self.write() as conn:
+                metadata.create_all(conn, checkfirst=True)
 
     def insert_new(self, table: Table) -> ReturningInsert[Any]:
         """``INSERT … ON CONFLICT DO NOTHING RETURNING id``: rows that would break a unique
@@ -189,6 +217,18 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def damaged(where: StoreLocation, detail: str) -> StoreError:
+    return StoreError(
+        f"{where} is damaged ({detail}); restore it from a backup, or export what is "
+        "readable with the sqlite3 shell's .recover"
+    )
+
+
+def _is_damage(exc: DatabaseError) -> bool:
+    text = str(exc.orig).lower()
+    return "malformed" in text or "corrupt" in text
 
 
 def _sqlite_setup(dbapi_connection: Any, _record: object) -> None:

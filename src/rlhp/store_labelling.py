@@ -14,6 +14,20 @@ once its row is locked and re-read, while its answer is still invisible, so a si
 ``UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED)`` hands out answered pairs a
 second time (measured: 8 of 300 pairs, 16 threads). The second statement takes a new
 snapshot after the row lock, sees that answer, and the claim moves on to the next pair.
+
+The answer-lock rule (``submit_answer``): an answer to a pair that someone else holds an
+unexpired lock on, or that already has ``answers_per_pair`` answers from others, is
+refused (the API's 409) and nothing is stored. Refused rather than kept-but-flagged
+because the lock is the promise made to the person holding it (their answer is wanted,
+nobody else's), ``answers_per_pair`` is the human time the run agreed to spend per pair,
+and a flagged row would be one more thing every reader of the store must filter; the
+page tells the person the answer was not needed. A lock that has expired protects
+nobody, so a late answer (a page that was offline) is stored while the pair still wants
+answers. The pair's row is locked first (``FOR UPDATE`` on PostgreSQL; SQLite's write
+lock), so two answers racing for the last place cannot both be stored.
+
+A name holds at most ``MAX_LOCKS_PER_NAME`` unexpired locks: a claim beyond that
+releases that name's oldest lock. Undo is a row in ``corrections``, never an update.
 """
 
 from __future__ import annotations
@@ -21,6 +35,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal
 
 from sqlalchemy import (
     ColumnElement,
@@ -32,6 +47,7 @@ from sqlalchemy import (
     Text,
     bindparam,
     case,
+    delete,
     exists,
     func,
     or_,
@@ -53,10 +69,27 @@ class ClaimedPair:
     left_clip: str
     right_clip: str
     lock_expires: float
+    left_id: int = 0
+    """The left segment's id (0 where unknown)."""
+    right_id: int = 0
 
+
+Outcome = Literal["stored", "repeat", "no_pair", "locked", "answered"]
+"""What became of an answer: stored; a repeat of this person's earlier answer (kept, not
+changed); no such pair; refused, another person holds the pair's lock; refused, the pair
+already has the answers it wants."""
+
+Correction = Literal["stored", "no_answer", "too_late"]
+"""What became of a correction: stored; this person has no answer to the pair; the
+answer is older than the undo window."""
+
+MAX_LOCKS_PER_NAME = 3
+"""Locks one name may hold: the pair on screen, the preloaded next one, and one spare
+(a reload). A fourth claim releases the name's oldest lock."""
 
 # Statements are built once (bound parameters below); each call only executes them.
 _pairs, _answers, _segments = schema.pairs, schema.answers, schema.segments
+_corrections, _meta = schema.corrections, schema.meta
 _me = bindparam("me", type_=Text)
 _now = bindparam("now", type_=Double)
 _per_pair = bindparam("per_pair", type_=Integer)
@@ -80,7 +113,7 @@ def _pick_statement() -> Executable:
     p = _pairs.alias("p")
     left, right = _segments.alias("l"), _segments.alias("r")
     return (
-        select(p.c.id, left.c.clip, right.c.clip)
+        select(p.c.id, left.c.clip, right.c.clip, p.c.left_id, p.c.right_id)
         .join(left, left.c.id == p.c.left_id)
         .join(right, right.c.id == p.c.right_id)
         .where(left.c.clip.is_not(None), right.c.clip.is_not(None), *_free(p))
@@ -105,6 +138,51 @@ _RELEASE = (
     .values(locked_by=None, lock_expires=None)
 )
 _ANSWERS_BY = select(func.count()).select_from(_answers).where(_answers.c.labeller == _me)
+_HELD = (
+    select(_pairs.c.id)
+    .where(_pairs.c.locked_by == _me, _pairs.c.lock_expires >= _now)
+    .order_by(_pairs.c.lock_expires.desc(), _pairs.c.id.desc())
+)
+_RELEASE_MANY = (
+    update(_pairs)
+    .where(_pairs.c.id.in_(bindparam("pairs", expanding=True)), _pairs.c.locked_by == _me)
+    .values(locked_by=None, lock_expires=None)
+)
+_LOCKS_OF = (
+    select(func.count())
+    .select_from(_pairs)
+    .where(
+        _pairs.c.locked_by.in_(bindparam("names", expanding=True)), _pairs.c.lock_expires >= _now
+    )
+)
+_PAIR_LOCK = (
+    select(_pairs.c.locked_by, _pairs.c.lock_expires)
+    .where(_pairs.c.id == bindparam("pair"))
+    .with_for_update()  # PostgreSQL: answers to one pair are stored one at a time
+)
+_MY_ANSWER = select(_answers.c.id, _answers.c.answered_at).where(
+    _answers.c.pair_id == bindparam("pair"), _answers.c.labeller == _me
+)
+_OTHERS_ANSWERS = (
+    select(func.count())
+    .select_from(_answers)
+    .where(_answers.c.pair_id == bindparam("pair"), _answers.c.labeller != _me)
+)
+_ADD_CORRECTION = _corrections.insert()
+_META_VALUE = select(_meta.c.value).where(_meta.c.key == bindparam("key"))
+_DROP_META = delete(_meta).where(_meta.c.key == bindparam("key"))
+
+
+def effective_choice() -> ColumnElement[str]:
+    """The answer that counts for a row of ``answers``: its newest correction, else itself."""
+    newest = (
+        select(_corrections.c.choice)
+        .where(_corrections.c.answer_id == _answers.c.id)
+        .order_by(_corrections.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return func.coalesce(newest, _answers.c.choice)
 
 
 def _waiting_statement() -> Executable:
@@ -156,13 +234,15 @@ class LabellingQueries:
         exclude: Iterable[int] = (),
         answers_per_pair: int = 1,
         now: float | None = None,
+        max_locks: int = MAX_LOCKS_PER_NAME,
     ) -> ClaimedPair | None:
         """Lock the next pair for ``labeller``; None when no pair with both clips is free.
 
         A pair is free when nobody holds an unexpired lock on it (or ``labeller`` does),
         ``labeller`` has not answered it, and it has fewer than ``answers_per_pair``
         answers. Fewest answers first, then oldest. The pair's row is locked before it is
-        re-checked and claimed, so two people can never lock the same pair at once.
+        re-checked and claimed, so two people can never lock the same pair at once. A
+        name holding ``max_locks`` locks gives up its oldest one.
         """
         now = time.time() if now is None else now
         params = {"me": labeller, "now": now, "per_pair": answers_per_pair}
@@ -172,26 +252,94 @@ class LabellingQueries:
                 picked = conn.execute(_PICK, {**params, "skip": sorted(skip)}).first()
                 if picked is None:
                     return None
-                pair_id, left_clip, right_clip = picked
+                pair_id, left_clip, right_clip, left_id, right_id = picked
                 claim = {**params, "picked": pair_id, "expires": now + lock_seconds}
                 expires = conn.scalar(_CLAIM, claim)
                 if expires is not None:
-                    return ClaimedPair(int(pair_id), left_clip, right_clip, float(expires))
+                    held = [int(i) for i in conn.scalars(_HELD, params)]
+                    stale = [i for i in held if i != pair_id][max_locks - 1 :]
+                    if stale:
+                        conn.execute(_RELEASE_MANY, {"me": labeller, "pairs": stale})
+                    return ClaimedPair(
+                        int(pair_id),
+                        left_clip,
+                        right_clip,
+                        float(expires),
+                        int(left_id),
+                        int(right_id),
+                    )
                 skip.add(pair_id)  # answered between the two statements (PostgreSQL only)
 
-    def submit_answer(self, answer: Answer) -> bool | None:
-        """Store one answer and release the labeller's lock on the pair.
+    def submit_answer(
+        self, answer: Answer, answers_per_pair: int = 1, now: float | None = None
+    ) -> Outcome:
+        """Store one answer under the answer-lock rule (module docstring); release the lock.
 
-        Returns True if stored, False if this labeller had already answered this pair
-        (idempotent repeat; the first answer is kept), None if the pair does not exist.
+        A repeat of this labeller's earlier answer to the pair is ``"repeat"`` (the first
+        answer is kept), so a page may resend an answer whose reply it never saw.
         """
+        now = time.time() if now is None else now
+        me = {"me": answer.labeller, "pair": answer.pair_id}
         with self._db.write() as conn:
-            if conn.scalar(_PAIR_EXISTS, {"pair": answer.pair_id}) is None:
-                return None
-            added = conn.execute(self._db.insert_new(_answers), answer_row(answer))
-            stored = added.first() is not None
-            conn.execute(_RELEASE, {"pair": answer.pair_id, "me": answer.labeller})
-            return stored
+            lock = conn.execute(_PAIR_LOCK, me).first()
+            if lock is None:
+                return "no_pair"
+            outcome: Outcome
+            if conn.execute(_MY_ANSWER, me).first() is not None:
+                outcome = "repeat"
+            elif lock[0] not in (None, answer.labeller) and float(lock[1]) >= now:
+                return "locked"
+            elif int(conn.scalar(_OTHERS_ANSWERS, me) or 0) >= answers_per_pair:
+                outcome = "answered"
+            else:
+                conn.execute(self._db.insert_new(_answers), answer_row(answer))
+                outcome = "stored"
+            conn.execute(_RELEASE, me)
+            return outcome
+
+    def correct_answer(
+        self,
+        pair_id: int,
+        labeller: str,
+        choice: str,
+        within_seconds: float,
+        now: float | None = None,
+    ) -> Correction:
+        """Record that ``labeller`` changes their answer to ``pair_id`` into ``choice``.
+
+        The answer row is kept as it was; a ``corrections`` row is added and becomes the
+        answer that counts (``effective_choice``). Only an answer given less than
+        ``within_seconds`` ago may be corrected (the page's undo).
+        """
+        now = time.time() if now is None else now
+        with self._db.write() as conn:
+            mine = conn.execute(_MY_ANSWER, {"me": labeller, "pair": pair_id}).first()
+            if mine is None:
+                return "no_answer"
+            if float(mine[1]) < now - within_seconds:
+                return "too_late"
+            row = {"answer_id": int(mine[0]), "choice": choice, "corrected_at": now}
+            conn.execute(_ADD_CORRECTION, row)
+            return "stored"
+
+    def locks_held(self, labellers: Iterable[str], now: float | None = None) -> int:
+        """Unexpired locks held by any of ``labellers`` (e.g. the names one address used)."""
+        names = sorted(set(labellers))
+        if not names:
+            return 0
+        now = time.time() if now is None else now
+        with self._db.read() as conn:
+            return int(conn.scalar(_LOCKS_OF, {"names": names, "now": now}) or 0)
+
+    def meta_value(self, key: str) -> str | None:
+        with self._db.read() as conn:
+            return conn.scalar(_META_VALUE, {"key": key})
+
+    def set_meta_value(self, key: str, value: str) -> None:
+        """Add or replace one ``meta`` entry (e.g. the instruction the labellers see)."""
+        with self._db.write() as conn:
+            conn.execute(_DROP_META, {"key": key})
+            conn.execute(_meta.insert(), {"key": key, "value": value})
 
     def answers_by(self, labeller: str) -> int:
         with self._db.read() as conn:

@@ -13,6 +13,9 @@ those files open unchanged.
 * ``segment_truth``: hidden true per-step rewards (oracle and evaluation only).
 * ``pairs``: queries asked; ``locked_by``/``lock_expires`` is the labelling page's soft lock.
 * ``answers``: every answer with who and when; one per (pair, labeller).
+* ``corrections``: a person's later change of one of their answers (the page's undo);
+  the answer row stays as it was, the newest correction is the answer that counts.
+  Added within format 1: ``LabelStore.open`` creates it in stores made before it.
 
 A database is recognised as a store by its ``meta`` rows; ``read_meta`` and
 ``check_meta`` refuse anything else with a message that says what it is instead.
@@ -100,6 +103,18 @@ answers = Table(
 )
 
 Index("answers_pair", answers.c.pair_id)
+
+corrections = Table(
+    "corrections",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("answer_id", Integer, ForeignKey("answers.id"), nullable=False),
+    Column("choice", Text, nullable=False),
+    Column("corrected_at", Double, nullable=False),
+    CheckConstraint("choice IN ('left', 'right', 'equal', 'cant_tell')", name="corrections_choice"),
+)
+
+Index("corrections_answer", corrections.c.answer_id)
 
 TABLES = tuple(metadata.tables)
 """Every table name of a store: a database holding any of them already holds a store."""

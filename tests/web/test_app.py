@@ -15,7 +15,7 @@ from rlhp.web.app import LabellingSettings, create_app
 
 def _client(run: Path, name: str | None = None, **settings: object) -> TestClient:
     app = create_app(LabellingSettings(run, store=store_location(run), **settings))  # type: ignore[arg-type]
-    client = TestClient(app)
+    client = TestClient(app, base_url="http://127.0.0.1")
     if name is not None:
         assert client.post("/api/name", json={"name": name}).status_code == 200
     return client
@@ -69,13 +69,14 @@ def test_an_expired_lock_frees_the_pair(labelling_run_any: Path) -> None:
 
 def test_answers_are_stored_with_who_and_repeats_are_idempotent(labelling_run_any: Path) -> None:
     labelling_run = labelling_run_any
-    alice, bob = _client(labelling_run, "alice"), _client(labelling_run, "bob")
+    alice = _client(labelling_run, "alice", answers_per_pair=2)
+    bob = _client(labelling_run, "bob", answers_per_pair=2)
     pair = alice.get("/api/next").json()["pair"]["id"]
     first = alice.post("/api/answer", json={"pair_id": pair, "choice": "left"})
     assert first.status_code == 200 and first.json()["stored"] is True
     again = alice.post("/api/answer", json={"pair_id": pair, "choice": "right"})
     assert again.status_code == 200 and again.json()["stored"] is False
-    # a second person's answer to the same pair is kept too
+    # with two answers wanted per pair, a second person's answer is kept too
     assert (
         bob.post("/api/answer", json={"pair_id": pair, "choice": "equal"}).json()["stored"] is True
     )

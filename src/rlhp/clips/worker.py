@@ -79,10 +79,20 @@ class ClipWorker:
             time.sleep(0.02)
         return True
 
-    def close(self) -> None:
-        """Finish the queued clips and stop the thread."""
+    def close(self, drop_queued: bool = False) -> int:
+        """Stop the thread: after the queued clips, or (``drop_queued``) after the one
+        being rendered, dropping the rest. Returns how many were dropped."""
+        dropped = 0
+        while drop_queued:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+            self._queue.task_done()
+            dropped += 1
         self._queue.put(None)
         self._thread.join()
+        return dropped
 
     def _run(self) -> None:
         env: gym.Env | None = None

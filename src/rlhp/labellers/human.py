@@ -92,7 +92,11 @@ class HumanLabeller(Labeller):
             time.sleep(self.poll_seconds)
 
     def close(self) -> None:
-        self.clips.close()
+        # training is over: clips still queued are for pairs nobody will be asked about
+        # now (their segments stay in the store; a resumed run renders them)
+        dropped = self.clips.close(drop_queued=True)
+        if dropped:
+            log.info("training finished: %d queued clips not rendered", dropped)
         if self._on_close is not None:
             self._on_close()
 

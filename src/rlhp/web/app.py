@@ -4,35 +4,39 @@ Routes (JSON unless noted; every error is ``{"error": "…"}`` with a 4xx status
 leaves the store untouched):
 
 * ``GET /`` the page (static HTML/JS/CSS, no build step);
+* ``GET /api/config`` the instruction, the retry interval and the undo window;
 * ``POST /api/name {"name"}`` remembers who is labelling (cookie ``rlhp_labeller``);
 * ``GET /api/next?exclude=ID,…`` locks the next pair for this person and returns its
-  clip URLs, or ``pair: null`` while no clips are ready;
+  clip URLs, or ``pair: null`` while no clips are ready; 429 when this address's names
+  already hold ``locks_per_address`` locks;
 * ``POST /api/answer {"pair_id", "choice"}`` stores an answer (choice: left, right,
-  equal, cant_tell); a repeat by the same person is a no-op (``stored: false``);
-* ``GET /api/progress`` answers by you, by everyone, and the label budget;
+  equal, cant_tell); a repeat by the same person is a no-op (``stored: false``); 409
+  when another person holds the pair's lock or it has all the answers it wants (the
+  answer-lock rule of ``rlhp.store_labelling``);
+* ``POST /api/correct {"pair_id", "choice"}`` the page's undo: a correction of this
+  person's answer given less than ``UNDO_SECONDS`` ago, stored beside it (never over it);
+* ``GET /api/progress`` answers by you, by everyone, the label budget, ``finished``;
 * ``GET /clips/NAME.mp4`` a clip from ``RUN/clips`` (nothing else on disk is reachable).
 
-With a token (required for any non-loopback address) every request must carry it: as
-``?token=`` (the page's first load; then kept in an HttpOnly cookie), the
-``X-Rlhp-Token`` header, or the cookie.
+``rlhp.web.guard`` bounds requests, checks the ``Host`` header and the token first.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import re
+import threading
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import quote, unquote
 
 from fastapi import Cookie, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from starlette.exceptions import HTTPException
@@ -40,15 +44,22 @@ from starlette.exceptions import HTTPException
 from rlhp.labellers.base import Answer
 from rlhp.store import LabelStore
 from rlhp.store_engine import Location
+from rlhp.store_labelling import MAX_LOCKS_PER_NAME
+from rlhp.web.guard import LOOPBACK_NAMES, RequestGuard
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 NAME_COOKIE = "rlhp_labeller"
-TOKEN_COOKIE = "rlhp_token"
 CLIP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,120}\.mp4$")
 MAX_NAME = 40
+MAX_ID = 2**62
+"""Pair ids above this are refused (422) before they reach the database's 64-bit integers."""
 DEFAULT_INSTRUCTIONS = "Which clip shows the better behaviour?"
+INSTRUCTIONS_KEY = "instructions"
+"""The store's ``meta`` entry holding the instruction the trainer's page was given."""
+UNDO_SECONDS = 30.0
+"""How long after an answer the server accepts its correction (the page offers 6 s)."""
 
 
 @dataclass(frozen=True)
@@ -61,8 +72,15 @@ class LabellingSettings:
     """The label store: a path or database URL; None for ``run_dir/labels.sqlite``."""
     token: str | None = None
     """Access token every request must carry; None on loopback only."""
-    instructions: str = DEFAULT_INSTRUCTIONS
-    """The task instruction shown above the clips."""
+    instructions: str | None = None
+    """The task instruction shown above the clips; None: the one the trainer saved in the
+    store (``rlhp train --instructions``), else ``DEFAULT_INSTRUCTIONS``."""
+    hosts: tuple[str, ...] = LOOPBACK_NAMES
+    """Host names the server answers to without a token (anything else: 421); with a
+    token any host name is accepted, the token being the check."""
+    locks_per_address: int = 24
+    """Locks the names used from one client address may hold together (anti-hoarding;
+    each name holds at most ``MAX_LOCKS_PER_NAME``)."""
     lock_seconds: float = 120.0
     """How long a pair stays reserved for the person it was offered to (it covers the
     pair on screen and the preloaded next one)."""
@@ -83,8 +101,14 @@ class NameIn(BaseModel):
 
 class AnswerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    pair_id: StrictInt = Field(ge=1)
+    pair_id: StrictInt = Field(ge=1, le=MAX_ID)
     choice: Literal["left", "right", "equal", "cant_tell"]
+
+
+REFUSED = {
+    "locked": "pair {} is being labelled by someone else; your answer was not needed",
+    "answered": "pair {} already has the answers it needs; your answer was not needed",
+}
 
 
 def _budget(run_dir: Path) -> int | None:
@@ -96,10 +120,42 @@ def _budget(run_dir: Path) -> int | None:
 
 
 def _clean_name(raw: str) -> str:
+    """The one validator every name passes before it reaches the store."""
     name = " ".join(raw.split())
     if not name or len(name) > MAX_NAME or any(not ch.isprintable() for ch in name):
         raise ApiError(400, f"a labeller name is 1 to {MAX_NAME} printable characters")
     return name
+
+
+def _name_of_cookie(cookie: str) -> str:
+    """The name in a cookie this server set (``quote(name)``); anything else is refused."""
+    try:
+        raw = unquote(cookie, errors="strict")
+    except UnicodeDecodeError:
+        raw = None
+    if raw is None or quote(raw) != cookie or _clean_name(raw) != raw:
+        raise ApiError(400, "the name cookie is not one this page set; give your name again")
+    return raw
+
+
+class AddressNames:
+    """Which names each client address used lately (for ``locks_per_address``)."""
+
+    def __init__(self, keep_seconds: float) -> None:
+        self.keep_seconds = keep_seconds
+        self._seen: dict[str, dict[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def note(self, address: str, name: str, now: float) -> set[str]:
+        """Record ``name`` for ``address``; returns the address's other recent names."""
+        with self._lock:
+            names = self._seen.setdefault(address, {})
+            names[name] = now
+            for old in [n for n, t in names.items() if t < now - self.keep_seconds]:
+                del names[old]
+            if len(self._seen) > 10_000:  # bounded memory: forget the quietest addresses
+                self._seen = dict(list(self._seen.items())[-5_000:])
+            return set(names) - {name}
 
 
 def create_app(settings: LabellingSettings, store: LabelStore | None = None) -> FastAPI:
@@ -107,11 +163,30 @@ def create_app(settings: LabellingSettings, store: LabelStore | None = None) -> 
     run_dir = Path(settings.run_dir)
     clip_dir = (run_dir / "clips").resolve()
     store = store or LabelStore.open(
-        settings.store if settings.store is not None else run_dir / "labels.sqlite"
+        settings.store if settings.store is not None else run_dir / "labels.sqlite",
+        writing=True,
     )
     budget = _budget(run_dir)
+    instructions = (
+        settings.instructions or store.meta_value(INSTRUCTIONS_KEY) or DEFAULT_INSTRUCTIONS
+    )
+    addresses = AddressNames(settings.lock_seconds)
+
+    @lru_cache(maxsize=4096)
+    def timeline(segment_id: int) -> dict[str, int | None]:
+        """A clip's steps and the step its episode ended at (None: it goes on), for the
+        page's timeline: the frames after the end are the "episode over" frame."""
+        try:
+            absorbing = store.segment(segment_id).absorbing
+        except KeyError:
+            return {"steps": None, "ended_at": None}
+        ended = [i for i, a in enumerate(absorbing.tolist()) if a]
+        return {"steps": len(absorbing), "ended_at": ended[0] if ended else None}
+
     app = FastAPI(title="rlhp labelling", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = store
+    hosts = None if settings.token is not None else frozenset(h.lower() for h in settings.hosts)
+    app.add_middleware(RequestGuard, hosts=hosts, token=settings.token)
 
     # -- errors: always JSON that names the problem ---------------------------------------
 
@@ -132,44 +207,21 @@ def create_app(settings: LabellingSettings, store: LabelStore | None = None) -> 
             problems.append(f"{where}: {err.get('msg', 'invalid')}")
         return JSONResponse({"error": "bad request: " + "; ".join(problems)}, status_code=422)
 
-    # -- access token ------------------------------------------------------------------------
-
-    @app.middleware("http")
-    async def check_token(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        if settings.token is None:
-            return await call_next(request)
-        given = (
-            request.query_params.get("token")
-            or request.headers.get("x-rlhp-token")
-            or request.cookies.get(TOKEN_COOKIE)
-            or ""
-        )
-        if not hmac.compare_digest(given.encode(), settings.token.encode()):
-            return JSONResponse(
-                {
-                    "error": "this server needs an access token: open the URL with ?token=… "
-                    "as printed by rlhp label"
-                },
-                status_code=401,
-            )
-        response: Response = await call_next(request)
-        if request.query_params.get("token"):
-            response.set_cookie(TOKEN_COOKIE, settings.token, httponly=True, samesite="strict")
-        return response
-
     # -- helpers -------------------------------------------------------------------------------
 
     def who(cookie: str | None) -> str:
         if not cookie:
             raise ApiError(401, 'no labeller name yet: POST /api/name {"name": …} first')
-        return _clean_name(unquote(cookie))
+        try:
+            return _name_of_cookie(cookie)
+        except ApiError as exc:  # 401: the page asks for the name again
+            raise ApiError(401, exc.detail) from exc
 
     def progress(name: str | None) -> dict[str, object]:
         counts = store.counts()
         ready, rendering = store.waiting_pairs()
         return {
+            "finished": budget is not None and counts.answered >= budget,
             "name": name,
             "by_you": store.answers_by(name) if name else 0,
             "answered": counts.answered,
@@ -188,7 +240,11 @@ def create_app(settings: LabellingSettings, store: LabelStore | None = None) -> 
 
     @app.get("/api/config")
     def config() -> dict[str, object]:
-        return {"instructions": settings.instructions, "retry_seconds": settings.retry_seconds}
+        return {
+            "instructions": instructions,
+            "retry_seconds": settings.retry_seconds,
+            "undo_seconds": min(6.0, UNDO_SECONDS),
+        }
 
     @app.post("/api/name")
     def set_name(body: NameIn) -> JSONResponse:
@@ -203,10 +259,22 @@ def create_app(settings: LabellingSettings, store: LabelStore | None = None) -> 
 
     @app.get("/api/next")
     def next_pair(
+        request: Request,
         rlhp_labeller: Annotated[str | None, Cookie()] = None,
-        exclude: Annotated[str, Query(max_length=200, pattern=r"^[0-9]*(,[0-9]+)*$")] = "",
+        exclude: Annotated[
+            str, Query(max_length=400, pattern=r"^([0-9]{1,18}(,[0-9]{1,18})*)?$")
+        ] = "",
     ) -> dict[str, object]:
         name = who(rlhp_labeller)
+        address = request.client.host if request.client else "?"
+        others = addresses.note(address, name, time.time())
+        if store.locks_held(others) + MAX_LOCKS_PER_NAME > settings.locks_per_address:
+            raise ApiError(
+                429,
+                f"the names used from {address} hold {settings.locks_per_address} pairs "
+                "already; answer those first (locks expire after "
+                f"{settings.lock_seconds:.0f} s)",
+            )
         skip = [int(x) for x in exclude.split(",") if x]
         claimed = store.claim_pair(name, settings.lock_seconds, skip, settings.answers_per_pair)
         pair = None
@@ -216,18 +284,40 @@ def create_app(settings: LabellingSettings, store: LabelStore | None = None) -> 
                 "left": "/" + claimed.left_clip,
                 "right": "/" + claimed.right_clip,
                 "lock_expires": claimed.lock_expires,
+                "left_clip": timeline(claimed.left_id),
+                "right_clip": timeline(claimed.right_id),
             }
         return {"pair": pair, "progress": progress(name)}
 
-    @app.post("/api/answer")
+    @app.post("/api/answer", response_model=None)
     def answer(
+        body: AnswerIn, rlhp_labeller: Annotated[str | None, Cookie()] = None
+    ) -> dict[str, object] | JSONResponse:
+        name = who(rlhp_labeller)
+        given = Answer(body.pair_id, body.choice, name, time.time())
+        outcome = store.submit_answer(given, settings.answers_per_pair)
+        if outcome == "no_pair":
+            raise ApiError(404, f"no pair {body.pair_id} in this run")
+        if outcome in REFUSED:
+            return JSONResponse(
+                {"error": REFUSED[outcome].format(body.pair_id), "refused": outcome},
+                status_code=409,
+            )
+        return {"stored": outcome == "stored", "progress": progress(name)}
+
+    @app.post("/api/correct")
+    def correct(
         body: AnswerIn, rlhp_labeller: Annotated[str | None, Cookie()] = None
     ) -> dict[str, object]:
         name = who(rlhp_labeller)
-        stored = store.submit_answer(Answer(body.pair_id, body.choice, name, time.time()))
-        if stored is None:
-            raise ApiError(404, f"no pair {body.pair_id} in this run")
-        return {"stored": stored, "progress": progress(name)}
+        outcome = store.correct_answer(body.pair_id, name, body.choice, UNDO_SECONDS)
+        if outcome == "no_answer":
+            raise ApiError(404, f"you have no answer to pair {body.pair_id} to change")
+        if outcome == "too_late":
+            raise ApiError(
+                409, f"your answer to pair {body.pair_id} is older than {UNDO_SECONDS:.0f} s"
+            )
+        return {"corrected": True, "progress": progress(name)}
 
     @app.get("/clips/{name}")
     def clip(name: str) -> FileResponse:

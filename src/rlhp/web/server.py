@@ -18,6 +18,9 @@ from rlhp.web.app import LabellingSettings, create_app
 
 log = logging.getLogger(__name__)
 
+MIN_TOKEN = 8
+"""Characters an access token needs at least (``--token``)."""
+
 
 def is_loopback(host: str) -> bool:
     if host == "localhost":
@@ -28,14 +31,25 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_binding(host: str, token: str | None) -> None:
+def check_binding(host: str, token: str | None, port: int = 0) -> None:
+    """Refuse, before anything is created, a port out of range, an address this machine
+    cannot listen on, and a non-loopback address without a token."""
+    if not 0 <= port <= 65535:
+        raise RlhpError(f"--port {port} is not a TCP port; pick one from 1 to 65535")
+    try:
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (OSError, UnicodeError) as exc:
+        raise RlhpError(
+            f"--host {host} is not an address to listen on ({exc}); "
+            "use 127.0.0.1, 0.0.0.0 or one of this machine's addresses"
+        ) from exc
     if not is_loopback(host) and not token:
         raise RlhpError(
             f"serving on {host} makes the page reachable from other machines: "
             "pass --token SECRET (every request must then carry it), or use --host 127.0.0.1"
         )
     if token is not None and len(token) < 8:
-        raise RlhpError("--token must be at least 8 characters")
+        raise RlhpError(f"--token must be at least {MIN_TOKEN} characters")
 
 
 def page_url(host: str, port: int, token: str | None) -> str:
@@ -43,14 +57,19 @@ def page_url(host: str, port: int, token: str | None) -> str:
     return f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound now (so a busy port is found before anything is made)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-    except OSError as exc:
+    except (OSError, OverflowError) as exc:
         sock.close()
+        if isinstance(exc, socket.gaierror) or getattr(exc, "errno", None) == 99:
+            raise RlhpError(
+                f"cannot listen on {host} ({exc}); --host must be an address of this machine"
+            ) from exc
         raise RlhpError(f"cannot listen on {host}:{port} ({exc}); pick another --port") from exc
     sock.listen(128)
     sock.set_inheritable(True)
@@ -61,14 +80,23 @@ class LabellingServer:
     """uvicorn serving the app; ``start()`` runs it in a daemon thread, ``run()`` here."""
 
     def __init__(
-        self, settings: LabellingSettings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
+        self,
+        settings: LabellingSettings,
+        host: str = DEFAULT_HOST,
+        port: int = DEFAULT_PORT,
+        sock: socket.socket | None = None,
     ) -> None:
-        check_binding(host, settings.token)
+        """``sock``: a socket already bound by ``bind`` (else one is bound here)."""
+        check_binding(host, settings.token, port)
         self.settings = settings
         self.host = host
-        self._socket = _bind(host, port)
+        self._socket = sock if sock is not None else bind(host, port)
         self.port = int(self._socket.getsockname()[1])
-        app = create_app(settings)
+        try:
+            app = create_app(settings)
+        except BaseException:
+            self._socket.close()
+            raise
         config = uvicorn.Config(
             app, log_level="warning", access_log=False, timeout_graceful_shutdown=2
         )
