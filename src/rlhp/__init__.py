@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from rlhp.evaluation import evaluate
     from rlhp.loop.runs import resume, train
     from rlhp.loop.trainer import RunSummary
+    from rlhp.reward.saved import load_reward_model
+    from rlhp.rl.learned_reward import LearnedRewardWrapper
 
 _WHERE = {
     "AgentConfig": "rlhp.config",
@@ -39,10 +41,13 @@ _WHERE = {
     "resume": "rlhp.loop.runs",
     "train": "rlhp.loop.runs",
     "RunSummary": "rlhp.loop.trainer",
+    "load_reward_model": "rlhp.reward.saved",
+    "LearnedRewardWrapper": "rlhp.rl.learned_reward",
 }
 
 __all__ = [
     "AgentConfig",
+    "LearnedRewardWrapper",
     "OracleConfig",
     "QueryConfig",
     "RewardModelConfig",
@@ -51,6 +56,7 @@ __all__ = [
     "ScheduleConfig",
     "TrainConfig",
     "evaluate",
+    "load_reward_model",
     "resume",
     "train",
 ]
