@@ -54,7 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--segment-length", type=int, help="steps per segment (default: env preset)")
     train.add_argument(
-        "--teacher", choices=sorted(ORACLE_PRESETS), help="simulated teacher preset (B-Pref)"
+        "--teacher",
+        metavar="PRESET|MODULE:FUNCTION",
+        help=f"simulated teacher preset (B-Pref: {', '.join(sorted(ORACLE_PRESETS))}), or a "
+        "comparison rule module:function (docs/teaching.md)",
     )
     train.add_argument(
         "--set",
@@ -150,8 +153,17 @@ def _train_config(args: argparse.Namespace, base: TrainConfig | None) -> TrainCo
             queries = dataclasses.replace(queries, segment_length=args.segment_length)
         config = dataclasses.replace(config, queries=queries)
     if args.teacher is not None:
-        config = dataclasses.replace(config, oracle=ORACLE_PRESETS[args.teacher])
+        config = _with_teacher(config, args.teacher)
     return config.with_overrides(args.set) if args.set else config
+
+
+def _with_teacher(config: TrainConfig, teacher: str) -> TrainConfig:
+    if teacher in ORACLE_PRESETS:
+        return dataclasses.replace(config, oracle=ORACLE_PRESETS[teacher], rule=None)
+    from rlhp.labellers.rule import load_rule
+
+    load_rule(teacher)  # a bad module:function fails here, before anything is written
+    return dataclasses.replace(config, rule=teacher)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -168,18 +180,23 @@ def _cmd_train(args: argparse.Namespace) -> int:
             )
         saved = run.config()
         config = _train_config(args, saved)
-        factory = human_factory(args) if config.feedback == "human" else None
+        factory = human_factory(args) if _people(config) else None
         summary = resume(args.resume, config, progress=progress, labeller_factory=factory)
     else:
         config = _train_config(args, None)
         out = args.out or Path("runs") / f"{config.env_id}-{time.strftime('%Y%m%d-%H%M%S')}"
-        factory = human_factory(args) if config.feedback == "human" else None
+        factory = human_factory(args) if _people(config) else None
         summary = train(config, out, progress=progress, labeller_factory=factory, store=args.store)
     print(
         f"run {summary.run_dir}: {summary.env_steps} steps, {summary.labels_answered}/{summary.labels_asked} "
         f"labels answered, recent true return {summary.true_return:.1f}, {summary.wall_time:.0f} s"
     )
     return 0
+
+
+def _people(config: TrainConfig) -> bool:
+    """People answer on a page this process serves (not a rule on it)."""
+    return config.feedback == "human" and config.rule is None
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:

@@ -200,6 +200,10 @@ class TrainConfig:
     (the reference every benchmark compares against)."""
     feedback: Feedback = "oracle"
     """Who answers the queries: the synthetic oracle, or people in the browser."""
+    rule: str | None = None
+    """A comparison rule ``module:function`` that answers instead of the oracle
+    (``rlhp.labellers.rule``; ``--teacher module:function``): directly, or with
+    ``feedback="human"`` by key press on the labelling page in Chromium."""
     torch_threads: int = 1
     """torch intra-op threads; small networks on few cores are fastest with one."""
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
