@@ -5,7 +5,14 @@
 >>> evaluate("runs/cp", episodes=20).true_return_mean
 """
 
-from rlhp.config import (
+import os
+
+# Headless MuJoCo rendering (clips, ``rlhp record``) needs an OpenGL platform chosen
+# before ``mujoco`` is first imported, which training environments do: EGL unless the
+# user chose another (osmesa, glfw).
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+from rlhp.config import (  # noqa: E402
     AgentConfig,
     OracleConfig,
     QueryConfig,
@@ -13,9 +20,9 @@ from rlhp.config import (
     ScheduleConfig,
     TrainConfig,
 )
-from rlhp.errors import RlhpError
-from rlhp.loop.runs import resume, train
-from rlhp.loop.trainer import RunSummary
+from rlhp.errors import RlhpError  # noqa: E402
+from rlhp.loop.runs import resume, train  # noqa: E402
+from rlhp.loop.trainer import RunSummary  # noqa: E402
 
 __all__ = [
     "AgentConfig",

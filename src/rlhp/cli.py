@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import get_args
 
 from rlhp.cli_labelling import LABELLING_COMMANDS, add_labelling_commands, human_factory
+from rlhp.cli_record import RECORD_COMMANDS, add_record_command
 from rlhp.config import (
     ORACLE_PRESETS,
     Algo,
@@ -113,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     plot.add_argument("--out", type=Path, help="PNG path (default RUN_DIR/plot.png)")
 
     add_labelling_commands(sub, train)  # --feedback, label, labels, reward fit
+    add_record_command(sub)  # record: a video of the policy
     return parser
 
 
@@ -274,6 +276,7 @@ COMMANDS = {
     "evaluate": _cmd_evaluate,
     "plot": _cmd_plot,
     **LABELLING_COMMANDS,
+    **RECORD_COMMANDS,
     "bench": _cmd_bench,
 }
 
