@@ -24,18 +24,18 @@ from pathlib import Path
 os.environ.setdefault("LP_NUM_THREADS", "1")  # before Mesa loads: one rendering thread
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-import gymnasium as gym  # noqa: E402
-import numpy as np  # noqa: E402
+import gymnasium as gym
+import numpy as np
 
-from rlhp.clips.encode import encode_mp4  # noqa: E402
-from rlhp.clips.render import (  # noqa: E402
+from rlhp.clips.encode import encode_mp4
+from rlhp.clips.render import (
     frame_stride,
     make_render_env,
     make_renderer,
     render_segment,
 )
-from rlhp.rl.sim_state import get_state  # noqa: E402
-from rlhp.segments import Segment  # noqa: E402
+from rlhp.rl.sim_state import get_state
+from rlhp.segments import Segment
 
 SECONDS = 1.5
 

@@ -28,7 +28,10 @@ def test_record_writes_an_mp4_of_every_episode(
     pendulum_run: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = pendulum_run / "two.mp4"
-    assert main(["record", str(pendulum_run), "--episodes", "2", "--fps", "15", "--out", str(out)]) == 0
+    assert (
+        main(["record", str(pendulum_run), "--episodes", "2", "--fps", "15", "--out", str(out)])
+        == 0
+    )
     reader = imageio_ffmpeg.read_frames(str(out))
     meta = next(reader)
     frames = [np.frombuffer(f, np.uint8) for f in reader]
@@ -36,7 +39,10 @@ def test_record_writes_an_mp4_of_every_episode(
     # 2 × 200 steps
     assert len(frames) == 200
     assert tuple(meta["size"]) == (500, 500) and meta["fps"] == 15
-    assert "200 frames of 500×500 at 15 fps, 2 episode(s) of [200, 200] steps" in capsys.readouterr().out
+    assert (
+        "200 frames of 500×500 at 15 fps, 2 episode(s) of [200, 200] steps"
+        in capsys.readouterr().out
+    )
     # the pendulum moves: frames differ
     assert not np.array_equal(frames[0], frames[100])
 

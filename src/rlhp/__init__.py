@@ -12,7 +12,7 @@ import os
 # user chose another (osmesa, glfw).
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-from rlhp.config import (  # noqa: E402
+from rlhp.config import (
     AgentConfig,
     OracleConfig,
     QueryConfig,
@@ -20,9 +20,9 @@ from rlhp.config import (  # noqa: E402
     ScheduleConfig,
     TrainConfig,
 )
-from rlhp.errors import RlhpError  # noqa: E402
-from rlhp.loop.runs import resume, train  # noqa: E402
-from rlhp.loop.trainer import RunSummary  # noqa: E402
+from rlhp.errors import RlhpError
+from rlhp.loop.runs import resume, train
+from rlhp.loop.trainer import RunSummary
 
 __all__ = [
     "AgentConfig",

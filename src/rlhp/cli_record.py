@@ -19,7 +19,9 @@ def add_record_command(sub: Any) -> None:
     )
     record.add_argument("run_dir", type=Path)
     record.add_argument("--episodes", type=int, default=1)
-    record.add_argument("--out", type=Path, help="FILE.mp4 or FILE.gif (default RUN_DIR/policy.mp4)")
+    record.add_argument(
+        "--out", type=Path, help="FILE.mp4 or FILE.gif (default RUN_DIR/policy.mp4)"
+    )
     record.add_argument("--size", type=int, default=480, help="frame size of MuJoCo tasks (px)")
     record.add_argument("--fps", type=float, default=30.0, help="at most this many frames a second")
     record.add_argument(
@@ -38,9 +40,7 @@ def _cmd_record(args: argparse.Namespace) -> int:
         raise RlhpError("--episodes must be >= 1, --size >= 16 and --fps > 0")
     if args.max_seconds is not None and args.max_seconds <= 0:
         raise RlhpError("--max-seconds must be > 0")
-    done = record_video(
-        args.run_dir, out, args.episodes, args.size, args.fps, args.max_seconds
-    )
+    done = record_video(args.run_dir, out, args.episodes, args.size, args.fps, args.max_seconds)
     print(
         f"{done.path}: {done.frames} frames of {done.width}×{done.height} at {done.fps:g} fps, "
         f"{len(done.episode_lengths)} episode(s) of {list(done.episode_lengths)} steps"

@@ -106,8 +106,12 @@ def test_the_rule_prefers_one_leg_then_speed(body: CheetahBody) -> None:
     hopping_forward = _pose(*BACK_ONLY, 30, 2.0)
     standing_on_one = _pose(*FRONT_ONLY, 30, 0.0)
     galloping = _pose(*BOTH, 30, 6.0)
-    scores = [one_leg_score(body.contacts(s)) for s in (hopping_forward, standing_on_one, galloping)]
+    scores = [
+        one_leg_score(body.contacts(s)) for s in (hopping_forward, standing_on_one, galloping)
+    ]
     np.testing.assert_allclose(scores, [1.0 + 0.1, 0.5, 0.3])
     assert prefer_one_leg(_segment(hopping_forward), _segment(galloping)) == "left"
     assert prefer_one_leg(_segment(galloping), _segment(standing_on_one)) == "right"
-    assert prefer_one_leg(_segment(standing_on_one), _segment(_pose(*BACK_ONLY, 30, 0.1))) == "equal"
+    assert (
+        prefer_one_leg(_segment(standing_on_one), _segment(_pose(*BACK_ONLY, 30, 0.1))) == "equal"
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -126,7 +128,7 @@ def test_the_rule_prefers_landed_flips_then_backward_turns_then_standing(
     np.testing.assert_allclose(
         scores, [3 + upright_and_jump, 0.5 * 40 / 41 + upright_and_jump, 0.25, 0.0], atol=1e-9
     )
-    for better, worse in zip(ranked, ranked[1:], strict=False):
+    for better, worse in itertools.pairwise(ranked):
         assert prefer_backflip(_segment(better), _segment(worse)) == "left"
         assert prefer_backflip(_segment(worse), _segment(better)) == "right"
     assert prefer_backflip(_segment(standing), _segment(_standing(0.2, 60))) == "equal"

@@ -20,9 +20,7 @@ RULE = "tests.labellers.rules:prefer_cart_left"
 
 def test_the_labeller_answers_what_the_rule_says_at_once() -> None:
     segments, _ = cartpole_segments(12, length=15)
-    queries = [
-        Query(i, 2 * i, 2 * i + 1, segments[2 * i], segments[2 * i + 1]) for i in range(6)
-    ]
+    queries = [Query(i, 2 * i, 2 * i + 1, segments[2 * i], segments[2 * i + 1]) for i in range(6)]
     labeller = RuleLabeller(prefer_cart_left)
     labeller.request(queries)
     answers = labeller.collect()

@@ -62,9 +62,9 @@ class CheetahBody:
         touch = self.body.clearances(states, self._geoms) <= TOUCH
         n_back, n_front = len(BACK), len(FRONT)
         return CheetahContacts(
-            back=touch[:, :n_back].any(axis=1),
-            front=touch[:, n_back : n_back + n_front].any(axis=1),
-            trunk=touch[:, n_back + n_front :].any(axis=1),
+            back=np.any(touch[:, :n_back], axis=1),
+            front=np.any(touch[:, n_back : n_back + n_front], axis=1),
+            trunk=np.any(touch[:, n_back + n_front :], axis=1),
             speed=states[:, self.body.nq].copy(),
         )
 

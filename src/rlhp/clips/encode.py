@@ -79,7 +79,9 @@ class VideoWriter:
         elif self.size != (width, height):
             raise ValueError(f"frame of {width}×{height} in a video of {self.size}")
         if self._mp4 is not None:
-            self._mp4.send(np.ascontiguousarray(np.pad(frame, ((0, height % 2), (0, width % 2), (0, 0)))))
+            self._mp4.send(
+                np.ascontiguousarray(np.pad(frame, ((0, height % 2), (0, width % 2), (0, 0))))
+            )
         else:
             self._gif.append(frame)
         self.frames += 1

@@ -137,9 +137,7 @@ def make_renderer(env_id: str, size: int) -> FrameSource:
     return GymFrames(make_render_env(env_id, size))
 
 
-def render_segment(
-    source: gym.Env | FrameSource, segment: Segment, stride: int = 1
-) -> np.ndarray:
+def render_segment(source: gym.Env | FrameSource, segment: Segment, stride: int = 1) -> np.ndarray:
     """Frames ``(ceil(T / stride), H, W, 3)`` uint8 of steps 0, stride, 2·stride … of ``segment``.
 
     ``source`` is a ``FrameSource`` (``make_renderer``) or an environment from

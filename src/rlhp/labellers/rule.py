@@ -57,7 +57,7 @@ def load_rule(spec: str) -> Rule:
     rule = getattr(module, attr, None)
     if not callable(rule):
         raise ConfigError(f"{module_name} has no function {attr!r} (--teacher {spec})")
-    return rule  # type: ignore[no-any-return]
+    return rule
 
 
 def ask_rule(rule: Rule, left: Segment, right: Segment) -> Choice:
@@ -69,7 +69,9 @@ def ask_rule(rule: Rule, left: Segment, right: Segment) -> Choice:
     choice = rule(left, right)
     if choice not in CHOICES:
         name = getattr(rule, "__qualname__", repr(rule))
-        raise ValueError(f"the comparison rule {name} returned {choice!r}; expected one of {CHOICES}")
+        raise ValueError(
+            f"the comparison rule {name} returned {choice!r}; expected one of {CHOICES}"
+        )
     return choice
 
 

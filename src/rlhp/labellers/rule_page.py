@@ -56,9 +56,7 @@ class PagePress:
 class PageBot:
     """Drives the labelling page in a headless Chromium thread until ``stop``."""
 
-    def __init__(
-        self, url: str, rule: Rule, store: LabelStore, name: str = LOGIN_NAME
-    ) -> None:
+    def __init__(self, url: str, rule: Rule, store: LabelStore, name: str = LOGIN_NAME) -> None:
         self.url = url
         self.rule = rule
         self.store = store
@@ -137,9 +135,7 @@ class PageBot:
             if not pair or not all(found):
                 continue
             left_id, right_id = (int(m.group(1)) for m in found if m is not None)
-            choice = ask_rule(
-                self.rule, self.store.segment(left_id), self.store.segment(right_id)
-            )
+            choice = ask_rule(self.rule, self.store.segment(left_id), self.store.segment(right_id))
             page.keyboard.press(KEYS[choice])
             self.presses.append(
                 PagePress(int(pair), left_id, right_id, KEYS[choice], shown - since)
@@ -198,4 +194,3 @@ class PageRuleLabeller:
     def close(self) -> None:
         self.bot.stop()
         self.people.close()
-
