@@ -6,7 +6,7 @@ Records 1.5 s of a random policy's simulator states (188 Hopper steps), then for
 size renders the clip the way ``ClipWorker`` does (``make_renderer``: scene flags off,
 every ``frame_stride``-th step) and encodes it to H.264 MP4, ``--repeats`` times; with
 ``--default-scene`` also Gymnasium's own ``render()`` of the same steps (all of them, as
-before). Pins itself to one CPU core (``--core``) and one llvmpipe thread. Prints one
+before; once). Pins itself to one CPU core (``--core``) and one llvmpipe thread. Prints one
 JSON line: median and max seconds per clip, frames, bytes.
 """
 
@@ -95,7 +95,7 @@ def main() -> None:
     if args.default_scene:
         env = make_render_env(args.env, 240)
         fps = float(env.metadata.get("render_fps") or 30)
-        results["gymnasium_default_240"] = time_clips(env, segment, 1, fps, 3)
+        results["gymnasium_default_240"] = time_clips(env, segment, 1, fps, 1)
         env.close()
     print(
         json.dumps(
