@@ -132,6 +132,11 @@ def test_the_rule_prefers_landed_flips_then_backward_turns_then_standing(
         assert prefer_backflip(_segment(better), _segment(worse)) == "left"
         assert prefer_backflip(_segment(worse), _segment(better)) == "right"
     assert prefer_backflip(_segment(standing), _segment(_standing(0.2, 60))) == "equal"
+    rolling = _standing(0, 60)
+    rolling[:, 1] = 0.3
+    rolling[:, 2] = np.linspace(0, -TWO_PI, 60)  # over and over on the floor
+    assert backflip_score(body.pose(rolling)) == 0.0  # not a backward turn in the air
+    assert prefer_backflip(_segment(standing), _segment(rolling)) == "left"
     jumping = _standing(0, 60)
     jumping[30:35, 1] = 1.5  # a hop 0.2 m above standing tall: 0.05 more, 5 steps off its foot
     assert prefer_backflip(_segment(jumping), _segment(standing)) == "left"

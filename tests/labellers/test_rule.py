@@ -101,3 +101,19 @@ def test_a_run_taught_by_a_rule_stores_the_rules_answers(tmp_path: Path) -> None
     from rlhp.loop.run_dir import RunDir
 
     assert RunDir.open(out).config().rule == RULE
+
+
+def test_the_factory_picks_the_rule_labeller(tmp_path: Path) -> None:
+    import dataclasses
+
+    from rlhp.config import TrainConfig
+    from rlhp.labellers.factory import make_labeller
+    from rlhp.labellers.oracle import SyntheticOracle
+
+    store = LabelStore.create(tmp_path / "labels.sqlite", {"env_id": "CartPole-v1"})
+    rng = np.random.default_rng(0)
+    config = TrainConfig("CartPole-v1")
+    assert isinstance(make_labeller(config, store, tmp_path, rng), SyntheticOracle)
+    labeller = make_labeller(dataclasses.replace(config, rule=RULE), store, tmp_path, rng)
+    assert isinstance(labeller, RuleLabeller) and labeller.rule is prefer_cart_left
+    store.close()

@@ -115,10 +115,13 @@ def count_backflips(
 def backflip_score(pose: HopperPose, valid: np.ndarray | None = None) -> float:
     """How much of a backflip one clip shows; the rule compares two of these.
 
-    ``2 × landed backflips + backward turns (clipped to [-0.5, 1.5]) + 0.25 × share of
-    steps upright on its foot + 0.25 × jump height (m above standing, at most 1)``: a
-    landed flip beats any amount of spinning, spinning backwards beats standing,
-    standing beats lying, and a jump (what a flip starts with) beats staying down. The reference for landings is the
+    ``2 × landed backflips + backward turns made with the torso at least MIN_HEIGHT up
+    (clipped to [-0.5, 1.5]) + 0.25 × share of steps upright on its foot + 0.25 × jump
+    height (m above standing, at most 1)``: a landed flip beats any amount of spinning,
+    spinning backwards beats standing, standing beats lying, and a jump (what a flip
+    starts with) beats staying down. Rolling over on the floor is no rotation: the first
+    version of this rule counted it, and taught Hopper to fall backwards and roll
+    (docs/benchmarks.md, issue 12). The reference for landings is the
     upright pitch the clip starts nearest to, or, if it starts upside down, the one
     above it: a clip that starts mid-flip counts that flip when it lands. ``valid``: ``(T,)`` bool, steps that are not
     absorbing (default: all).
@@ -132,7 +135,8 @@ def backflip_score(pose: HopperPose, valid: np.ndarray | None = None) -> float:
     upside_down = abs(np.angle(np.exp(1j * start))) > np.pi / 2
     reference = 2 * np.pi * (np.ceil(turn) if upside_down else np.round(turn))
     landed = count_backflips(pitch, up, reference=float(reference))
-    turns = float(np.clip((start - pitch[-1]) / (2 * np.pi), -0.5, 1.5))
+    aloft = pose.height[keep][:-1] >= MIN_HEIGHT  # rotating on its feet or in the air
+    turns = float(np.clip(np.sum(-np.diff(pitch) * aloft) / (2 * np.pi), -0.5, 1.5))
     jump = float(np.clip(pose.height[keep].max() - STAND_HEIGHT, 0.0, 1.0))
     return 2.0 * landed + turns + 0.25 * float(up.mean()) + 0.25 * jump
 
