@@ -46,6 +46,7 @@ demo: $(STAMP)
 	fi
 	$(BIN)/rlhp evaluate $(DEMO_DIR) --episodes 20
 	$(BIN)/rlhp plot $(DEMO_DIR)
+	$(BIN)/rlhp record $(DEMO_DIR) --episodes 1 --max-seconds 4 --fps 25 --out $(DEMO_DIR)/cartpole.gif
 
 test: $(STAMP) browser postgres
 	$(BIN)/python -m pytest -q

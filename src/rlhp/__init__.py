@@ -11,7 +11,13 @@ rlhp.web`` — the labelling server — loads neither torch nor Stable-Baselines
 from __future__ import annotations
 
 import importlib
+import os
 from typing import TYPE_CHECKING, Any
+
+# Headless MuJoCo rendering (clips, ``rlhp record``) needs an OpenGL platform chosen
+# before ``mujoco`` is first imported, which training environments do: EGL unless the
+# user chose another (osmesa, glfw).
+os.environ.setdefault("MUJOCO_GL", "egl")
 
 if TYPE_CHECKING:
     from rlhp.config import (

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import get_args
 
 from rlhp.cli_labelling import LABELLING_COMMANDS, add_labelling_commands, human_factory
+from rlhp.cli_record import RECORD_COMMANDS, add_record_command
 from rlhp.config import (
     ORACLE_PRESETS,
     Algo,
@@ -55,7 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--segment-length", type=int, help="steps per segment (default: env preset)")
     train.add_argument(
-        "--teacher", choices=sorted(ORACLE_PRESETS), help="simulated teacher preset (B-Pref)"
+        "--teacher",
+        metavar="PRESET|MODULE:FUNCTION",
+        help=f"simulated teacher preset (B-Pref: {', '.join(sorted(ORACLE_PRESETS))}), or a "
+        "comparison rule module:function (docs/teaching.md)",
     )
     train.add_argument(
         "--set",
@@ -120,6 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     plot.add_argument("--out", type=Path, help="PNG path (default RUN_DIR/plot.png)")
 
     add_labelling_commands(sub, train)  # --feedback, label, labels, reward fit
+    add_record_command(sub)  # record: a video of the policy
     return parser
 
 
@@ -161,7 +166,7 @@ def _train_config(args: argparse.Namespace, base: TrainConfig | None) -> TrainCo
             queries = dataclasses.replace(queries, segment_length=args.segment_length)
         config = dataclasses.replace(config, queries=queries)
     if args.teacher is not None:
-        config = dataclasses.replace(config, oracle=ORACLE_PRESETS[args.teacher])
+        config = _with_teacher(config, args.teacher)
     if getattr(args, "reward_model", None) is not None and base is None:
         config = _with_saved_reward(config, args.reward_model)
     return config.with_overrides(args.set) if args.set else config
@@ -177,6 +182,15 @@ def _with_saved_reward(config: TrainConfig, source: str) -> TrainConfig:
     return dataclasses.replace(
         config, reward_model=saved.config, reward_model_file=str(saved.path.absolute())
     )
+
+
+def _with_teacher(config: TrainConfig, teacher: str) -> TrainConfig:
+    if teacher in ORACLE_PRESETS:
+        return dataclasses.replace(config, oracle=ORACLE_PRESETS[teacher], rule=None)
+    from rlhp.labellers.rule import load_rule
+
+    load_rule(teacher)  # a bad module:function fails here, before anything is written
+    return dataclasses.replace(config, rule=teacher)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -195,12 +209,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
             )
         saved = run.config()
         config = _train_config(args, saved)
-        factory = human_factory(args) if config.feedback == "human" else None
+        factory = human_factory(args) if _people(config) else None
         summary = resume(args.resume, config, progress=progress, labeller_factory=factory)
     else:
         config = _train_config(args, None)
         out = args.out or Path("runs") / f"{config.env_id}-{time.strftime('%Y%m%d-%H%M%S')}"
-        factory = human_factory(args) if config.feedback == "human" else None
+        factory = human_factory(args) if _people(config) else None
         summary = train(config, out, progress=progress, labeller_factory=factory, store=args.store)
     print(
         f"run {summary.run_dir}: {summary.env_steps} steps, {summary.labels_asked} queries asked, "
@@ -208,6 +222,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
         f"recent true return {summary.true_return:.1f}, {summary.wall_time:.0f} s"
     )
     return 0
+
+
+def _people(config: TrainConfig) -> bool:
+    """People answer on a page this process serves (not a rule on it)."""
+    return config.feedback == "human" and config.rule is None
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -286,6 +305,7 @@ COMMANDS = {
     "evaluate": _cmd_evaluate,
     "plot": _cmd_plot,
     **LABELLING_COMMANDS,
+    **RECORD_COMMANDS,
     "bench": _cmd_bench,
 }
 

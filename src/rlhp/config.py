@@ -232,6 +232,10 @@ class TrainConfig:
     ``checkpoints/reward_model.pt``) the agent trains on, frozen: no labels are asked and
     r̂ never changes. ``rlhp train ENV --reward-model FILE_OR_RUN`` sets it (and takes
     ``reward_model`` from the file, so the architecture matches)."""
+    rule: str | None = None
+    """A comparison rule ``module:function`` that answers instead of the oracle
+    (``rlhp.labellers.rule``; ``--teacher module:function``): directly, or with
+    ``feedback="human"`` by key press on the labelling page in Chromium."""
     torch_threads: int = 1
     """torch intra-op threads; small networks on few cores are fastest with one."""
     device: Device = "cpu"

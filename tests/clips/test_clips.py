@@ -4,9 +4,10 @@ from pathlib import Path
 
 import imageio_ffmpeg
 import numpy as np
+import pytest
 
 from rlhp.clips.encode import encode_mp4
-from rlhp.clips.render import make_render_env, render_segment
+from rlhp.clips.render import frame_stride, make_render_env, make_renderer, render_segment
 from rlhp.clips.worker import ClipWorker
 from rlhp.segments import Segment
 from rlhp.store import LabelStore
@@ -91,8 +92,10 @@ def test_worker_renders_in_the_background_and_records_the_clip(tmp_path: Path) -
     for sid in ids:
         clip = store.clip_of(sid)
         assert clip == f"clips/segment-{sid:06d}.mp4"
-        _, decoded = _decode(tmp_path / clip)
-        assert len(decoded) == 15
+        meta, decoded = _decode(tmp_path / clip)
+        # CartPole steps 50 times a second; clips show at most 25 frames per second:
+        # steps 0, 2, …, 14 at 25 fps, so the clip still plays in real time
+        assert len(decoded) == 8 and meta["fps"] == 25
 
 
 def test_store_keeps_segment_states(tmp_path: Path) -> None:
@@ -102,3 +105,41 @@ def test_store_keeps_segment_states(tmp_path: Path) -> None:
     back = store.segment(sid)
     assert back.states is not None
     np.testing.assert_array_equal(back.states, segments[0].states)
+
+
+def test_frame_stride_keeps_clips_at_most_25_frames_a_second() -> None:
+    assert frame_stride(125.0) == 5  # Hopper, Walker2d (dt 0.008)
+    assert frame_stride(50.0) == 2  # CartPole
+    assert frame_stride(20.0) == 1  # Half-Cheetah (dt 0.05)
+    assert frame_stride(25.0) == 1
+
+
+def _orange_extent(frame: np.ndarray) -> tuple[int, int]:
+    """Height and width in pixels of the Hopper's orange-brown body in a frame."""
+    r, g, b = (frame[..., i].astype(int) for i in range(3))
+    body = (r > 120) & (r - b > 60) & (g < r)
+    rows, cols = np.nonzero(body)
+    return int(rows.max() - rows.min()), int(cols.max() - cols.min())
+
+
+def test_mujoco_clips_draw_the_recorded_state_fast_and_small(tmp_path: Path) -> None:
+    pytest.importorskip("mujoco")
+    frames = make_renderer("Hopper-v5", 160)
+    assert frames.steps_per_second == pytest.approx(125.0)
+    standing = np.zeros(12)
+    standing[1] = 1.25
+    lying = standing.copy()
+    lying[1], lying[2] = 0.1, np.pi / 2  # torso on the floor, turned a quarter forward
+    states = np.stack([standing] * 4 + [lying] * 6)
+    segment = Segment(
+        obs=np.zeros((10, 11), np.float32),
+        actions=np.zeros((10, 3), np.float32),
+        absorbing=np.zeros(10, bool),
+        states=states,
+    )
+    images = render_segment(frames, segment, stride=3)  # steps 0, 3, 6, 9
+    frames.close()
+    assert images.shape == (4, 160, 160, 3) and images.dtype == np.uint8
+    tall, wide = _orange_extent(images[0]), _orange_extent(images[3])
+    assert tall[0] > 2 * tall[1]  # standing: taller than wide
+    assert wide[1] > 2 * wide[0]  # lying: wider than tall

@@ -1,9 +1,11 @@
-"""Frames → H.264 MP4 that every browser plays (yuv420p, even sizes, moov atom first)."""
+"""Frames → H.264 MP4 that every browser plays (yuv420p, even sizes, moov atom first),
+and ``VideoWriter`` for longer videos (MP4 or GIF) of a trained policy."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import imageio_ffmpeg
 import numpy as np
@@ -38,3 +40,60 @@ def encode_mp4(frames: np.ndarray, path: Path, fps: float) -> None:
         writer.send(np.ascontiguousarray(frame))
     writer.close()
     tmp.replace(path)
+
+
+class VideoWriter:
+    """Frames → an ``.mp4`` (H.264, streamed to ffmpeg) or an animated ``.gif`` (Pillow).
+
+    For videos longer than a clip (``rlhp record``): MP4 frames go to ffmpeg as they
+    come; a GIF keeps its frames until ``close`` (keep GIFs short and small).
+    """
+
+    SUFFIXES = (".mp4", ".gif")
+
+    def __init__(self, path: Path, fps: float) -> None:
+        if path.suffix.lower() not in self.SUFFIXES:
+            raise ValueError(f"{path} is not a .mp4 or .gif file")
+        self.path = path
+        self.fps = fps
+        self.frames = 0
+        self.size: tuple[int, int] | None = None
+        """(width, height) of the frames written."""
+        self._gif: list[np.ndarray] = []
+        self._mp4: Any = None
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one ``(H, W, 3)`` uint8 frame (every frame the size of the first)."""
+        height, width = frame.shape[:2]
+        if self.size is None:
+            self.size = (width, height)
+            if self.path.suffix.lower() == ".mp4":
+                self._mp4 = imageio_ffmpeg.write_frames(
+                    str(self.path), (width + width % 2, height + height % 2), fps=self.fps,
+                    codec="libx264", pix_fmt_out="yuv420p", macro_block_size=1, quality=None,
+                    output_params=["-preset", "veryfast", "-crf", "23", "-movflags", "+faststart"],
+                    ffmpeg_log_level="error",
+                )  # fmt: skip
+                self._mp4.send(None)
+        elif self.size != (width, height):
+            raise ValueError(f"frame of {width}×{height} in a video of {self.size}")
+        if self._mp4 is not None:
+            self._mp4.send(
+                np.ascontiguousarray(np.pad(frame, ((0, height % 2), (0, width % 2), (0, 0))))
+            )
+        else:
+            self._gif.append(frame)
+        self.frames += 1
+
+    def close(self) -> None:
+        if self._mp4 is not None:
+            self._mp4.close()
+        elif self._gif:
+            from PIL import Image
+
+            images = [Image.fromarray(f) for f in self._gif]
+            images[0].save(
+                self.path, save_all=True, append_images=images[1:], loop=0,
+                duration=round(1000 / self.fps), optimize=True,
+            )  # fmt: skip

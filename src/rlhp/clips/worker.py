@@ -3,8 +3,11 @@
 ``ClipWorker.submit`` returns at once; the thread renders each segment from its saved
 simulator states, writes ``RUN/clips/segment-NNNNNN.mp4`` and records the run-relative
 path with ``LabelStore.set_clip`` — from then on the labelling page can show it.
-Budget: CartPole ~0.2–0.5 s per 50-step clip, MuJoCo at 320² ~3–5 s, while a person
-spends 3–5 s per pair; the trainer asks pairs ahead of need, so clips are ready first.
+Budget: a person spends 3–5 s per pair, so both clips of a pair must take well under
+that. Measured (``benchmarks/clip_speed.py``, docs/benchmarks.md): a 1.5 s Hopper clip
+at 240² and 25 frames per second renders and encodes in well under 1 s on one core;
+CartPole's 1 s clips in ~0.1 s. The trainer asks pairs ahead of need, so clips are ready
+first.
 A failed clip is logged and skipped (its pair is simply never offered).
 """
 
@@ -17,10 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import gymnasium as gym
-
 from rlhp.clips.encode import encode_mp4
-from rlhp.clips.render import make_render_env, render_segment
+from rlhp.clips.render import MAX_FPS, FrameSource, frame_stride, make_renderer, render_segment
 from rlhp.segments import Segment
 from rlhp.store import LabelStore
 
@@ -38,11 +39,13 @@ def clip_name(segment_id: int) -> str:
 class ClipSettings:
     """How clips look."""
 
-    size: int = 320
-    """Frame size in pixels for environments that accept one (MuJoCo); classic control
-    renders at its own fixed size (CartPole 600×400)."""
-    fps: float | None = None
-    """Frames per second; None takes the environment's ``render_fps``."""
+    size: int = 240
+    """Frame size in pixels for environments that accept one (MuJoCo: 240² reads well and
+    costs little more than 160², docs/benchmarks.md); classic control renders at its own
+    fixed size (CartPole 600×400)."""
+    max_fps: float = MAX_FPS
+    """At most this many frames per simulated second: every k-th step is shown, and the
+    clip plays in real time (Hopper, 125 steps/s: every 5th step at 25 fps)."""
 
 
 class ClipWorker:
@@ -95,8 +98,7 @@ class ClipWorker:
         return dropped
 
     def _run(self) -> None:
-        env: gym.Env | None = None
-        fps = self.settings.fps
+        frames: FrameSource | None = None
         while True:
             item = self._queue.get()
             try:
@@ -104,11 +106,9 @@ class ClipWorker:
                     return
                 segment_id, segment = item
                 started = time.perf_counter()
-                if env is None:
-                    env = make_render_env(self.env_id, self.settings.size)
-                    fps = fps or float(env.metadata.get("render_fps") or 30)
-                assert fps is not None
-                self._render_one(env, segment_id, segment, fps)
+                if frames is None:
+                    frames = make_renderer(self.env_id, self.settings.size)
+                self._render_one(frames, segment_id, segment)
                 self.seconds += time.perf_counter() - started
                 self.rendered += 1
             except Exception:
@@ -116,15 +116,14 @@ class ClipWorker:
                 log.exception("could not render the clip of segment %s", item[0] if item else "?")
             finally:
                 self._queue.task_done()
-                if item is None and env is not None:
-                    env.close()
+                if item is None and frames is not None:
+                    frames.close()
 
-    def _render_one(
-        self, env: gym.Env, segment_id: int, segment: Segment | None, fps: float
-    ) -> None:
+    def _render_one(self, source: FrameSource, segment_id: int, segment: Segment | None) -> None:
         if segment is None:
             segment = self.store.segment(segment_id)
-        frames = render_segment(env, segment)
+        stride = frame_stride(source.steps_per_second, self.settings.max_fps)
+        frames = render_segment(source, segment, stride)
         name = clip_name(segment_id)
-        encode_mp4(frames, self.run_dir / CLIP_DIR / name, fps)
+        encode_mp4(frames, self.run_dir / CLIP_DIR / name, source.steps_per_second / stride)
         self.store.set_clip(segment_id, f"{CLIP_DIR}/{name}")

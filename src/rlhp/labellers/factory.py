@@ -23,7 +23,17 @@ LabellerFactory = Callable[[TrainConfig, LabelStore, Path, np.random.Generator],
 def make_labeller(
     config: TrainConfig, store: LabelStore, run_dir: Path, rng: np.random.Generator
 ) -> Labeller:
-    """The oracle, or people answering through ``rlhp label RUN_DIR`` (another process)."""
+    """The oracle, a comparison rule (``config.rule``: directly, or on the page with
+    ``feedback="human"``), or people answering through ``rlhp label RUN_DIR``."""
+    if config.rule is not None:
+        from rlhp.labellers.rule import RuleLabeller, load_rule
+
+        rule = load_rule(config.rule)
+        if config.feedback == "human":
+            from rlhp.labellers.rule_page import PageRuleLabeller
+
+            return PageRuleLabeller(rule, run_dir, config.env_id, store)
+        return RuleLabeller(rule, name=f"rule:{config.rule}")
     if config.feedback == "human":
         from rlhp.labellers.human import HumanLabeller
 

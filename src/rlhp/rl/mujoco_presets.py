@@ -5,17 +5,46 @@ hyperparameters are rl-baselines3-zoo's tuned values (``hyperparams/ppo.yml``,
 ``trpo.yml``, ``sac.yml``; tuned there on v4, whose dynamics v5 keeps), except that TRPO
 uses the paper's γ = 0.995 and λ = 0.97, and Hopper's PPO uses the PPO paper's settings.
 sb3-contrib's TRPO has no entropy bonus, so the paper's 0.01 bonus has no counterpart.
+
+Tasks for novel behaviour (paper §3.2) are options of Gymnasium's own environments,
+registered under the ``rlhp/`` namespace when this module is imported (no Gymnasium
+code is changed): ``rlhp/HopperNoTermination-v5`` is Hopper-v5 with
+``terminate_when_unhealthy=False`` — a torso upside down mid-backflip would otherwise end
+the episode — and 1.5 s (188-step) segments, long enough to hold a whole flip.
+Half-Cheetah never terminates, so running on one leg needs no option: ``HalfCheetah-v5``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import gymnasium as gym
 from torch import nn
 
 from rlhp.rl.preset_types import AgentPreset, TaskPreset
 
 CTRL = ("reward_ctrl",)
+
+HOPPER_NO_TERMINATION = "rlhp/HopperNoTermination-v5"
+"""Hopper-v5 that never ends early: it may lie down, tumble and flip (backflip teaching)."""
+BEHAVIOUR_ENVS: dict[str, dict[str, Any]] = {
+    HOPPER_NO_TERMINATION: dict(
+        entry_point="gymnasium.envs.mujoco.hopper_v5:HopperEnv",
+        max_episode_steps=1000,
+        kwargs={"terminate_when_unhealthy": False},
+    ),
+}
+"""Registered ids → ``gymnasium.register`` arguments."""
+
+
+def register_behaviour_envs() -> None:
+    """Register ``BEHAVIOUR_ENVS`` with Gymnasium (idempotent)."""
+    for env_id, spec in BEHAVIOUR_ENVS.items():
+        if env_id not in gym.registry:
+            gym.register(env_id, **spec)
+
+
+register_behaviour_envs()
 
 MUJOCO_TASKS: dict[str, TaskPreset] = {
     "Hopper-v5": TaskPreset(dt=0.008, max_episode_steps=1000, hidden_terms=CTRL),
@@ -30,6 +59,14 @@ MUJOCO_TASKS: dict[str, TaskPreset] = {
     "InvertedPendulum-v5": TaskPreset(dt=0.04, max_episode_steps=1000),
     "InvertedDoublePendulum-v5": TaskPreset(dt=0.05, max_episode_steps=1000),
 }
+
+BEHAVIOUR_TASKS: dict[str, TaskPreset] = {
+    HOPPER_NO_TERMINATION: TaskPreset(
+        dt=0.008, max_episode_steps=1000, hidden_terms=CTRL, segment_steps=188
+    ),
+}
+"""Task presets of the ``BEHAVIOUR_ENVS``."""
+_ALL_TASKS = {**MUJOCO_TASKS, **BEHAVIOUR_TASKS}
 
 _BIG_POLICY = dict(
     log_std_init=-2,
@@ -55,6 +92,10 @@ _PPO: dict[str, AgentPreset] = {
     # still (≈ 1,000) and fell to ≈ 0 for tens of thousands of steps; these hop
     # (env-reward returns 1,168–3,409 on seeds 0-9 at 300k, docs/benchmarks.md).
     "Hopper-v5": _ppo(
+        batch_size=64, n_steps=2048, gamma=0.99, learning_rate="lin_3e-4", ent_coef=0.0,
+        clip_range=0.2, n_epochs=10, gae_lambda=0.95, max_grad_norm=0.5, vf_coef=0.5,
+    ),
+    HOPPER_NO_TERMINATION: _ppo(
         batch_size=64, n_steps=2048, gamma=0.99, learning_rate="lin_3e-4", ent_coef=0.0,
         clip_range=0.2, n_epochs=10, gae_lambda=0.95, max_grad_norm=0.5, vf_coef=0.5,
     ),
@@ -90,7 +131,7 @@ _TRPO: dict[str, AgentPreset] = {
         normalize=True,
         kwargs={**_TRPO_KWARGS, **({"target_kl": 0.04} if env_id == "HalfCheetah-v5" else {})},
     )
-    for env_id in MUJOCO_TASKS
+    for env_id in _ALL_TASKS
 }
 
 _SAC: dict[str, AgentPreset] = {
@@ -98,13 +139,14 @@ _SAC: dict[str, AgentPreset] = {
         n_envs=1,
         kwargs=(
             {"learning_starts": 10_000}
-            if env_id in ("Hopper-v5", "HalfCheetah-v5", "Walker2d-v5", "Ant-v5")
+            if env_id
+            in ("Hopper-v5", HOPPER_NO_TERMINATION, "HalfCheetah-v5", "Walker2d-v5", "Ant-v5")
             else {"gamma": 0.9999}
             if env_id == "Swimmer-v5"
             else {}
         ),
     )
-    for env_id in MUJOCO_TASKS
+    for env_id in _ALL_TASKS
 }
 
 MUJOCO_AGENTS: dict[tuple[str, str], AgentPreset] = {
@@ -112,4 +154,4 @@ MUJOCO_AGENTS: dict[tuple[str, str], AgentPreset] = {
     **{(env_id, "trpo"): preset for env_id, preset in _TRPO.items()},
     **{(env_id, "sac"): preset for env_id, preset in _SAC.items()},
 }
-"""(env id, algorithm) → agent preset for the eight MuJoCo tasks."""
+"""(env id, algorithm) → agent preset for the eight MuJoCo tasks and the behaviour tasks."""

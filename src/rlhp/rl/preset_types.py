@@ -32,9 +32,12 @@ class TaskPreset:
     synthetic oracle's reward leaves them out (paper §3.1)."""
     reward_hidden_sizes: tuple[int, ...] = (64, 64)
     """Hidden layers of each reward-model member (paper appendix A: 2 × 64 for MuJoCo)."""
+    segment_steps: int | None = None
+    """Steps per segment, replacing the default (1.5 s, at most 60 steps): tasks whose
+    behaviour needs the whole 1.5 s in one clip (a backflip) set it."""
 
     def __post_init__(self) -> None:
-        if self.dt <= 0 or self.max_episode_steps < 1:
+        if self.dt <= 0 or self.max_episode_steps < 1 or (self.segment_steps or 1) < 1:
             raise ValueError(
                 f"bad task preset: dt={self.dt}, max_episode_steps={self.max_episode_steps}"
             )

@@ -21,7 +21,7 @@ from pathlib import Path
 import gymnasium as gym
 
 from rlhp.config import Algo, TrainConfig
-from rlhp.rl.mujoco_presets import MUJOCO_AGENTS, MUJOCO_TASKS
+from rlhp.rl.mujoco_presets import BEHAVIOUR_TASKS, MUJOCO_AGENTS, MUJOCO_TASKS
 from rlhp.rl.preset_types import AgentPreset, TaskPreset
 
 __all__ = [
@@ -103,8 +103,8 @@ every 0.008 s, so 1.5 s would be 188 steps: 3× the paper's longest segment and 
 cost of every reward fit. Their segments stop at 60 steps (0.48 s); ``--segment-length``
 sets any length."""
 
-TASKS: dict[str, TaskPreset] = dict(MUJOCO_TASKS)
-"""Env id → task preset (the paper's MuJoCo tasks)."""
+TASKS: dict[str, TaskPreset] = {**MUJOCO_TASKS, **BEHAVIOUR_TASKS}
+"""Env id → task preset (the paper's MuJoCo tasks and the behaviour tasks)."""
 
 
 def agent_preset(env_id: str, algo: Algo, total_timesteps: int = 1_000_000) -> AgentPreset:
@@ -199,6 +199,8 @@ def segment_length(env_id: str) -> int:
     table above for classic control, else 50 steps — at most a quarter of the task's time
     limit, so several segments fit in one episode."""
     task = TASKS.get(env_id)
+    if task is not None and task.segment_steps is not None:
+        return task.segment_steps
     if task is not None:
         return min(task.segment_length(SEGMENT_SECONDS), MAX_SEGMENT_STEPS)
     if env_id in SEGMENT_LENGTHS:

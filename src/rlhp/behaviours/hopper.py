@@ -1,0 +1,173 @@
+"""Hopper backflips (paper §3.2, "novel behaviours"): the measure and the comparison rule.
+
+The torso's pitch is Hopper's ``qpos[2]`` (the ``rooty`` hinge: unbounded, so a full
+turn shows as 2π). Positive pitch tips the torso forward (towards +x, where Hopper
+faces), so a *backward* rotation makes it smaller. A clean backflip is a backward
+rotation of at least 2π that ends upright on its foot:
+
+* **upright on its foot** (``on_foot``): the torso within ``UPRIGHT_RAD`` of vertical
+  (pitch modulo 2π), its centre at least ``MIN_HEIGHT`` above the floor, and the foot
+  touching the floor (clearance ≤ ``TOUCH``);
+* **landed**: upright on its foot for ``HOLD`` consecutive steps;
+* each landing is compared with the previous one: a pitch ≈ 2πk lower is k backflips, a
+  pitch 2πk higher (forward flips) counts nothing; either way the landing becomes the new
+  reference (``count_backflips``).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from rlhp.behaviours.body import Body
+from rlhp.labellers.base import Choice
+from rlhp.segments import Segment
+
+ENV_ID = "Hopper-v5"
+UPRIGHT_RAD = 0.5
+"""How far (radians) from vertical the torso may lean and still count as upright."""
+MIN_HEIGHT = 0.7
+"""Lowest torso height (m) that is standing, not lying (Gymnasium's healthy z)."""
+TOUCH = 0.05
+"""Foot clearance (m) that counts as touching the floor (standing still: 0.04 or less)."""
+HOLD = 5
+"""Consecutive steps (40 ms at Hopper's 125 steps/s) upright on its foot that are a landing."""
+STAND_HEIGHT = 1.3
+"""Torso height (m) of Hopper standing tall; higher is a jump."""
+TIE = 0.02
+"""Rule scores closer than this are "about the same"."""
+
+
+@dataclass(frozen=True)
+class HopperPose:
+    """What a clip of Hopper shows at each step.
+
+    Attributes:
+        pitch: ``(T,)`` torso pitch in radians, unwrapped (backward rotation lowers it).
+        height: ``(T,)`` torso height (m).
+        foot_clearance: ``(T,)`` height of the foot's lowest point above the floor (m).
+    """
+
+    pitch: np.ndarray
+    height: np.ndarray
+    foot_clearance: np.ndarray
+
+    def __post_init__(self) -> None:
+        if not self.pitch.shape == self.height.shape == self.foot_clearance.shape:
+            raise ValueError("pose arrays must all be (T,)")
+
+    @property
+    def on_foot(self) -> np.ndarray:
+        """``(T,)`` bool: upright on its foot."""
+        lean = np.angle(np.exp(1j * self.pitch))  # pitch wrapped to (-π, π]
+        return (
+            (np.abs(lean) <= UPRIGHT_RAD)
+            & (self.height >= MIN_HEIGHT)
+            & (self.foot_clearance <= TOUCH)
+        )
+
+
+class HopperBody:
+    """Turns recorded Hopper states into ``HopperPose``s (one MuJoCo model, reused)."""
+
+    def __init__(self, env_id: str = ENV_ID) -> None:
+        self.body = Body(env_id)
+        self._foot = self.body.geom_ids(("foot_geom",))
+
+    def pose(self, states: np.ndarray) -> HopperPose:
+        """The pose of ``states`` ``(T, 12)`` (``qpos`` then ``qvel``)."""
+        return HopperPose(
+            pitch=states[:, 2].copy(),
+            height=states[:, 1].copy(),
+            foot_clearance=self.body.clearances(states, self._foot)[:, 0],
+        )
+
+
+def count_backflips(
+    pitch: np.ndarray, on_foot: np.ndarray, hold: int = HOLD, reference: float | None = None
+) -> int:
+    """Clean backflips in one trajectory: ≥ 2π backward, then landed upright on its foot.
+
+    Args:
+        pitch: ``(T,)`` unwrapped torso pitch.
+        on_foot: ``(T,)`` bool, upright on its foot at each step.
+        hold: consecutive ``on_foot`` steps that make a landing.
+        reference: pitch of the last landing before the trajectory starts; None: the
+            first landing in it (an episode starts standing).
+    """
+    flips, run = 0, 0
+    for angle, up in zip(pitch, on_foot, strict=True):
+        run = run + 1 if up else 0
+        if run < hold:
+            continue
+        if reference is None:
+            reference = float(angle)
+            continue
+        turns = round((reference - float(angle)) / (2 * np.pi))
+        if turns != 0:
+            flips += max(turns, 0)
+            reference = float(angle)
+    return flips
+
+
+def backflip_score(pose: HopperPose, valid: np.ndarray | None = None) -> float:
+    """How much of a backflip one clip shows; the rule compares two of these.
+
+    ``2 × landed backflips + backward turns made with the torso at least MIN_HEIGHT up
+    (clipped to [-0.5, 1.5]) + 0.25 × share of steps upright on its foot + 0.25 × jump
+    height (m above standing, at most 1)``: a landed flip beats any amount of spinning,
+    spinning backwards beats standing, standing beats lying, and a jump (what a flip
+    starts with) beats staying down. Rolling over on the floor is no rotation: the first
+    version of this rule counted it, and taught Hopper to fall backwards and roll
+    (docs/benchmarks.md, issue 12). The reference for landings is the
+    upright pitch the clip starts nearest to, or, if it starts upside down, the one
+    above it: a clip that starts mid-flip counts that flip when it lands. ``valid``: ``(T,)`` bool, steps that are not
+    absorbing (default: all).
+    """
+    keep = np.ones(pose.pitch.shape, bool) if valid is None else valid
+    pitch, up = pose.pitch[keep], pose.on_foot[keep]
+    if len(pitch) == 0:
+        return -1.0
+    start = float(pitch[0])
+    turn = start / (2 * np.pi)
+    upside_down = abs(np.angle(np.exp(1j * start))) > np.pi / 2
+    reference = 2 * np.pi * (np.ceil(turn) if upside_down else np.round(turn))
+    landed = count_backflips(pitch, up, reference=float(reference))
+    aloft = pose.height[keep][:-1] >= MIN_HEIGHT  # rotating on its feet or in the air
+    turns = float(np.clip(np.sum(-np.diff(pitch) * aloft) / (2 * np.pi), -0.5, 1.5))
+    jump = float(np.clip(pose.height[keep].max() - STAND_HEIGHT, 0.0, 1.0))
+    return 2.0 * landed + turns + 0.25 * float(up.mean()) + 0.25 * jump
+
+
+@functools.cache
+def _hopper() -> HopperBody:
+    return HopperBody()
+
+
+def prefer_backflip(left: Segment, right: Segment) -> Choice:
+    """The comparison rule "which clip is more of a clean backflip?" for Hopper.
+
+    Reads only the simulator states recorded with each clip.
+    """
+    if left.states is None or right.states is None:
+        return "cant_tell"
+    body = _hopper()
+    scores = [
+        backflip_score(body.pose(s.states), ~s.absorbing)  # type: ignore[arg-type]
+        for s in (left, right)
+    ]
+    if abs(scores[0] - scores[1]) < TIE:
+        return "equal"
+    return "left" if scores[0] > scores[1] else "right"
+
+
+def backflips_per_episode(episodes: list[np.ndarray], body: HopperBody | None = None) -> list[int]:
+    """Clean backflips in each episode's states ``(L, 12)``."""
+    body = body or HopperBody()
+    out = []
+    for states in episodes:
+        pose = body.pose(states)
+        out.append(count_backflips(pose.pitch, pose.on_foot))
+    return out

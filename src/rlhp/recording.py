@@ -1,0 +1,108 @@
+"""Watching a run: the trained policy's episodes, with simulator states, and videos of them.
+
+``policy_episodes`` plays the run's saved policy (deterministic actions, evaluation
+seeds as ``rlhp evaluate``) and records every step's simulator state with the same
+wrapper that records training rollouts. ``record_video`` replays those states through
+the clip renderer (``rlhp.clips.render``) into an MP4 or GIF: what ``rlhp record``
+writes. The behaviour measures (``rlhp.behaviours``) read the same episodes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rlhp.clips.encode import VideoWriter
+from rlhp.clips.render import frame_stride, make_renderer
+from rlhp.evaluation import EVAL_SEED_OFFSET
+from rlhp.loop.run_dir import RunDir
+from rlhp.rl.agents import build_stack, load_agent
+from rlhp.segments import Episode, EpisodePool
+
+
+@torch.no_grad()
+def policy_episodes(
+    run_dir: Path | str, episodes: int, seed_offset: int = EVAL_SEED_OFFSET
+) -> list[Episode]:
+    """``episodes`` deterministic episodes of the run's policy, states recorded.
+
+    Each ``Episode.states`` is ``(L, state_dim)``: the state at each observation the
+    policy acted on. One environment, seeded ``config.seed + seed_offset``.
+    """
+    run = RunDir.open(Path(run_dir))
+    if not run.agent_checkpoint.exists():
+        raise FileNotFoundError(f"{run.path} has no agent checkpoint yet; train it first")
+    config = run.config()
+    single = dataclasses.replace(config, agent=dataclasses.replace(config.agent, n_envs=1))
+    pool = EpisodePool(2**62)
+    stack = build_stack(single, pool, None, env_seed=config.seed + seed_offset)
+    load_agent(stack, run.agent_checkpoint)
+    stack.wrapper.explore_for(0)
+    stack.wrapper.record_states = True
+    if stack.normalize is not None:
+        stack.normalize.training = False
+        stack.normalize.norm_reward = False
+    venv = stack.model.get_env()
+    assert venv is not None
+    obs = venv.reset()
+    while len(pool) < episodes:
+        actions, _ = stack.model.predict(obs, deterministic=True)  # type: ignore[arg-type]
+        obs, _, _, _ = venv.step(actions)
+    venv.close()
+    return pool.episodes[:episodes]
+
+
+@dataclass(frozen=True)
+class Recording:
+    """What ``record_video`` wrote."""
+
+    path: Path
+    frames: int
+    width: int
+    height: int
+    fps: float
+    episode_lengths: tuple[int, ...]
+    """Steps of each episode shown (after ``max_seconds``)."""
+
+
+def record_video(
+    run_dir: Path | str,
+    out: Path,
+    episodes: int = 1,
+    size: int = 480,
+    max_fps: float = 30.0,
+    max_seconds: float | None = None,
+) -> Recording:
+    """Render ``episodes`` of the run's policy into ``out`` (``.mp4`` or ``.gif``).
+
+    Every ``frame_stride``-th step is drawn, so the video plays in real time at no more
+    than ``max_fps`` frames per second: ``ceil(L / stride)`` frames per episode of L
+    steps. ``size`` is the frame size of MuJoCo tasks (classic control has its own);
+    ``max_seconds`` shortens each episode to that much simulated time.
+    """
+    config = RunDir.open(Path(run_dir)).config()
+    played = policy_episodes(run_dir, episodes)
+    frames = make_renderer(config.env_id, size)
+    stride = frame_stride(frames.steps_per_second, max_fps)
+    fps = frames.steps_per_second / stride
+    writer = VideoWriter(Path(out), fps)
+    lengths = []
+    try:
+        for episode in played:
+            assert episode.states is not None
+            states = episode.states
+            if max_seconds is not None:
+                states = states[: max(1, math.floor(max_seconds * frames.steps_per_second))]
+            lengths.append(len(states))
+            for state in states[::stride]:
+                writer.write(frames.frame(np.asarray(state)))
+    finally:
+        writer.close()
+        frames.close()
+    assert writer.size is not None
+    return Recording(Path(out), writer.frames, *writer.size, fps, tuple(lengths))

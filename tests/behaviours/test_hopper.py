@@ -1,0 +1,150 @@
+"""Backflips counted on hand-made Hopper state sequences (qpos then qvel, 12 numbers)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from rlhp.behaviours.hopper import (
+    HopperBody,
+    backflip_score,
+    backflips_per_episode,
+    count_backflips,
+    prefer_backflip,
+)
+from rlhp.segments import Segment
+
+STAND_Z = 1.2  # torso height with the foot just touching (clearance -0.01)
+TWO_PI = 2 * np.pi
+
+
+def _standing(pitch: float, steps: int = 10) -> np.ndarray:
+    states = np.zeros((steps, 12))
+    states[:, 1] = STAND_Z
+    states[:, 2] = pitch
+    return states
+
+
+def _airborne_turn(start: float, end: float, steps: int = 40) -> np.ndarray:
+    """Rotating from ``start`` to ``end`` one metre up (the foot never touches)."""
+    states = np.zeros((steps, 12))
+    states[:, 1] = STAND_Z + 1.0
+    states[:, 2] = np.linspace(start, end, steps + 2)[1:-1]
+    return states
+
+
+@pytest.fixture(scope="module")
+def body() -> HopperBody:
+    return HopperBody()
+
+
+def test_the_pose_reads_height_pitch_and_whether_the_foot_is_down(body: HopperBody) -> None:
+    states = np.concatenate([_standing(0.0, 1), _standing(0.0, 1), _airborne_turn(0, 0, 1)])
+    states[1, 1] = 0.5  # crouched far below the healthy height
+    pose = body.pose(states)
+    # the foot capsule (radius 0.06) hangs 1.1 m below the torso centre when the legs are straight
+    np.testing.assert_allclose(pose.foot_clearance, [-0.01, -0.71, 0.99], atol=1e-6)
+    assert pose.on_foot.tolist() == [True, False, False]
+    upside_down = body.pose(_standing(np.pi, 1))
+    assert not upside_down.on_foot[0]
+    assert body.pose(_standing(-TWO_PI, 1)).on_foot[0]  # a full turn is upright again
+
+
+@pytest.mark.parametrize(
+    ("pieces", "flips"),
+    [
+        # stand, turn back 2π in the air, land upright: one backflip
+        ([_standing(0), _airborne_turn(0, -TWO_PI), _standing(-TWO_PI)], 1),
+        # two in a row, each landed
+        (
+            [
+                _standing(0),
+                _airborne_turn(0, -TWO_PI),
+                _standing(-TWO_PI),
+                _airborne_turn(-TWO_PI, -2 * TWO_PI),
+                _standing(-2 * TWO_PI),
+            ],
+            2,
+        ),
+        # a double backflip before landing counts two
+        ([_standing(0), _airborne_turn(0, -2 * TWO_PI, 80), _standing(-2 * TWO_PI)], 2),
+        # a forward flip is not a backflip, and resets the reference
+        ([_standing(0), _airborne_turn(0, TWO_PI), _standing(TWO_PI)], 0),
+        # half a turn back and back again
+        ([_standing(0), _airborne_turn(0, -np.pi), _airborne_turn(-np.pi, 0), _standing(0)], 0),
+        # a full turn that never lands on its foot (ends up in the air)
+        ([_standing(0), _airborne_turn(0, -TWO_PI)], 0),
+        # touching down upright for fewer than HOLD = 5 steps is no landing
+        ([_standing(0), _airborne_turn(0, -TWO_PI), _standing(-TWO_PI, 4)], 0),
+    ],
+)
+def test_backflips_are_counted_from_states(
+    body: HopperBody, pieces: list[np.ndarray], flips: int
+) -> None:
+    assert backflips_per_episode([np.concatenate(pieces)], body) == [flips]
+
+
+def test_a_full_turn_that_lands_lying_down_is_no_backflip(body: HopperBody) -> None:
+    lying = _standing(-TWO_PI)
+    lying[:, 1] = 0.3  # torso on the floor
+    states = np.concatenate([_standing(0), _airborne_turn(0, -TWO_PI), lying])
+    assert backflips_per_episode([states], body) == [0]
+
+
+def test_count_backflips_on_pitch_and_landing_flags_alone() -> None:
+    pitch = np.array([0, 0, -3, -6.2, -6.3, -6.3, 0.1])
+    up = np.array([1, 1, 0, 1, 1, 1, 1], bool)
+    assert count_backflips(pitch, up, hold=2) == 1
+    assert count_backflips(pitch, up, hold=4) == 0  # the landing lasted 3 steps
+    assert count_backflips(pitch[2:], up[2:], hold=2) == 0  # the first landing is the reference
+    assert count_backflips(pitch[2:], up[2:], hold=2, reference=0.0) == 1
+
+
+def _segment(states: np.ndarray) -> Segment:
+    steps = len(states)
+    return Segment(
+        obs=np.zeros((steps, 11), np.float32),
+        actions=np.zeros((steps, 3), np.float32),
+        absorbing=np.zeros(steps, bool),
+        states=states,
+    )
+
+
+def test_the_rule_prefers_landed_flips_then_backward_turns_then_standing(
+    body: HopperBody,
+) -> None:
+    landed = np.concatenate([_standing(0), _airborne_turn(0, -TWO_PI), _standing(-TWO_PI)])
+    spinning = np.concatenate([_standing(0, 20), _airborne_turn(0, -np.pi)])
+    standing = _standing(0, 60)
+    lying = _standing(0, 60)
+    lying[:, 1] = 0.3
+    ranked = [landed, spinning, standing, lying]
+    scores = [backflip_score(body.pose(s)) for s in ranked]
+    # 2 × 1 landed + 1 turn + 0.25 × 20/60 upright + 0.25 × (2.2 - 1.3) jump;
+    # 40/41 of half a turn + the same upright and jump terms; standing 0.25; lying 0
+    upright_and_jump = 0.25 / 3 + 0.25 * 0.9
+    np.testing.assert_allclose(
+        scores, [3 + upright_and_jump, 0.5 * 40 / 41 + upright_and_jump, 0.25, 0.0], atol=1e-9
+    )
+    for better, worse in itertools.pairwise(ranked):
+        assert prefer_backflip(_segment(better), _segment(worse)) == "left"
+        assert prefer_backflip(_segment(worse), _segment(better)) == "right"
+    assert prefer_backflip(_segment(standing), _segment(_standing(0.2, 60))) == "equal"
+    rolling = _standing(0, 60)
+    rolling[:, 1] = 0.3
+    rolling[:, 2] = np.linspace(0, -TWO_PI, 60)  # over and over on the floor
+    assert backflip_score(body.pose(rolling)) == 0.0  # not a backward turn in the air
+    assert prefer_backflip(_segment(standing), _segment(rolling)) == "left"
+    jumping = _standing(0, 60)
+    jumping[30:35, 1] = 1.5  # a hop 0.2 m above standing tall: 0.05 more, 5 steps off its foot
+    assert prefer_backflip(_segment(jumping), _segment(standing)) == "left"
+
+
+def test_a_clip_that_starts_mid_flip_counts_the_flip_when_it_lands(body: HopperBody) -> None:
+    second_half = np.concatenate([_airborne_turn(-np.pi, -TWO_PI, 20), _standing(-TWO_PI)])
+    score = backflip_score(body.pose(second_half))
+    # landed from the upright pitch 0 it left, half a turn seen, upright 10 of 30 steps,
+    # 0.9 m above standing
+    assert score == pytest.approx(2 + 0.5 * 20 / 21 + 0.25 * 10 / 30 + 0.25 * 0.9, abs=0.01)
