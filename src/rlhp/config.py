@@ -20,7 +20,9 @@ from rlhp.errors import ConfigError
 
 Algo = Literal["ppo", "a2c", "sac", "trpo"]
 RewardSource = Literal["preferences", "env"]
-Selector = Literal["uniform", "disagreement", "entropy"]
+Selector = Literal[
+    "uniform", "disagreement", "entropy", "kcenter", "kcenter_disagreement", "kcenter_entropy"
+]
 ScheduleKind = Literal["decay", "constant"]
 Feedback = Literal["oracle", "human"]
 
@@ -93,7 +95,9 @@ class QueryConfig:
 
     selector: Selector = "disagreement"
     """uniform: random pairs; disagreement: highest variance of P̂ across members;
-    entropy: highest entropy of the members' mean P̂."""
+    entropy: highest entropy of the members' mean P̂; kcenter: farthest-first coverage of
+    the pairs' features; kcenter_disagreement / kcenter_entropy: k-center among the most
+    uncertain half (B-Pref). With one member, disagreement ranks by entropy (warned)."""
     oversampling: int = 10
     """Candidate pairs sampled per pair asked."""
     segment_length: int | None = None

@@ -37,6 +37,7 @@ from rlhp.loop.metrics import MetricsSink, read_metrics
 from rlhp.loop.run_dir import RunDir
 from rlhp.loop.schedule import LabelSchedule
 from rlhp.loop.updating import RewardUpdater
+from rlhp.queries import SelectorFactory
 from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
 from rlhp.rl.agents import (
     build_stack,
@@ -84,6 +85,7 @@ class PreferenceLoop:
         resume: bool,
         progress: bool,
         labeller_factory: LabellerFactory | None = None,
+        selector_factory: SelectorFactory | None = None,
     ) -> None:
         self.config = config
         self.run = run
@@ -135,6 +137,7 @@ class PreferenceLoop:
                 segment_length=self.segment_length,
                 fit_rng=self.rngs["fit_rng"],
                 sample_rng=self.sample_rng,
+                selector=selector_factory(config, self.model) if selector_factory else None,
             )
         self.next_update = 1
         self.exploring = False

@@ -23,7 +23,7 @@ from rlhp.loop.diagnostics import HackingCheck, HackingMonitor
 from rlhp.loop.fitting import Fitter
 from rlhp.loop.labelled import LabelledData
 from rlhp.loop.schedule import LabelSchedule
-from rlhp.queries import make_selector
+from rlhp.queries import QuerySelector, make_selector
 from rlhp.reward.ensemble import RewardEnsemble
 from rlhp.reward.training import Comparisons, RewardTrainer
 from rlhp.rl.agents import AgentStack, relabel_replay_buffer
@@ -63,6 +63,7 @@ class RewardUpdater:
         segment_length: int,
         fit_rng: np.random.Generator,
         sample_rng: np.random.Generator,
+        selector: QuerySelector | None = None,
     ) -> None:
         self.config = config
         self.model = model
@@ -80,7 +81,13 @@ class RewardUpdater:
             config.reward_model.refit_inputs,
             config.reward_model.background_fit,
         )
-        self.selector = make_selector(config.queries.selector, model)
+        self.selector = selector or make_selector(config.queries.selector, model)
+        """The query selector: ``selector`` if given (the Python API's own), else built-in."""
+        self.selector_name = (
+            config.queries.selector
+            if selector is None
+            else str(getattr(selector, "name", type(selector).__name__))
+        )
         self.labelled = LabelledData(store)
         self.answers_fitted = 0
         """Answers in the store when the last fit started."""
@@ -104,7 +111,7 @@ class RewardUpdater:
                 oversampling=self.config.queries.oversampling,
                 env_step=env_step,
                 round_index=next_update - 1,
-                selector_name=self.config.queries.selector,
+                selector_name=self.selector_name,
                 rng=self.sample_rng,
             )
 
