@@ -3,7 +3,9 @@
 out/runs/CELL/        each cell's run directory (benchmark.json: its measured record)
 out/logs/CELL.log     each cell process's output
 out/random_returns.json
-out/runs.csv, out/summary.csv, out/summary.md, out/curves/TASK-ALGO.png
+out/runs.csv, out/summary.csv, out/summary.md (one row per task × condition: label budget
+and the varied axes' values), out/curves/TASK-ALGO.png (one curve per condition) and,
+with two or more budgets, out/curves/TASK-ALGO-labels.png (score against labels)
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from rlhp.bench.report import (
     RUN_COLUMNS,
     GroupSummary,
     markdown_table,
+    plot_label_efficiency,
     plot_learning_curves,
     summarise,
     with_scores,
@@ -90,6 +93,7 @@ def run_bench(
     (out / "summary.md").write_text(markdown)
     files.append(out / "summary.md")
     files += plot_learning_curves(rows, out / "curves")
+    files += plot_label_efficiency(summary, out / "curves")
     return BenchResult(
         ran=tuple(c.name for c in pending),
         skipped=skipped,
