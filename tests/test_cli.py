@@ -178,7 +178,7 @@ def test_a_run_keeps_its_labels_in_postgresql(
     assert main(["reward", "fit", str(out), "--epochs", "2", "--out", str(tmp_path / "r.pt")]) == 0
     assert "10 comparisons" in capsys.readouterr().out
     assert main(["train", "--resume", str(out), "--no-progress"]) == 0  # finished: nothing to do
-    assert "10/10 labels answered" in capsys.readouterr().out
+    assert "10 queries asked, 10 labels received, 0 skipped" in capsys.readouterr().out
     err = error_of(["train", "--resume", str(out), "--store", "postgresql://h/other"], capsys)
     assert "resume without --store" in err and "sekrit" not in err
 

@@ -52,11 +52,37 @@ def test_output_normalisation_gives_zero_mean_unit_std_per_member() -> None:
 
 def test_pessimism_lowers_reward_where_members_disagree() -> None:
     m = model()
-    obs = torch.randn(50, 4)
-    no = torch.zeros(50, dtype=torch.bool)
-    mean = m.rewards(obs, torch.zeros(50), no)
-    cautious = m.rewards(obs, torch.zeros(50), no, pessimism=1.0)
-    assert torch.all(cautious <= mean)
+    obs = np.random.default_rng(0).normal(size=(50, 4)).astype(np.float32)
+    mean = m.snapshot()(obs, np.zeros(50))
+    cautious = m.snapshot(pessimism=1.0)(obs, np.zeros(50))
+    assert np.all(cautious <= mean) and np.any(cautious < mean)
+
+
+def test_dying_is_never_rewarded_at_any_pessimism() -> None:
+    """Issue 9, defect 4: members that disagree by the same amount everywhere agree on
+    how much better staying alive is than ending, so pessimism changes nothing; and
+    where the members' mean says alive beats the absorbing state, no pessimism makes an
+    alive step worth less than ending (reward < 0)."""
+    m = model(k=3)
+    with torch.no_grad():
+        for layer in [*m.hidden, m.head]:
+            layer.weight.zero_()
+            layer.bias.zero_()
+        m.head.bias[:, 0, 0] = torch.tensor([-1.0, 0.0, 1.0])  # every state: -1, 0, +1
+        m.absorbing_reward.copy_(torch.tensor([-1.5, -0.5, 0.5]))  # 0.5 below each member
+        m.absorbing_seen.fill_(True)
+    obs = np.random.default_rng(0).normal(size=(20, 4)).astype(np.float32)
+    for k in (0.0, 0.5, 1.0, 3.0, 100.0):
+        assert np.allclose(m.snapshot(k)(obs, np.zeros(20)), 0.5), k
+    # members now disagree about staying alive (advantages 0.5, 0.5 and 2.0: mean 1, std
+    # √0.75): k = 1 gives 1 − √0.75; at k = 3 the bound would sink below what ending is
+    # worth, and stops there
+    with torch.no_grad():
+        m.absorbing_reward[2] = -1.0
+    for k in (0.0, 0.5, 1.0, 3.0, 100.0):
+        assert np.all(m.snapshot(k)(obs, np.zeros(20)) >= 0.0), k
+    assert np.allclose(m.snapshot(1.0)(obs, np.zeros(20)), 1 - np.sqrt(0.75))
+    assert np.allclose(m.snapshot(3.0)(obs, np.zeros(20)), 0.0)
 
 
 def test_disagreement_selector_picks_the_pairs_members_disagree_on(
@@ -96,11 +122,16 @@ def test_numpy_snapshot_matches_the_torch_reward() -> None:
             m.absorbing_seen.fill_(use_actions)  # without an absorbing state seen, no offset
         obs, act = torch.randn(9, 4), torch.randint(0, 3, (9,))
         no = torch.zeros(9, dtype=torch.bool)
-        for pessimism in (0.0, 0.7):
-            offset = m.absorbing_value() if use_actions else 0.0
-            expected = m.rewards(obs, act, no, pessimism) - offset
-            got = m.snapshot(pessimism)(obs.numpy(), act.numpy())
-            assert np.allclose(got, expected.detach().numpy(), atol=1e-5)
+        offset = m.absorbing_value() if use_actions else 0.0
+        expected = m.rewards(obs, act, no) - offset
+        got = m.snapshot()(obs.numpy(), act.numpy())
+        assert np.allclose(got, expected.detach().numpy(), atol=1e-5)
+        # with pessimism: the lower bound of the members' advantages, floored at min(mean, 0)
+        with torch.no_grad():
+            members = m.normalize(m.raw_rewards(obs, act, no)) - m.member_offsets()[:, None]
+        mean, std = members.mean(dim=0), members.std(dim=0)
+        by_hand = torch.maximum(mean - 0.7 * std, torch.minimum(mean, torch.zeros(())))
+        assert np.allclose(m.snapshot(0.7)(obs.numpy(), act.numpy()), by_hand.numpy(), atol=1e-5)
 
 
 def test_zero_initialised_heads_start_with_a_flat_reward() -> None:

@@ -3,7 +3,7 @@ import pytest
 
 from rlhp.config import OracleConfig
 from rlhp.labellers.base import Query
-from rlhp.labellers.oracle import SyntheticOracle, oracle_choices
+from rlhp.labellers.oracle import PolicyReference, SyntheticOracle, oracle_choices
 from rlhp.segments import Segment
 
 SWAP = {"left": "right", "right": "left", "equal": "equal", "cant_tell": "cant_tell"}
@@ -47,8 +47,45 @@ def test_myopic_teacher_weights_recent_steps(rng: np.random.Generator) -> None:
 
 def test_skip_and_equal_thresholds(rng: np.random.Generator) -> None:
     truth = np.array([[[10.0], [9.9]], [[0.1], [0.0]], [[10.0], [0.0]]])
-    assert oracle_choices(truth, OracleConfig(equal=0.1), rng) == ["equal", "equal", "left"]
-    assert oracle_choices(truth, OracleConfig(skip=0.1), rng)[1] == "cant_tell"
+    policy = PolicyReference.from_returns(np.array([5.0, 5.0]))  # average segment return 5
+    choices = oracle_choices(truth, OracleConfig(equal=0.1), rng, policy)
+    assert choices == ["equal", "equal", "left"]  # |ΔR| < 0.5
+    skipped = oracle_choices(truth, OracleConfig(skip=0.1), rng, policy)
+    assert skipped == ["left", "cant_tell", "left"]  # better return 0.1 < 0.5
+
+
+def test_thresholds_follow_the_policy_not_the_other_pairs_asked(rng: np.random.Generator) -> None:
+    """Issue 9, defect 3: a pair's answer must not depend on what it is asked beside."""
+    pair = np.array([[[1.0], [0.0]]])
+    big = np.array([[[100.0], [99.0]]])
+    policy = PolicyReference.from_returns(np.array([2.0, 4.0]))  # average 3: δ 0.3
+    config = OracleConfig(skip=0.1, equal=0.1)
+    alone = oracle_choices(pair, config, rng, policy)
+    beside = oracle_choices(np.concatenate([pair, big]), config, rng, policy)
+    assert alone == ["left"] and beside[:1] == ["left"]
+    # and the threshold follows the policy: a better policy (average 30) makes it a skip
+    better = PolicyReference.from_returns(np.array([30.0]))
+    assert oracle_choices(pair, config, rng, better) == ["cant_tell"]
+
+
+def test_skip_teacher_on_negative_rewards_skips_only_the_worst(rng: np.random.Generator) -> None:
+    """Pendulum-like returns, all negative: the skip threshold is measured from the policy's
+    worst segment, so only pairs of two near-worst segments are skipped (abs() skipped all)."""
+    returns = -np.linspace(100.0, 1000.0, 50)  # the policy's segments: −1000 … −100
+    policy = PolicyReference.from_returns(returns)  # mean −550, floor −1000: δ_skip 45
+    truth = np.array([[[-990.0], [-980.0]], [[-200.0], [-990.0]], [[-400.0], [-300.0]]])
+    assert oracle_choices(truth, OracleConfig(skip=0.1), rng, policy) == [
+        "cant_tell",
+        "left",
+        "right",
+    ]
+    # B-Pref's definition exactly where rewards are never negative: floor 0
+    assert PolicyReference.from_returns(np.array([0.5, 3.5])) == PolicyReference(2.0, 0.0)
+
+
+def test_thresholds_need_a_reference(rng: np.random.Generator) -> None:
+    with pytest.raises(ValueError, match="reference"):
+        oracle_choices(np.zeros((1, 2, 1)), OracleConfig(skip=0.1), rng)
 
 
 def test_oracle_labeller_answers_through_the_protocol(rng: np.random.Generator) -> None:

@@ -78,13 +78,23 @@ def test_sac_replay_buffer_is_relabelled_with_the_current_reward() -> None:
     assert buffer is not None and buffer.pos == 200
     with torch.no_grad():
         model.head.bias.add_(3.0)  # "retrain": every reward moves up by 3
-    assert relabel_replay_buffer(stack.model, model, pessimism=0.0) == 200
+    live = model.snapshot()
+    assert relabel_replay_buffer(stack.model, stack.wrapper.reward_fn) == 200
+    # the buffer gets the reward the agent sees, not the live model a fit may be training
+    stale = stack.wrapper.reward_fn
+    assert stale is not None
+    obs_np = buffer.observations[:200, 0]
+    act_np = stack.model.policy.unscale_action(buffer.actions[:200, 0])
+    assert np.allclose(buffer.rewards[:200, 0], stale(obs_np, act_np), atol=1e-5)
+    stack.wrapper.refresh_reward()  # the fit is installed: now the buffer follows it
+    assert relabel_replay_buffer(stack.model, stack.wrapper.reward_fn) == 200
     obs = torch.as_tensor(buffer.observations[:200, 0])
     actions = torch.as_tensor(stack.model.policy.unscale_action(buffer.actions[:200, 0]))
     expected = (
         model.rewards(obs, actions, torch.zeros(200, dtype=torch.bool)) - model.agent_offset()
     )
     assert np.allclose(buffer.rewards[:200, 0], expected.detach().numpy(), atol=1e-5)
+    assert np.allclose(buffer.rewards[:200, 0], live(obs_np, act_np), atol=1e-5)
 
 
 def test_return_scale_follows_the_size_of_the_new_reward() -> None:

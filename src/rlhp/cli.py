@@ -176,8 +176,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         factory = human_factory(args) if config.feedback == "human" else None
         summary = train(config, out, progress=progress, labeller_factory=factory, store=args.store)
     print(
-        f"run {summary.run_dir}: {summary.env_steps} steps, {summary.labels_answered}/{summary.labels_asked} "
-        f"labels answered, recent true return {summary.true_return:.1f}, {summary.wall_time:.0f} s"
+        f"run {summary.run_dir}: {summary.env_steps} steps, {summary.labels_asked} queries asked, "
+        f"{summary.labels_received} labels received, {summary.labels_skipped} skipped, "
+        f"recent true return {summary.true_return:.1f}, {summary.wall_time:.0f} s"
     )
     return 0
 
@@ -197,7 +198,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     )
     print(
         f"trained {result.timesteps} steps on the {result.reward} reward; "
-        f"labels answered {result.labels_used} of {result.labels_asked} asked"
+        f"{result.labels_asked} queries asked, {result.labels_used} labels received, "
+        f"{result.labels_skipped} skipped"
     )
     if result.return_pearson is not None:
         print(

@@ -181,7 +181,8 @@ def _cmd_reward(args: argparse.Namespace) -> int:
     print(
         f"{result.comparisons} comparisons, {result.epochs} epochs: "
         f"held-out accuracy {result.val_accuracy:.3f}, agreement {result.agreement:.3f}, "
-        f"loss {result.train_loss:.3f} (held-out {result.val_loss:.3f}); wrote {args.out}"
+        f"loss {result.train_loss:.3f} (held-out {result.val_loss:.3f}), "
+        f"L2 {result.l2:.3g} after {result.rounds} adaptations; wrote {args.out}"
     )
     return 0
 

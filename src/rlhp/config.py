@@ -54,6 +54,9 @@ class RewardModelConfig:
     """Initial L2 coefficient; adapted so validation/training loss stays in l2_band."""
     l2_band: tuple[float, float] = (1.1, 1.5)
     """Target range of held-out loss divided by training loss."""
+    holdout_fraction: float = math.exp(-1)
+    """Share of the labelled pairs each member never trains on (its validation set, the
+    paper's 1/e), fixed per pair for the life of the run (a seeded hash of the pair id)."""
     epsilon: float = 0.1
     """Random-response probability: P = (1-ε)·P̂ + ε/2 (SPEC §3)."""
     zero_init_head: bool = True
@@ -83,6 +86,9 @@ class RewardModelConfig:
         _check(len(self.hidden_sizes) >= 1, "reward_model.hidden_sizes needs a layer")
         _check(0.0 <= self.dropout < 1.0, "reward_model.dropout must be in [0, 1)")
         _check(0.0 <= self.epsilon < 1.0, "reward_model.epsilon must be in [0, 1)")
+        _check(
+            0.0 <= self.holdout_fraction < 1.0, "reward_model.holdout_fraction must be in [0, 1)"
+        )
         _check(self.batch_size >= 1, "reward_model.batch_size must be >= 1")
         _check(self.max_steps_per_update >= 1, "reward_model.max_steps_per_update must be >= 1")
         lo, hi = self.l2_band
@@ -151,9 +157,12 @@ class OracleConfig:
     mistake: float = 0.0
     """Probability of flipping the label."""
     skip: float = 0.0
-    """Skip (answer can't-tell) when the better return is below skip × mean segment return."""
+    """δ_skip: skip the query (answer can't-tell: spent, no label) when the better return
+    is below this fraction of the current policy's average segment return (measured from
+    ``min(0, the policy's worst segment)``; ``rlhp.labellers.oracle.PolicyReference``)."""
     equal: float = 0.0
-    """Answer 'equal' when |R1-R2| < equal × mean segment return."""
+    """δ_equal: answer 'equal' when |R1-R2| < this fraction of the current policy's
+    average segment return (measured as for ``skip``)."""
     hidden_terms: tuple[str, ...] | None = None
     """Reward terms of the env's ``info`` that the oracle does not see, because a person
     watching the clip could not (MuJoCo v5: the control cost ``reward_ctrl``, paper §3.1):

@@ -30,7 +30,11 @@ class Evaluation:
     true_return_mean: float
     true_return_std: float
     labels_used: int
+    """Labels received: pairs with an answer the reward model trains on."""
     labels_asked: int
+    """Queries asked (the budget)."""
+    labels_skipped: int
+    """Queries answered only with can't-tell (spent, no label)."""
     timesteps: int
     reward: str
     segments_compared: int
@@ -77,8 +81,9 @@ def evaluate(run_dir: Path | str, episodes: int = 20) -> Evaluation:
         episodes=episodes,
         true_return_mean=float(np.mean(returns)),
         true_return_std=float(np.std(returns)),
-        labels_used=counts.answered,
+        labels_used=counts.received,
         labels_asked=counts.pairs,
+        labels_skipped=counts.skipped,
         timesteps=int(stack.model.num_timesteps),
         reward=config.reward,
         segments_compared=compared,

@@ -21,7 +21,7 @@ def plot_run(run_dir: Path | str, out: Path | None = None) -> Path:
     if not rows:
         raise FileNotFoundError(f"{run.path} has no metrics yet; train it first")
     steps = [r["env_step"] for r in rows]
-    labels = [r.get("labels/answered") or 0 for r in rows]
+    labels = [r.get("labels/received", r.get("labels/trainable")) or 0 for r in rows]
     true_return = [_num(r.get("rollout/true_return")) for r in rows]
     val_acc = [_num(r.get("reward/val_accuracy")) for r in rows]
     fresh_acc = [_num(r.get("reward/fresh_accuracy")) for r in rows]
@@ -32,7 +32,7 @@ def plot_run(run_dir: Path | str, out: Path | None = None) -> Path:
     if config.reward == "preferences":
         title += f" · {config.schedule.labels} labels, {config.queries.selector} queries"
     fig.suptitle(title)
-    for col, (x, xlabel) in enumerate(((steps, "environment steps"), (labels, "labels answered"))):
+    for col, (x, xlabel) in enumerate(((steps, "environment steps"), (labels, "labels received"))):
         ax = axes[0][col]
         ax.plot(*_finite_points(x, true_return), marker=".", color="tab:blue")
         ax.set_xlabel(xlabel)

@@ -50,6 +50,16 @@ class StoreCounts:
     answers: int
     """All answers, several per pair possible."""
 
+    @property
+    def received(self) -> int:
+        """Labels received: pairs with an answer the model trains on (left, right, equal)."""
+        return self.trainable
+
+    @property
+    def skipped(self) -> int:
+        """Queries spent without a label: answered, but only with can't-tell (B-Pref's skips)."""
+        return self.answered - self.trainable
+
 
 @dataclass(frozen=True)
 class LabelledPair:

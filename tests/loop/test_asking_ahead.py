@@ -22,7 +22,7 @@ from rlhp.loop.schedule import LabelSchedule
 from rlhp.store import LabelStore
 
 
-class LateLabeller:
+class LateLabeller(Labeller):
     """The oracle's answers, written into the store by a thread ``delay`` s after asking."""
 
     name = "late"

@@ -114,7 +114,7 @@ def test_killing_the_trainer_loses_no_answer_and_the_run_resumes(tmp_path: Path)
     final = _answers(run)
     assert final[: len(after_kill)] == after_kill  # the old answers, untouched, in order
     assert len({p for p, _, _ in final}) == len(final)  # one answer per pair: no duplicates
-    assert "/40 labels answered" in out  # the whole budget was asked
+    assert "40 queries asked" in out  # the whole budget was asked
     assert json.loads((run / "state.json").read_text())["finished"]
 
 

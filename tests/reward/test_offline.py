@@ -67,3 +67,18 @@ def test_reward_fit_refuses_a_store_without_labels(tmp_path: Path, capsys) -> No
     assert main(["reward", "fit", str(tmp_path), "--out", str(tmp_path / "r.pt")]) == 2
     assert "no trainable labels" in capsys.readouterr().err
     assert not (tmp_path / "r.pt").exists()
+
+
+def test_reward_fit_adapts_l2_during_the_fit(tmp_path: Path) -> None:
+    """The offline fit runs in rounds and moves L2 between them (issue 9, defect 2): with
+    L2 that starts far too weak on 120 pairs, the held-out/train ratio leaves the band and
+    the coefficient grows before the model is saved."""
+    from rlhp.reward.offline import ADAPT_EVERY, fit_offline
+
+    store = _left_preferring_store(tmp_path / "labels.sqlite")
+    config = RewardModelConfig(l2_initial=1e-8)
+    _, l2, result = fit_offline(store, config, epochs=60, seed=0)
+    store.close()
+    assert result.rounds == 60 // ADAPT_EVERY
+    assert float(l2.mean()) == result.l2
+    assert result.l2 != config.l2_initial

@@ -18,7 +18,7 @@ from pathlib import Path
 import gymnasium as gym
 
 from rlhp.clips.worker import ClipSettings, ClipWorker
-from rlhp.labellers.base import Answer, Query
+from rlhp.labellers.base import Answer, Labeller, Query
 from rlhp.rl.sim_state import get_state
 from rlhp.store import LabelStore
 
@@ -28,7 +28,7 @@ WAIT_LOG_SECONDS = 30.0
 """How often a waiting pre-training says again what it waits for."""
 
 
-class HumanLabeller:
+class HumanLabeller(Labeller):
     """Queues clips for the pairs asked; people answer through the web app."""
 
     name = "human"

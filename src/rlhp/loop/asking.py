@@ -42,6 +42,7 @@ def ask_pairs(
     except ValueError as exc:
         log.info("no segments to ask about yet (%s); the labels due are asked next update", exc)
         return 0
+    labeller.observe_policy(truth.sum(axis=1))  # B-Pref's reference: the policy's segments
     batch = SegmentBatch.from_pairs(list(zip(segments[0::2], segments[1::2], strict=True)))
     chosen = selector(batch, count, rng)
     picked = [segments[2 * i] for i in chosen] + [segments[2 * i + 1] for i in chosen]

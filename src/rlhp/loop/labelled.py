@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from rlhp.reward.training import Comparisons
 from rlhp.segments import Segment, SegmentBatch
@@ -34,13 +33,10 @@ class LabelledData:
             return None, None
         pairs = [(self.segment(p.left_id), self.segment(p.right_id)) for p in labelled]
         targets = np.array([p.target for p in labelled], dtype=np.float32)
-        data = Comparisons.from_batch(SegmentBatch.from_pairs(pairs), targets)
+        ids = np.array([p.pair_id for p in labelled], dtype=np.int64)
+        data = Comparisons.from_batch(SegmentBatch.from_pairs(pairs), targets, ids)
         fresh_index = [i for i, p in enumerate(labelled) if p.pair_id not in self._seen]
         self._seen.update(p.pair_id for p in labelled)
         if not fresh_index:
             return data, None
-        idx = torch.as_tensor(fresh_index)
-        fresh = Comparisons(
-            data.obs[idx], data.actions[idx], data.absorbing[idx], data.targets[idx]
-        )
-        return data, fresh
+        return data, data.subset(np.array(fresh_index))

@@ -30,7 +30,7 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from rlhp.config import TrainConfig
-from rlhp.labellers.base import Labeller
+from rlhp.labellers.base import Labeller, check_labeller
 from rlhp.labellers.factory import LabellerFactory, make_labeller
 from rlhp.loop.diagnostics import HackingMonitor
 from rlhp.loop.metrics import MetricsSink, read_metrics
@@ -65,7 +65,13 @@ class RunSummary:
     env_steps: int
     pretrain_env_steps: int
     labels_asked: int
+    """Queries asked (what the budget counts)."""
     labels_answered: int
+    """Queries answered, skips (can't tell) included."""
+    labels_received: int
+    """Labels the reward model trains on (left, right or equal)."""
+    labels_skipped: int
+    """Queries answered only with can't-tell: spent, no label."""
     true_return: float
     wall_time: float
 
@@ -117,9 +123,11 @@ class PreferenceLoop:
         self.stack = build_stack(config, self.pool, self.model, env_seed)
         # -- labeller (issue #3): oracle or people; people need clips, clips need states --
         factory = labeller_factory or make_labeller
-        self.labeller: Labeller = factory(config, store, run.path, self.rngs["oracle_rng"])
-        self.stack.wrapper.record_states = bool(getattr(self.labeller, "needs_states", False))
-        self.answers_land_any_time = bool(getattr(self.labeller, "asynchronous", False))
+        self.labeller: Labeller = check_labeller(
+            factory(config, store, run.path, self.rngs["oracle_rng"])
+        )
+        self.stack.wrapper.record_states = bool(self.labeller.needs_states)
+        self.answers_land_any_time = bool(self.labeller.asynchronous)
         """Answers arrive between updates (people): fit them as they land."""
         # -- end labeller --
         self.metrics = MetricsSink(run.path)
@@ -145,6 +153,7 @@ class PreferenceLoop:
         self.wall_time = float(self.state.get("wall_time", 0.0))
         self.pretrain_env_steps = int(self.state.get("pretrain_env_steps", 0))
         self._started = time.perf_counter()
+        self._labels_shown = f"asked 0/{self.schedule.total}"
         self._bar = tqdm(
             total=config.total_timesteps, unit="step", dynamic_ncols=True, disable=not progress
         )
@@ -175,9 +184,7 @@ class PreferenceLoop:
         self._checkpoint(finished=True)
         self._bar.close()
         self.metrics.close()
-        close_labeller = getattr(self.labeller, "close", None)  # human: clip worker, server
-        if close_labeller is not None:
-            close_labeller()
+        self.labeller.close()  # human: clip worker, server
         counts = self.store.counts()
         return RunSummary(
             run_dir=self.run.path,
@@ -185,6 +192,8 @@ class PreferenceLoop:
             pretrain_env_steps=self.pretrain_env_steps,
             labels_asked=counts.pairs,
             labels_answered=counts.answered,
+            labels_received=counts.received,
+            labels_skipped=counts.skipped,
             true_return=self.stack.wrapper.stats().true_return,
             wall_time=self._elapsed(),
         )
@@ -221,9 +230,8 @@ class PreferenceLoop:
         # -- PEBBLE: once exploration ends, the replay buffer gets r̂ at once --
         if self.exploring and env_step >= self.config.agent.explore_steps:
             self.exploring = False
-            relabelled = relabel_replay_buffer(
-                self.stack.model, updater.model, self.config.reward_model.pessimism
-            )
+            # the snapshot the agent sees, not the live model a background fit may be training
+            relabelled = relabel_replay_buffer(self.stack.model, self.stack.wrapper.reward_fn)
             self._log_row(env_step, {"rl/relabelled": relabelled, "rl/exploration_ended": 1})
         # -- end of PEBBLE --
         if env_step < self.schedule.update_step(self.next_update):
@@ -273,10 +281,9 @@ class PreferenceLoop:
         installed = self._install(env_step)
         self.updater.ask_due(self.schedule, env_step, self.next_update)
         # -- wait hook (issue #3): only pre-training waits, and only for people --
-        wait_for_answers = getattr(self.labeller, "wait_for_answers", None)
-        if wait_for > 0 and wait_for_answers is not None:
+        if wait_for > 0 and self.labeller.asynchronous:
             log.info("pre-training waits until %d labels are answered", wait_for)
-            wait_for_answers(wait_for)
+            self.labeller.wait_for_answers(wait_for)
         # -- end wait hook --
         new_answers = self.updater.collect()
         round_ties = sum(a.choice == "equal" for a in new_answers)
@@ -337,9 +344,13 @@ class PreferenceLoop:
             **values,
         }
         self.metrics.write(row)
-        answered = values.get("labels/answered", 0)
+        if "labels/asked" in values:
+            self._labels_shown = (
+                f"asked {values['labels/asked']}/{self.schedule.total} "
+                f"labels {values['labels/received']} skipped {values['labels/skipped']}"
+            )
         self._bar.set_postfix_str(
-            f"labels {answered}/{self.schedule.total} true R {stats.true_return:.1f} learned R {stats.learned_return:.1f}",
+            f"{self._labels_shown} true R {stats.true_return:.1f} learned R {stats.learned_return:.1f}",
             refresh=False,
         )
 

@@ -74,7 +74,7 @@ class RewardUpdater:
         self.hacking = hacking
         self.segment_length = segment_length
         self.sample_rng = sample_rng
-        self.trainer = RewardTrainer(model, config.reward_model, fit_rng)
+        self.trainer = RewardTrainer(model, config.reward_model, fit_rng, holdout_seed=config.seed)
         self.fitter = Fitter(
             model,
             self.trainer,
@@ -138,9 +138,7 @@ class RewardUpdater:
         if result is None:
             return None
         correlation = self.refresh_reward(result.data)
-        relabelled = relabel_replay_buffer(
-            self.stack.model, self.model, self.config.reward_model.pessimism
-        )
+        relabelled = relabel_replay_buffer(self.stack.model, self.stack.wrapper.reward_fn)
         self.published = {
             "model": {k: v.clone() for k, v in self.model.state_dict().items()},
             "optimizer": copy.deepcopy(self.trainer.optimizer.state_dict()),
@@ -173,6 +171,8 @@ class RewardUpdater:
         return {
             "labels/asked": counts.pairs,
             "labels/answered": counts.answered,
+            "labels/received": counts.received,
+            "labels/skipped": counts.skipped,
             "labels/trainable": counts.trainable,
             "labels/equal": counts.equal,
             "labels/cant_tell": counts.cant_tell,

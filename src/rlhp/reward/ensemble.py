@@ -163,17 +163,9 @@ class RewardEnsemble(nn.Module):
         shape = (self.members, *([1] * (raw.dim() - 1)))
         return (raw - self.output_mean.reshape(shape)) / self.output_std.reshape(shape)
 
-    def rewards(
-        self, obs: Tensor, actions: Tensor, absorbing: Tensor, pessimism: float = 0.0
-    ) -> Tensor:
-        """r̂: the mean over members of their normalised rewards, shape ``(...)``.
-
-        With ``pessimism`` k > 0, ``mean − k·std`` over members instead.
-        """
-        normalized = self.normalize(self.raw_rewards(obs, actions, absorbing))
-        if pessimism == 0.0 or self.members == 1:
-            return normalized.mean(dim=0)
-        return normalized.mean(dim=0) - pessimism * normalized.std(dim=0)
+    def rewards(self, obs: Tensor, actions: Tensor, absorbing: Tensor) -> Tensor:
+        """r̂: the mean over members of their normalised rewards, shape ``(...)``."""
+        return self.normalize(self.raw_rewards(obs, actions, absorbing)).mean(dim=0)
 
     @torch.no_grad()
     def segment_returns(self, segments: list[Segment]) -> np.ndarray:
@@ -194,14 +186,23 @@ class RewardEnsemble(nn.Module):
         """Normalised ensemble reward of one absorbing step."""
         return float(((self.absorbing_reward - self.output_mean) / self.output_std).mean())
 
+    @torch.no_grad()
+    def member_offsets(self) -> Tensor:
+        """``(K,)`` what each member's agent reward is measured from: its normalised
+        absorbing-state reward once labelled segments have shown one; else 0 (an
+        untrained r̂_abs means nothing)."""
+        if not bool(self.absorbing_seen):
+            return torch.zeros(self.members)
+        return (self.absorbing_reward - self.output_mean) / self.output_std
+
     def agent_offset(self) -> float:
-        """What the agent's reward is measured from: the absorbing state's value, once
-        labelled segments have shown one; else 0 (an untrained r̂_abs means nothing)."""
-        return self.absorbing_value() if bool(self.absorbing_seen) else 0.0
+        """The mean of ``member_offsets``: r̂ − this is the agent's reward without pessimism."""
+        return float(self.member_offsets().mean())
 
     @torch.no_grad()
     def snapshot(self, pessimism: float = 0.0) -> FrozenReward:
-        """A NumPy copy of the agent's reward r̂(o, a) − r̂_abs for fast per-step use."""
+        """A NumPy copy of the agent's reward r̂(o, a) − r̂_abs for fast per-step use
+        (``pessimistic_reward`` of the members' advantages over the absorbing state)."""
         return FrozenReward.from_model(self, pessimism)
 
     @torch.no_grad()
@@ -227,6 +228,35 @@ class RewardEnsemble(nn.Module):
         )
 
 
+def pessimistic_reward(advantages: np.ndarray, pessimism: float) -> np.ndarray:
+    """The agent's reward from the members' advantages over ending the episode.
+
+    With Δₖ = r̂ₖ(o, a) − r̂ₖ(abs) (each member normalised) and k = ``pessimism``:
+
+        r = mean(Δ)                                   if k = 0 or K = 1
+        r = max(mean(Δ) − k·std(Δ), min(mean(Δ), 0))  otherwise
+
+    Doubt about a state lowers its reward towards what ending the episode is worth, never
+    below it: if the members' mean says staying alive beats the absorbing state, no
+    amount of pessimism makes dying pay (measuring pessimism on r̂ₖ(o, a) alone while the
+    offset stays the plain mean made every alive step −k·std at equal means, so ending
+    the episode was rewarded). Members that disagree by the same amount everywhere
+    (a shift per member) agree on Δ and pay nothing.
+
+    Args:
+        advantages: ``(K, n)`` Δ of every member.
+        pessimism: k ≥ 0.
+
+    Returns:
+        ``(n,)`` rewards.
+    """
+    mean = advantages.mean(axis=0)
+    if pessimism == 0.0 or advantages.shape[0] == 1:
+        return mean
+    lower = mean - pessimism * advantages.std(axis=0, ddof=1)
+    return np.maximum(lower, np.minimum(mean, 0.0))
+
+
 @dataclass(frozen=True)
 class FrozenReward:
     """The ensemble's reward for the agent, frozen into NumPy arrays.
@@ -250,8 +280,8 @@ class FrozenReward:
     """``(K, hidden, 1)``, divided by each member's output std."""
     head_bias: np.ndarray
     """``(K, 1)``, member mean subtracted and divided by its std."""
-    offset: float
-    """Subtracted from every reward: the normalised absorbing-state reward."""
+    offsets: np.ndarray
+    """``(K, 1)`` subtracted from each member's reward: its normalised absorbing-state reward."""
     pessimism: float = 0.0
 
     @classmethod
@@ -276,7 +306,7 @@ class FrozenReward:
             hidden=hidden,
             head_weight=head_w,
             head_bias=head_b,
-            offset=model.agent_offset(),
+            offsets=arr(model.member_offsets())[:, None],
             pessimism=pessimism,
         )
 
@@ -297,7 +327,4 @@ class FrozenReward:
             h = np.matmul(h, w) + b
             h = np.maximum(h, 0.01 * h)
         r = np.matmul(h, self.head_weight)[..., 0] + self.head_bias  # (K, n), normalised
-        out = r.mean(axis=0)
-        if self.pessimism and k > 1:
-            out = out - self.pessimism * r.std(axis=0, ddof=1)
-        return out - self.offset
+        return pessimistic_reward(r - self.offsets, self.pessimism)

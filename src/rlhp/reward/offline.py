@@ -4,8 +4,10 @@ The preference set is a label store (a run's ``labels.sqlite`` or shared databas
 segments and every answer), optionally with the answers replaced by an exported label file
 (``rlhp labels export``). Several answers to one pair average into one target, exactly
 as in training (SPEC §2); can't-tell answers are dropped. The fit is the loop's own
-(``RewardTrainer``: bootstrap ensemble, adaptive L2), followed by input and output
-normalisation over the labelled segments. The checkpoint has the loop's format
+(``RewardTrainer``: bootstrap ensemble, fixed per-member held-out sets, adaptive L2),
+run in rounds of ``ADAPT_EVERY`` epochs so that the L2 coefficients adapt during the fit
+as they do across a run's updates, then input and output normalisation over the labelled
+segments. The checkpoint has the loop's format
 (``{"model": state_dict, "l2": …}``), so ``rlhp evaluate`` and resumed runs read it.
 """
 
@@ -28,6 +30,9 @@ from rlhp.reward.training import Comparisons, RewardTrainer, agreement
 from rlhp.segments import SegmentBatch
 from rlhp.store import LabelStore
 
+ADAPT_EVERY = 5
+"""Epochs between two L2 adaptations of an offline fit."""
+
 
 @dataclass(frozen=True)
 class OfflineFit:
@@ -43,6 +48,10 @@ class OfflineFit:
     """Held-out accuracy of the members on decided pairs."""
     agreement: float
     """Accuracy of the normalised ensemble mean on all decided pairs (training data)."""
+    l2: float
+    """Mean L2 coefficient of the members at the end (adapted every ``ADAPT_EVERY`` epochs)."""
+    rounds: int
+    """Fits of at most ``ADAPT_EVERY`` epochs each; L2 adapts after every one."""
 
 
 def targets_from_rows(rows: list[LabelRow]) -> dict[int, float]:
@@ -91,11 +100,17 @@ def fit_offline(
     batch = SegmentBatch.from_pairs(
         [(store.segment(pairs[i][0]), store.segment(pairs[i][1])) for i in ids]
     )
-    data = Comparisons.from_batch(batch, np.array([targets[i] for i in ids], dtype=np.float32))
+    data = Comparisons.from_batch(
+        batch, np.array([targets[i] for i in ids], dtype=np.float32), np.array(ids)
+    )
     flat = (data.obs.flatten(0, 1), data.actions.flatten(0, 1), data.absorbing.flatten(0, 1))
     model.fit_input_normalization(*flat)
-    trainer = RewardTrainer(model, config, np.random.default_rng(seed))
-    metrics = trainer.fit(data, epochs)
+    trainer = RewardTrainer(model, config, np.random.default_rng(seed), holdout_seed=seed)
+    chunks = [ADAPT_EVERY] * (epochs // ADAPT_EVERY) + (
+        [epochs % ADAPT_EVERY] if epochs % ADAPT_EVERY else []
+    )
+    for chunk in chunks:
+        metrics = trainer.fit(data, chunk)
     model.fit_output_normalization(*flat)
     result = OfflineFit(
         comparisons=len(data),
@@ -104,6 +119,8 @@ def fit_offline(
         val_loss=metrics.val_loss,
         val_accuracy=metrics.val_accuracy,
         agreement=agreement(model, data),
+        l2=metrics.l2,
+        rounds=len(chunks),
     )
     return model, trainer.l2, result
 

@@ -1,10 +1,16 @@
 """Fitting the reward ensemble to labelled comparisons (SPEC §3-4).
 
-Each member trains on its own bootstrap sample of the comparisons (|D| draws with
-replacement); the ≈1/e of comparisons a bootstrap leaves out are that member's
-held-out set. The L2 coefficient of each member is adapted after every fit so that its
-held-out loss stays within ``l2_band`` times its training loss. All members train in
-the same batched step: no loop over pairs or members.
+Each member holds out a fixed fraction (1/e, the paper's) of the comparisons for
+validation, chosen per pair id by a seeded hash: a pair held out from a member is held
+out from it for the life of the run, across refits of the warm-started model and across
+resumes, whatever other pairs have arrived. Each fit trains every member on |D| draws
+with replacement from the pairs it may see (its bootstrap sample). A fresh bootstrap of
+all pairs at every fit would make most of a member's "held-out" pairs ones it trained on
+in an earlier update, and the L2 adaptation would steer by a training loss.
+
+The L2 coefficient of each member is adapted after every fit so that its held-out loss
+stays within ``l2_band`` times its training loss. All members train in the same batched
+step: no loop over pairs or members.
 """
 
 from __future__ import annotations
@@ -23,6 +29,38 @@ from rlhp.segments import SegmentBatch
 
 L2_STEP = 1.5
 """Factor by which an L2 coefficient moves when its validation ratio leaves the band."""
+_MASK64 = (1 << 64) - 1
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser on ``uint64`` arrays: a fixed, well-mixed integer hash."""
+    with np.errstate(over="ignore"):
+        x = (x + np.uint64(0x9E3779B97F4A7C15)) & np.uint64(_MASK64)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+def held_out_mask(
+    pair_ids: np.ndarray, members: int, seed: int, fraction: float = math.exp(-1)
+) -> np.ndarray:
+    """Which pairs each member never trains on, ``(K, N)`` bool (SPEC §4: 1/e per member).
+
+    A pure function of (seed, member, pair id): the same pair is held out from the same
+    members however many other pairs exist, so the split survives refits and resumes.
+
+    Args:
+        pair_ids: ``(N,)`` the store's pair ids.
+        members: K.
+        seed: the run's seed.
+        fraction: expected share of pairs held out from each member.
+    """
+    ids = np.asarray(pair_ids, dtype=np.int64).astype(np.uint64)
+    salt = _splitmix64(np.array([seed & _MASK64], dtype=np.uint64))[0]
+    member = np.arange(members, dtype=np.uint64)[:, None]
+    h = _splitmix64(_splitmix64(ids[None, :] ^ salt) ^ _splitmix64(member + np.uint64(1)))
+    uniform = (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)  # [0, 1)
+    return uniform < fraction
 
 
 @dataclass(frozen=True)
@@ -34,12 +72,15 @@ class Comparisons:
         actions: ``(N, 2, T, *act_shape)``.
         absorbing: ``(N, 2, T)`` bool.
         targets: ``(N,)`` μ(left) in [0, 1].
+        pair_ids: ``(N,)`` int64, the store's pair ids: they decide each member's fixed
+            held-out set. None numbers the pairs 0…N−1 (tests, one-off fits).
     """
 
     obs: Tensor
     actions: Tensor
     absorbing: Tensor
     targets: Tensor
+    pair_ids: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = self.targets.shape[0]
@@ -48,17 +89,38 @@ class Comparisons:
                 f"comparisons disagree: targets {tuple(self.targets.shape)}, "
                 f"absorbing {tuple(self.absorbing.shape)}"
             )
+        if self.pair_ids is not None and self.pair_ids.shape != (n,):
+            raise ValueError(f"pair_ids {self.pair_ids.shape} do not match {n} targets")
 
     def __len__(self) -> int:
         return int(self.targets.shape[0])
 
+    @property
+    def ids(self) -> np.ndarray:
+        """``(N,)`` pair ids (0…N−1 when none were given)."""
+        return np.arange(len(self)) if self.pair_ids is None else self.pair_ids
+
+    def subset(self, index: np.ndarray) -> Comparisons:
+        """The comparisons at positions ``index``."""
+        idx = torch.as_tensor(index, dtype=torch.long)
+        return Comparisons(
+            self.obs[idx],
+            self.actions[idx],
+            self.absorbing[idx],
+            self.targets[idx],
+            self.ids[np.asarray(index, dtype=np.int64)],
+        )
+
     @classmethod
-    def from_batch(cls, batch: SegmentBatch, targets: np.ndarray) -> Comparisons:
+    def from_batch(
+        cls, batch: SegmentBatch, targets: np.ndarray, pair_ids: np.ndarray | None = None
+    ) -> Comparisons:
         return cls(
             obs=torch.as_tensor(batch.obs),
             actions=torch.as_tensor(batch.actions),
             absorbing=torch.as_tensor(batch.absorbing),
             targets=torch.as_tensor(targets, dtype=torch.float32),
+            pair_ids=None if pair_ids is None else np.asarray(pair_ids, dtype=np.int64),
         )
 
 
@@ -83,13 +145,26 @@ class RewardTrainer:
     """Owns the optimiser and the adaptive L2 coefficients of one ensemble."""
 
     def __init__(
-        self, model: RewardEnsemble, config: RewardModelConfig, rng: np.random.Generator
+        self,
+        model: RewardEnsemble,
+        config: RewardModelConfig,
+        rng: np.random.Generator,
+        holdout_seed: int = 0,
     ) -> None:
         self.model = model
         self.config = config
         self.rng = rng
+        self.holdout_seed = holdout_seed
+        """Seeds the per-member held-out split (the run's seed, so a resume keeps it)."""
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
         self.l2 = torch.full((model.members,), config.l2_initial)
+        self.last_bootstrap: np.ndarray | None = None
+        """``(K, |D|)`` pair ids each member drew in the last fit (for inspection)."""
+
+    def held_out(self, data: Comparisons) -> np.ndarray:
+        """``(K, N)`` bool: the pairs of ``data`` each member never trains on."""
+        fraction = self.config.holdout_fraction
+        return held_out_mask(data.ids, self.model.members, self.holdout_seed, fraction)
 
     def fit(self, data: Comparisons, epochs: int, max_steps: int | None = None) -> FitMetrics:
         """Train every member for ``epochs`` passes over its bootstrap sample.
@@ -102,10 +177,19 @@ class RewardTrainer:
         n, k, cfg = len(data), self.model.members, self.config
         if n == 0:
             return FitMetrics(float("nan"), float("nan"), float("nan"), float(self.l2.mean()), 0)
-        boot = self.rng.integers(0, n, size=(k, n))  # (K, N) bootstrap indices
-        counts = np.zeros((k, n))
+        held_out = self.held_out(data)
+        boot = np.zeros((k, n), dtype=np.int64)  # (K, N) bootstrap indices into data
+        active = np.zeros(k, dtype=bool)  # members with at least one pair to train on
         for member in range(k):
-            counts[member] = np.bincount(boot[member], minlength=n)
+            allowed = np.flatnonzero(~held_out[member])
+            if allowed.size:
+                boot[member] = self.rng.choice(allowed, size=n, replace=True)
+                active[member] = True
+        counts = np.zeros((k, n))
+        for row in np.flatnonzero(active):
+            counts[row] = np.bincount(boot[row], minlength=n)
+        self.last_bootstrap = np.where(active[:, None], data.ids[boot], -1)
+        weight = torch.as_tensor(active, dtype=torch.float32)
         batch = min(cfg.batch_size, n)
         steps_per_epoch = max(1, n // batch)
         self.model.train()
@@ -124,24 +208,32 @@ class RewardTrainer:
                 )  # (K, B, 2, T)
                 losses = preference_loss(preference_logits(raw), data.targets[idx], cfg.epsilon)
                 penalty = (self.l2 * self.model.l2_per_member()).sum()
-                loss = losses.mean(dim=1).sum() + penalty
+                loss = (losses.mean(dim=1) * weight).sum() + penalty
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimizer.step()
                 steps += 1
-        return self._evaluate_and_adapt(data, torch.as_tensor(counts, dtype=torch.float32), steps)
+        return self._evaluate_and_adapt(
+            data,
+            torch.as_tensor(counts, dtype=torch.float32),
+            torch.as_tensor(held_out, dtype=torch.float32),
+            steps,
+        )
 
     @torch.no_grad()
-    def _evaluate_and_adapt(self, data: Comparisons, counts: Tensor, steps: int) -> FitMetrics:
+    def _evaluate_and_adapt(
+        self, data: Comparisons, counts: Tensor, held_out: Tensor, steps: int
+    ) -> FitMetrics:
+        """Losses on each member's bootstrap (``counts`` ``(K, N)``) and fixed held-out set."""
         self.model.eval()
         logits = ensemble_logits(self.model, data)  # (K, N)
         targets = data.targets.expand_as(logits)
         losses = preference_loss(logits, targets, self.config.epsilon)
-        train = (losses * counts).sum(dim=1) / counts.sum(dim=1)
-        held_out = (counts == 0).float()
-        has_val = held_out.sum(dim=1) > 0
+        trained = counts.sum(dim=1) > 0
+        train = (losses * counts).sum(dim=1) / counts.sum(dim=1).clamp_min(1)
+        has_val = (held_out.sum(dim=1) > 0) & trained
         val = (losses * held_out).sum(dim=1) / held_out.sum(dim=1).clamp_min(1)
-        decided = (targets != 0.5).float() * held_out
+        decided = (targets != 0.5).float() * held_out * trained[:, None].float()
         correct = ((logits > 0) == (targets > 0.5)).float() * decided
         accuracy = correct.sum() / decided.sum().clamp_min(1)
         low, high = self.config.l2_band
@@ -153,7 +245,7 @@ class RewardTrainer:
         )
         val_loss = float(val[has_val].mean()) if bool(has_val.any()) else float("nan")
         return FitMetrics(
-            train_loss=float(train.mean()),
+            train_loss=float(train[trained].mean()) if bool(trained.any()) else float("nan"),
             val_loss=val_loss,
             val_accuracy=float(accuracy) if float(decided.sum()) > 0 else float("nan"),
             l2=float(self.l2.mean()),

@@ -25,7 +25,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from rlhp.config import TrainConfig
 from rlhp.errors import ConfigError
-from rlhp.reward.ensemble import RewardEnsemble
+from rlhp.reward.ensemble import FrozenReward, RewardEnsemble
 from rlhp.rl.presets import agent_preset, hidden_terms
 from rlhp.rl.reward_wrapper import RewardSwapWrapper
 from rlhp.segments import EpisodePool
@@ -186,31 +186,32 @@ def load_agent(stack: AgentStack, path: Path) -> None:
             rms.count = float(norm_state[f"{name}_count"])
 
 
-@torch.no_grad()
-def relabel_replay_buffer(
-    model: BaseAlgorithm, reward_model: RewardEnsemble, pessimism: float
-) -> int:
-    """Recompute every stored reward of an off-policy agent with the current r̂ (PEBBLE).
+def relabel_replay_buffer(model: BaseAlgorithm, reward_fn: FrozenReward | None) -> int:
+    """Recompute every stored reward of an off-policy agent with the reward it now sees (PEBBLE).
 
+    ``reward_fn`` is the snapshot the agent's environments use (``RewardSwapWrapper``'s),
+    never the live ensemble: a background fit may be training that while this runs.
     The buffer holds the raw (unnormalised) observations and scaled actions; actions are
-    mapped back to the environment's range before they reach the reward model.
+    mapped back to the environment's range before they reach the reward.
 
     Returns:
-        Number of transitions relabelled (0 for on-policy agents).
+        Number of transitions relabelled (0 for on-policy agents or no reward yet).
     """
     if not isinstance(model, OffPolicyAlgorithm) or model.replay_buffer is None:
+        return 0
+    if reward_fn is None:
         return 0
     buffer = model.replay_buffer
     size = buffer.buffer_size if buffer.full else buffer.pos
     if size == 0:
         return 0
-    obs = torch.as_tensor(buffer.observations[:size])  # (S, n_envs, *obs)
+    obs = buffer.observations[:size]  # (S, n_envs, *obs)
     actions = buffer.actions[:size]
     if isinstance(model.action_space, spaces.Box):
         actions = model.policy.unscale_action(actions)
-    absorbing = torch.zeros(obs.shape[:2], dtype=torch.bool)
-    rewards = reward_model.rewards(obs, torch.as_tensor(actions), absorbing, pessimism).numpy()
-    buffer.rewards[:size] = rewards - reward_model.agent_offset()  # as RewardSwapWrapper
+    flat_obs = obs.reshape(size * buffer.n_envs, *obs.shape[2:])
+    flat_actions = actions.reshape(size * buffer.n_envs, *actions.shape[2:])
+    buffer.rewards[:size] = reward_fn(flat_obs, flat_actions).reshape(size, buffer.n_envs)
     return int(size * buffer.n_envs)
 
 
