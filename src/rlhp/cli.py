@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import get_args
 
+from rlhp.ablations import ABLATIONS, METHODS, apply_variants
 from rlhp.cli_labelling import LABELLING_COMMANDS, add_labelling_commands, human_factory
 from rlhp.config import (
     ORACLE_PRESETS,
@@ -62,6 +63,22 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY=VALUE",
         help="any config field, e.g. reward_model.ensemble_size=5 (repeatable)",
+    )
+    train.add_argument(
+        "--ablation",
+        action="append",
+        default=[],
+        choices=sorted(ABLATIONS),
+        help="one of the paper's ablations, applied after every other flag (repeatable): "
+        + "; ".join(f"{v.name}: {v.summary}" for v in ABLATIONS.values()),
+    )
+    train.add_argument(
+        "--method",
+        action="append",
+        default=[],
+        choices=sorted(METHODS),
+        help="a feedback-efficiency method with its paper's defaults, applied after every "
+        "other flag (repeatable): " + "; ".join(f"{v.name}: {v.summary}" for v in METHODS.values()),
     )
     train.add_argument("--out", type=Path, help="run directory (default runs/ENV-TIME)")
     train.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR")
@@ -151,7 +168,8 @@ def _train_config(args: argparse.Namespace, base: TrainConfig | None) -> TrainCo
         config = dataclasses.replace(config, queries=queries)
     if args.teacher is not None:
         config = dataclasses.replace(config, oracle=ORACLE_PRESETS[args.teacher])
-    return config.with_overrides(args.set) if args.set else config
+    config = config.with_overrides(args.set) if args.set else config
+    return apply_variants(config, args.ablation, args.method)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ from rlhp.loop.labelled import LabelledData
 from rlhp.loop.schedule import LabelSchedule
 from rlhp.queries import QuerySelector, make_selector
 from rlhp.reward.ensemble import RewardEnsemble
+from rlhp.reward.surf import UnlabelledPairs
 from rlhp.reward.training import Comparisons, RewardTrainer
 from rlhp.rl.agents import AgentStack, relabel_replay_buffer
 from rlhp.rl.reward_scale import carry_return_scale
@@ -88,7 +89,7 @@ class RewardUpdater:
             if selector is None
             else str(getattr(selector, "name", type(selector).__name__))
         )
-        self.labelled = LabelledData(store)
+        self.labelled = LabelledData(store, with_returns=config.reward_model.target == "returns")
         self.answers_fitted = 0
         """Answers in the store when the last fit started."""
         self.published: dict[str, Any] | None = None
@@ -130,7 +131,15 @@ class RewardUpdater:
             self.answers_fitted = answers
             data, fresh = self.labelled.comparisons()
             if data is not None:
-                self.fitter.start(data, fresh, epochs, max_steps, env_step)
+                surf = self.config.reward_model.surf
+                unlabelled = (  # SURF: pairs nobody labelled, cut now (the pool is ours here)
+                    UnlabelledPairs.sample(
+                        self.pool, surf.unlabelled_pairs, self.segment_length, self.sample_rng
+                    )
+                    if surf.enabled
+                    else None
+                )
+                self.fitter.start(data, fresh, epochs, max_steps, env_step, unlabelled)
 
     def install_finished(self, env_step: int) -> Installed | None:
         """Join the running fit and make it the reward the agent sees; None if none ran."""
