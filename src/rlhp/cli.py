@@ -97,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser(
         "bench",
-        help="benchmark grid: tasks × label budgets × seeds × {preferences, env reward}",
+        help="benchmark grid: tasks × label budgets × seeds × any axes × {preferences, env reward}",
         description="Run every unfinished cell (one process each), then write runs.csv, "
         "summary.csv, summary.md and learning curves into --out. Finished cells are not re-run.",
     )
@@ -108,6 +108,15 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--algo", choices=get_args(Algo), default="ppo")
     bench.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="config field for every run"
+    )
+    bench.add_argument(
+        "--vary",
+        action="append",
+        default=[],
+        metavar="AXIS=V1,V2",
+        help="another axis of the grid (repeatable; every combination is a condition): "
+        "selector, teacher, ablation, method (none = the full method), segment_length, or "
+        "any config key, e.g. reward_model.ensemble_size=1,3 (values with commas: V1;V2)",
     )
     bench.add_argument("--out", type=Path, default=Path("runs/bench"))
     bench.add_argument("--episodes", type=int, default=20, help="evaluation episodes per run")
@@ -228,10 +237,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from rlhp.bench.grid import Grid
+    from rlhp.bench.grid import Axis, Grid
     from rlhp.bench.harness import run_bench
 
     try:
+        axes = tuple(Axis.parse(text) for text in args.vary)
+        for axis in axes:
+            axis.check(args.tasks[0])
         grid = Grid(
             tasks=tuple(args.tasks),
             labels=tuple(args.labels),
@@ -239,6 +251,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             timesteps=args.timesteps,
             algo=args.algo,
             overrides=tuple(args.set),
+            axes=axes,
         )
     except ValueError as exc:
         raise RlhpError(str(exc)) from exc

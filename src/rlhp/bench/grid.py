@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,37 @@ class Axis:
             )
         parts = values.split(";") if ";" in values else values.split(",")
         return cls(name.strip(), tuple(v.strip() for v in parts if v.strip()))
+
+    def check(self, env_id: str) -> None:
+        """Refuse a value ``rlhp train`` would refuse, before any cell runs.
+
+        Raises:
+            ValueError: one line naming the axis, the value and what it accepts.
+        """
+        from rlhp.ablations import ABLATIONS, METHODS
+        from rlhp.config import ORACLE_PRESETS, Selector, TrainConfig
+        from rlhp.errors import ConfigError
+
+        choices = {
+            "selector": list(typing.get_args(Selector)),
+            "teacher": sorted(ORACLE_PRESETS),
+            "ablation": [NONE_VALUE, *sorted(ABLATIONS)],
+            "method": [NONE_VALUE, *sorted(METHODS)],
+        }
+        for value in self.values:
+            if self.name in choices:
+                if value not in choices[self.name]:
+                    raise ValueError(
+                        f"--vary {self.name}: {value!r} is not one of {', '.join(choices[self.name])}"
+                    )
+            elif self.name == "segment_length":
+                if not value.isdigit() or int(value) < 1:
+                    raise ValueError(f"--vary segment_length: {value!r} is not an integer >= 1")
+            else:
+                try:
+                    TrainConfig(env_id).with_overrides([f"{self.name}={value}"])
+                except ConfigError as exc:
+                    raise ValueError(f"--vary {self.name}={value}: {exc}") from exc
 
 
 @dataclass(frozen=True)
