@@ -217,6 +217,11 @@ def test_axes_make_conditions_and_env_twins_vary_only_where_the_env_run_does() -
     assert Cell("A-v0", "preferences", 5, 0, 10).name == "A-v0-ppo-pref5-t10-s0"  # old grids resume
     none = Cell("A-v0", "preferences", 5, 0, 10, options=(("ablation", "none"),))
     assert "--ablation" not in none.train_argv(Path("x"))
+    # "none" runs the full method: grids sharing an output directory share that cell
+    assert none.name == Cell("A-v0", "preferences", 5, 0, 10, options=(("method", "none"),)).name
+    assert none.name == "A-v0-ppo-pref5-t10-s0" and none.condition == "5 labels, ablation=none"
+    both = Cell("A-v0", "preferences", 5, 0, 10, options=(("method", "surf+rune"),))
+    assert both.train_argv(Path("x"))[-4:] == ["--method", "surf", "--method", "rune"]
     assert Axis.parse("reward_model.hidden_sizes=[32, 32];[64]").values == ("[32, 32]", "[64]")
 
 

@@ -119,6 +119,11 @@ def _parser() -> argparse.ArgumentParser:
         "any config key, e.g. reward_model.ensemble_size=1,3 (values with commas: V1;V2)",
     )
     bench.add_argument("--out", type=Path, default=Path("runs/bench"))
+    bench.add_argument(
+        "--report",
+        type=Path,
+        help="directory for the report files (default --out); grids sharing --out share cells",
+    )
     bench.add_argument("--episodes", type=int, default=20, help="evaluation episodes per run")
     bench.add_argument(
         "--jobs", type=int, default=1, help="local processes at once (without --ray)"
@@ -265,13 +270,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             use_ray=args.ray or args.ray_address is not None,
             ray_address=args.ray_address,
+            report_dir=args.report,
         )
     except RuntimeError as exc:
         raise RlhpError(str(exc)) from exc
     print(result.markdown)
     print(
         f"{len(result.ran)} cells run, {len(result.skipped)} already finished, "
-        f"{len(result.failed)} failed; report in {args.out}"
+        f"{len(result.failed)} failed; report in {args.report or args.out}"
     )
     for name in result.failed:
         print(f"failed: {name} (see {args.out / 'logs' / name}.log)", file=sys.stderr)

@@ -32,7 +32,8 @@ NAMED_AXES: dict[str, str] = {
 }
 """Axes that are named options of ``rlhp train``, and the flag each one sets."""
 NONE_VALUE = "none"
-"""The value of the ``ablation`` and ``method`` axes that passes no flag (the full method)."""
+"""The value of the ``ablation`` and ``method`` axes that passes no flag (the full method);
+otherwise a value names one variant or several joined by ``+`` (``surf+rune``)."""
 PREFERENCE_SECTIONS = ("reward_model.", "queries.", "schedule.", "oracle.")
 """Config sections that an env-reward run does not read."""
 _NAME_SAFE = str.maketrans(
@@ -47,9 +48,10 @@ def changes_env_run(axis: str) -> bool:
 
 def option_argv(axis: str, value: str) -> list[str]:
     """The ``rlhp train`` arguments that set ``axis`` to ``value``."""
+    if axis in ("ablation", "method"):  # several at once: surf+rune
+        names = [] if value == NONE_VALUE else value.split("+")
+        return [arg for name in names for arg in (NAMED_AXES[axis], name)]
     if axis in NAMED_AXES:
-        if axis in ("ablation", "method") and value == NONE_VALUE:
-            return []
         return [NAMED_AXES[axis], value]
     return ["--set", f"{axis}={value}"]
 
@@ -99,8 +101,9 @@ class Axis:
             "method": [NONE_VALUE, *sorted(METHODS)],
         }
         for value in self.values:
+            parts = value.split("+") if self.name in ("ablation", "method") else [value]
             if self.name in choices:
-                if value not in choices[self.name]:
+                if any(part not in choices[self.name] for part in parts):
                     raise ValueError(
                         f"--vary {self.name}: {value!r} is not one of {', '.join(choices[self.name])}"
                     )
@@ -138,10 +141,18 @@ class Cell:
 
     @property
     def name(self) -> str:
-        """Directory name: unique per cell, stable across invocations (for resuming)."""
+        """Directory name: unique per cell, stable across invocations (for resuming).
+
+        An ``ablation``/``method`` of ``none`` is left out: it runs what no option runs, so
+        grids that share an output directory share that cell (the full method).
+        """
         mode = "env" if self.reward == "env" else f"pref{self.labels}"
         env = self.env_id.replace("/", "_")  # ALE/Pong-v5
-        opts = "".join(f"-{k}={v}".translate(_NAME_SAFE) for k, v in self.options)
+        opts = "".join(
+            f"-{k}={v}".translate(_NAME_SAFE)
+            for k, v in self.options
+            if not (k in ("ablation", "method") and v == NONE_VALUE)
+        )
         return f"{env}-{self.algo}-{mode}{opts}-t{self.timesteps}-s{self.seed}"
 
     @property
