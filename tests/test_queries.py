@@ -69,7 +69,8 @@ def test_kcenter_covers_what_earlier_rounds_did_not() -> None:
     batch = _batch([0.0, 1.0, 10.0, 11.0, 5.0])
     rng = np.random.default_rng(3)
     first = selector(batch, 1, rng)
-    assert selector.centers is not None and selector.centers.shape == (1, 2 * 1 * 2)
+    centers = selector.centers(1)
+    assert centers is not None and centers.shape == (1, 2 * 1 * 2) and selector.centers(5) is None
     # the next round's pick is the candidate farthest from the pair asked before
     values = np.array([0.0, 1.0, 10.0, 11.0, 5.0])
     expected = int(np.abs(values - values[first[0]]).argmax())

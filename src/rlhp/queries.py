@@ -188,7 +188,8 @@ class KCenterSelector:
 
     The centers are every pair this selector chose earlier in the run (the pairs already
     asked; after a resume, those asked since), so each round covers what earlier rounds
-    did not.
+    did not. They are kept as segments and featurised again at every call, with the
+    model's current input standardisation.
     """
 
     def __init__(
@@ -201,8 +202,20 @@ class KCenterSelector:
         self.prefilter = prefilter
         """None: plain k-center; else keep the ``share`` most uncertain candidates first."""
         self.share = share
-        self.centers: Tensor | None = None
-        """``(M, F)`` features of the pairs chosen so far."""
+        self.asked: list[SegmentBatch] = []
+        """The pairs chosen so far, one batch per call."""
+
+    def centers(self, steps: int) -> Tensor | None:
+        """``(M, F)`` features of the pairs chosen so far with ``steps``-step segments."""
+        same = [b for b in self.asked if b.absorbing.shape[2] == steps]
+        if not same:
+            return None
+        batch = SegmentBatch(
+            np.concatenate([b.obs for b in same]),
+            np.concatenate([b.actions for b in same]),
+            np.concatenate([b.absorbing for b in same]),
+        )
+        return pair_features(batch, self.model)
 
     @torch.no_grad()
     def __call__(
@@ -212,13 +225,9 @@ class KCenterSelector:
         if self.prefilter is not None:
             keep = max(count, int(np.ceil(self.share * len(candidates))))
             pool = np.sort(top_scores(self.prefilter.scores(candidates), keep, rng))
-        features = pair_features(candidates.take(pool), self.model).double()
-        centers = self.centers
-        if centers is not None and centers.shape[1] != features.shape[1]:
-            centers = None  # another segment length: old pairs are not comparable
-        chosen = farthest_first(features, count, centers, rng)
-        picked = features[torch.as_tensor(chosen)]
-        self.centers = picked if centers is None else torch.cat([centers, picked])
+        features = pair_features(candidates.take(pool), self.model)
+        chosen = farthest_first(features, count, self.centers(candidates.absorbing.shape[2]), rng)
+        self.asked.append(candidates.take(pool[chosen]))
         return pool[chosen]
 
 

@@ -260,11 +260,13 @@ class Grid:
                         algo=self.algo,
                         overrides=self.overrides,
                     )
+                    cells = [
+                        Cell(reward="preferences", labels=labels, options=options, **common)  # type: ignore[arg-type]
+                        for labels in self.labels
+                    ]
                     if self.env_reward:
-                        twin = tuple((k, v) for k, v in options if changes_env_run(k))
-                        env = Cell(reward="env", labels=0, options=twin, **common)  # type: ignore[arg-type]
-                        out.setdefault(env.name, env)
-                    for labels in self.labels:
-                        cell = Cell(reward="preferences", labels=labels, options=options, **common)  # type: ignore[arg-type]
+                        twin = cells[0].twin_options()
+                        cells.insert(0, Cell(reward="env", labels=0, options=twin, **common))  # type: ignore[arg-type]
+                    for cell in cells:
                         out.setdefault(cell.name, cell)
         return list(out.values())
