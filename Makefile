@@ -9,7 +9,8 @@ EXTRAS ?= dev,mujoco,contrib,ray,postgres
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint install clean-demo browser postgres bench-mujoco
+.PHONY: demo test lint install clean-demo browser postgres bench-mujoco \
+	bench-research bench-ablations bench-efficiency bench-methods bench-selectors bench-teachers
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,3 +61,40 @@ lint: $(STAMP)
 bench-mujoco: $(STAMP)
 	$(BIN)/rlhp bench --tasks Hopper-v5 HalfCheetah-v5 --labels 700 --seeds 0 1 2 \
 		--timesteps 300000 --algo ppo --out runs/bench-mujoco $(BENCH_FLAGS)
+
+# Issue-13 research grids (docs/benchmarks.md, "Issue 13 — to run"). Every grid shares one
+# --out, so a cell two grids have in common (the env-reward twins, the full method at
+# 200 labels) runs once; each writes its own report under runs/research/reports/. All
+# resumable: run the same command again after an interruption. ≈ 5 min per Hopper run
+# on 2 idle cores; BENCH_FLAGS=--jobs 2 (or --ray) runs cells side by side.
+RESEARCH_OUT ?= runs/research
+RESEARCH_TASKS ?= Hopper-v5
+BEST ?= surf+rune
+RESEARCH := $(BIN)/rlhp bench --tasks $(RESEARCH_TASKS) --timesteps 300000 --algo ppo --out $(RESEARCH_OUT)
+
+bench-research: bench-ablations bench-efficiency bench-methods bench-selectors bench-teachers
+
+# the paper's ablation figure: 700 labels, 5 seeds, every ablation beside the full method
+bench-ablations: $(STAMP)
+	$(RESEARCH) --labels 700 --seeds 0 1 2 3 4 --report $(RESEARCH_OUT)/reports/ablations \
+		--vary ablation=none,random_queries,no_ensemble,no_online_queries,no_l2,segment_length_1,regression $(BENCH_FLAGS)
+
+# feedback efficiency: the paper's method and rlhp's best configuration ($(BEST)) over budgets
+bench-efficiency: $(STAMP)
+	$(RESEARCH) --labels 50 100 200 350 700 --seeds 0 1 2 3 4 --report $(RESEARCH_OUT)/reports/efficiency \
+		--vary method=none,$(BEST) $(BENCH_FLAGS)
+
+# each method of issue 13 item 4 alone at 200 labels
+bench-methods: $(STAMP)
+	$(RESEARCH) --labels 200 --seeds 0 1 2 3 4 --report $(RESEARCH_OUT)/reports/methods \
+		--vary method=none,surf,rune $(BENCH_FLAGS)
+
+# B-Pref's query selectors at 200 labels
+bench-selectors: $(STAMP)
+	$(RESEARCH) --labels 200 --seeds 0 1 2 --report $(RESEARCH_OUT)/reports/selectors \
+		--vary selector=uniform,disagreement,entropy,kcenter,kcenter_disagreement,kcenter_entropy $(BENCH_FLAGS)
+
+# B-Pref's noisy teachers with the best configuration at 350 labels
+bench-teachers: $(STAMP)
+	$(RESEARCH) --labels 350 --seeds 0 1 2 --report $(RESEARCH_OUT)/reports/teachers \
+		--vary teacher=oracle,stoc,mistake,skip,equal,myopic --vary method=$(BEST) $(BENCH_FLAGS)

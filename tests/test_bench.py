@@ -1,85 +1,107 @@
-"""``rlhp bench`` end to end on a tiny CartPole grid: locally, on local Ray, and resuming.
+"""``rlhp bench`` end to end on a tiny two-axis CartPole grid (selector × ablation):
+locally, on local Ray, and resuming.
 
-Each cell is a real process (train 2,000 steps + evaluate), so these tests take ~10 s each.
+Each cell is a real process (train 1,024 steps + evaluate); five cells per grid.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
 
-from rlhp.bench.grid import Grid
+from rlhp.bench.grid import Axis, Grid
 from rlhp.bench.harness import run_bench
 from rlhp.bench.report import normalised_score
 from rlhp.cli import main
 
 pytestmark = pytest.mark.slow
 
-TINY = Grid(
+TWO_AXES = Grid(
     tasks=("CartPole-v1",),
     labels=(10,),
     seeds=(0,),
-    timesteps=2000,
-    overrides=("schedule.updates=2",),
+    timesteps=1024,
+    overrides=("schedule.updates=2", 'agent.overrides={"n_steps": 128}'),
+    axes=(Axis.parse("selector=uniform,kcenter"), Axis.parse("ablation=none,no_online_queries")),
 )
-ENV_CELL, PREF_CELL = (c.name for c in TINY.cells())
 
 
-def _check_report(out: Path) -> None:
+def _check_two_axes(out: Path) -> None:
     rows = list(csv.DictReader((out / "runs.csv").open()))
-    assert [r["reward"] for r in rows] == ["env", "preferences"]
-    env, pref = rows
+    assert len(rows) == 5 and all(r["error"] == "" for r in rows)
+    env = [r for r in rows if r["reward"] == "env"]
+    assert len(env) == 1  # neither axis changes the env-reward run: one twin serves all four
     randoms = json.loads((out / "random_returns.json").read_text())
-    expected = normalised_score(
-        float(pref["true_return"]), float(env["true_return"]), randoms["CartPole-v1"]
-    )
-    assert float(pref["normalised_score"]) == pytest.approx(expected)
-    assert float(pref["env_twin_return"]) == float(env["true_return"])
     for row in rows:
-        assert row["error"] == ""
         assert float(row["peak_rss_mib"]) > 50  # torch alone is bigger than that
         assert 0 < float(row["train_wall_s"]) < float(row["process_wall_s"])
         assert json.loads((Path(row["run_dir"]) / "state.json").read_text())["finished"]
-    assert int(pref["labels_answered"]) == 10
-    assert 0.0 <= float(pref["final_val_accuracy"]) <= 1.0 and env["final_val_accuracy"] == ""
-    assert pref["reward_hacking_flags"] == "0"  # ≤ 3 reward fits: too few for a 4-update trend
+        if row["reward"] == "preferences":
+            assert float(row["env_twin_return"]) == float(env[0]["true_return"])
+            expected = normalised_score(
+                float(row["true_return"]), float(env[0]["true_return"]), randoms["CartPole-v1"]
+            )
+            assert float(row["normalised_score"]) == pytest.approx(expected)
+            assert int(row["labels_answered"]) == 10
+            assert 0.0 <= float(row["final_val_accuracy"]) <= 1.0
+            assert row["reward_hacking_flags"] == "0"  # ≤ 3 fits: too few for a 4-update trend
+    assert env[0]["final_val_accuracy"] == ""
     table = (out / "summary.md").read_text()
-    assert "| CartPole-v1 | ppo | env reward | 1 |" in table
-    assert "| CartPole-v1 | ppo | 10 labels | 1 |" in table
+    for selector in ("uniform", "kcenter"):
+        for ablation in ("none", "no_online_queries"):
+            assert f"| 10 labels, selector={selector}, ablation={ablation} | 1 |" in table
+    for row in rows:  # each condition ran what it says
+        store = sqlite3.connect(Path(row["run_dir"]) / "labels.sqlite")
+        if row["reward"] == "env":
+            continue
+        selectors = {s for (s,) in store.execute("select selector from pairs")}
+        steps = {s for (s,) in store.execute("select env_step from pairs")}
+        assert selectors == {row["options"].split(";")[0].split("=")[1]}
+        assert (steps == {0}) == ("no_online_queries" in row["options"])
     assert (out / "curves" / "CartPole-v1-ppo.png").stat().st_size > 1000
 
 
-def test_tiny_grid_runs_locally_and_resumes_without_rerunning(tmp_path: Path) -> None:
-    first = run_bench(TINY, tmp_path, episodes=3, jobs=2)
-    assert set(first.ran) == {ENV_CELL, PREF_CELL} and not first.failed and not first.skipped
-    _check_report(tmp_path)
-    record = tmp_path / "runs" / PREF_CELL / "benchmark.json"
-    stamp = record.stat().st_mtime_ns
+def test_a_two_axis_grid_runs_locally_and_resumes(tmp_path: Path) -> None:
+    first = run_bench(TWO_AXES, tmp_path, episodes=2, jobs=2)
+    assert len(first.ran) == 5 and not first.failed
+    _check_two_axes(tmp_path)
+    again = run_bench(TWO_AXES, tmp_path, episodes=2)
+    assert again.ran == () and len(again.skipped) == 5
+    record_file = tmp_path / "runs" / TWO_AXES.cells()[0].name / "benchmark.json"
+    stamp = record_file.stat().st_mtime_ns
+    # one cell lost its record: only it runs again, through the CLI's --vary
+    victim = next(
+        c for c in TWO_AXES.cells() if c.options == (("selector", "kcenter"), ("ablation", "none"))
+    )
+    (tmp_path / "runs" / victim.name / "benchmark.json").unlink()
+    argv = [
+        "bench",
+        "--tasks",
+        "CartPole-v1",
+        "--labels",
+        "10",
+        "--seeds",
+        "0",
+        "--timesteps",
+        "1024",
+    ]
+    argv += ["--set", "schedule.updates=2", "--set", 'agent.overrides={"n_steps": 128}']
+    argv += ["--vary", "selector=uniform,kcenter", "--vary", "ablation=none,no_online_queries"]
+    assert main([*argv, "--episodes", "2", "--out", str(tmp_path)]) == 0
+    record = json.loads((tmp_path / "runs" / victim.name / "benchmark.json").read_text())
+    assert record["resumed"] is True and record_file.stat().st_mtime_ns == stamp
+    _check_two_axes(tmp_path)
 
-    second = run_bench(TINY, tmp_path, episodes=3)
-    assert second.ran == () and set(second.skipped) == {ENV_CELL, PREF_CELL}
-    assert record.stat().st_mtime_ns == stamp
-    _check_report(tmp_path)
 
-    # A cell whose record is missing (killed before it was measured) runs again — resumed
-    # from its run directory — and only that one; the CLI prints the table.
-    (tmp_path / "runs" / ENV_CELL / "benchmark.json").unlink()
-    argv = ["bench", "--tasks", "CartPole-v1", "--labels", "10", "--seeds", "0"]
-    argv += ["--timesteps", "2000", "--set", "schedule.updates=2", "--episodes", "3"]
-    assert main([*argv, "--out", str(tmp_path)]) == 0
-    again = json.loads((tmp_path / "runs" / ENV_CELL / "benchmark.json").read_text())
-    assert again["resumed"] is True and record.stat().st_mtime_ns == stamp
-
-
-def test_tiny_grid_runs_on_local_ray(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_two_axis_grid_runs_on_local_ray(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("ray", reason="the Ray scheduler needs the rlhp[ray] extra")
-    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")  # hermetic: no usage reporting
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    first = run_bench(TINY, tmp_path, episodes=3, use_ray=True)
-    assert set(first.ran) == {ENV_CELL, PREF_CELL} and not first.failed
-    _check_report(tmp_path)
-    second = run_bench(TINY, tmp_path, episodes=3, use_ray=True)
-    assert second.ran == () and set(second.skipped) == {ENV_CELL, PREF_CELL}
+    first = run_bench(TWO_AXES, tmp_path, episodes=2, use_ray=True)
+    assert len(first.ran) == 5 and not first.failed
+    _check_two_axes(tmp_path)
+    assert run_bench(TWO_AXES, tmp_path, episodes=2, use_ray=True).ran == ()

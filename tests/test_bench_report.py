@@ -191,3 +191,59 @@ def test_late_score_reads_the_last_tenth_of_each_learning_curve() -> None:
     _, pref = summarise(rows_out)
     assert (pref.late_score_mean, pref.late_score_std) == (pytest.approx(90 / 80), 0.0)
     assert "| 0.75 ± 0.25 | 1.12 ± 0.00 |" in markdown_table([pref])
+
+
+def test_axes_make_conditions_and_env_twins_vary_only_where_the_env_run_does() -> None:
+    from rlhp.bench.grid import Axis
+
+    grid = Grid(
+        tasks=("A-v0",),
+        labels=(50, 200),
+        seeds=(0,),
+        timesteps=10,
+        axes=(Axis.parse("selector=uniform,kcenter"), Axis.parse("agent.n_envs=1,2")),
+    )
+    cells = grid.cells()
+    env = [c for c in cells if c.reward == "env"]
+    # the selector does not change the env-reward run; the number of envs does
+    assert [c.options for c in env] == [(("agent.n_envs", "1"),), (("agent.n_envs", "2"),)]
+    pref = [c for c in cells if c.reward == "preferences"]
+    assert len(pref) == 2 * 2 * 2 and len({c.name for c in cells}) == len(cells) == 10
+    cell = next(c for c in pref if c.options == (("selector", "kcenter"), ("agent.n_envs", "2")))
+    argv = cell.train_argv(Path("x"))
+    assert argv[-4:] == ["--query", "kcenter", "--set", "agent.n_envs=2"]
+    assert cell.condition == f"{cell.labels} labels, selector=kcenter, agent.n_envs=2"
+    assert Cell.from_dict(cell.to_dict()) == cell
+    assert Cell("A-v0", "preferences", 5, 0, 10).name == "A-v0-ppo-pref5-t10-s0"  # old grids resume
+    none = Cell("A-v0", "preferences", 5, 0, 10, options=(("ablation", "none"),))
+    assert "--ablation" not in none.train_argv(Path("x"))
+    # "none" runs the full method: grids sharing an output directory share that cell
+    assert none.name == Cell("A-v0", "preferences", 5, 0, 10, options=(("method", "none"),)).name
+    assert none.name == "A-v0-ppo-pref5-t10-s0" and none.condition == "5 labels, ablation=none"
+    both = Cell("A-v0", "preferences", 5, 0, 10, options=(("method", "surf+rune"),))
+    assert both.train_argv(Path("x"))[-4:] == ["--method", "surf", "--method", "rune"]
+    assert Axis.parse("reward_model.hidden_sizes=[32, 32];[64]").values == ("[32, 32]", "[64]")
+
+
+def test_scores_pair_each_condition_with_its_own_twin() -> None:
+    def record(reward: str, options: tuple[tuple[str, str], ...], ret: float) -> dict[str, Any]:
+        cell = Cell("A-v0", reward, 0 if reward == "env" else 100, 0, 10, options=options)  # type: ignore[arg-type]
+        return {**cell.to_dict(), "cell": cell.name, "run_dir": "/x", "true_return": ret,
+                "true_return_std": 0.0, "train_wall_s": 1.0, "peak_rss_mib": 1.0}  # fmt: skip
+
+    n1, n2 = (("agent.n_envs", "1"),), (("agent.n_envs", "2"),)
+    records = [
+        record("env", n1, 100.0),
+        record("env", n2, 50.0),
+        record("preferences", (("selector", "uniform"), *n1), 100.0),
+        record("preferences", (("selector", "uniform"), *n2), 100.0),
+    ]
+    rows = with_scores(records, {"A-v0": 0.0})
+    assert [r["normalised_score"] for r in rows[2:]] == [1.0, 2.0]
+    groups = summarise(rows)
+    assert [g.condition for g in groups] == [
+        "env reward, agent.n_envs=1",
+        "env reward, agent.n_envs=2",
+        "100 labels, selector=uniform, agent.n_envs=1",
+        "100 labels, selector=uniform, agent.n_envs=2",
+    ]

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import get_args
 
+from rlhp.ablations import ABLATIONS, METHODS, apply_variants
 from rlhp.cli_labelling import LABELLING_COMMANDS, add_labelling_commands, human_factory
 from rlhp.cli_record import RECORD_COMMANDS, add_record_command
 from rlhp.config import (
@@ -68,6 +69,22 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="any config field, e.g. reward_model.ensemble_size=5 (repeatable)",
     )
+    train.add_argument(
+        "--ablation",
+        action="append",
+        default=[],
+        choices=sorted(ABLATIONS),
+        help="one of the paper's ablations, applied after every other flag (repeatable): "
+        + "; ".join(f"{v.name}: {v.summary}" for v in ABLATIONS.values()),
+    )
+    train.add_argument(
+        "--method",
+        action="append",
+        default=[],
+        choices=sorted(METHODS),
+        help="a feedback-efficiency method with its paper's defaults, applied after every "
+        "other flag (repeatable): " + "; ".join(f"{v.name}: {v.summary}" for v in METHODS.values()),
+    )
     train.add_argument("--out", type=Path, help="run directory (default runs/ENV-TIME)")
     train.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR")
     train.add_argument(
@@ -94,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser(
         "bench",
-        help="benchmark grid: tasks × label budgets × seeds × {preferences, env reward}",
+        help="benchmark grid: tasks × label budgets × seeds × any axes × {preferences, env reward}",
         description="Run every unfinished cell (one process each), then write runs.csv, "
         "summary.csv, summary.md and learning curves into --out. Finished cells are not re-run.",
     )
@@ -106,7 +123,21 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="config field for every run"
     )
+    bench.add_argument(
+        "--vary",
+        action="append",
+        default=[],
+        metavar="AXIS=V1,V2",
+        help="another axis of the grid (repeatable; every combination is a condition): "
+        "selector, teacher, ablation, method (none = the full method), segment_length, or "
+        "any config key, e.g. reward_model.ensemble_size=1,3 (values with commas: V1;V2)",
+    )
     bench.add_argument("--out", type=Path, default=Path("runs/bench"))
+    bench.add_argument(
+        "--report",
+        type=Path,
+        help="directory for the report files (default --out); grids sharing --out share cells",
+    )
     bench.add_argument("--episodes", type=int, default=20, help="evaluation episodes per run")
     bench.add_argument(
         "--jobs", type=int, default=1, help="local processes at once (without --ray)"
@@ -169,7 +200,8 @@ def _train_config(args: argparse.Namespace, base: TrainConfig | None) -> TrainCo
         config = _with_teacher(config, args.teacher)
     if getattr(args, "reward_model", None) is not None and base is None:
         config = _with_saved_reward(config, args.reward_model)
-    return config.with_overrides(args.set) if args.set else config
+    config = config.with_overrides(args.set) if args.set else config
+    return apply_variants(config, args.ablation, args.method)
 
 
 def _with_saved_reward(config: TrainConfig, source: str) -> TrainConfig:
@@ -256,10 +288,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from rlhp.bench.grid import Grid
+    from rlhp.bench.grid import Axis, Grid
     from rlhp.bench.harness import run_bench
 
     try:
+        axes = tuple(Axis.parse(text) for text in args.vary)
+        for axis in axes:
+            axis.check(args.tasks[0])
         grid = Grid(
             tasks=tuple(args.tasks),
             labels=tuple(args.labels),
@@ -267,6 +302,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             timesteps=args.timesteps,
             algo=args.algo,
             overrides=tuple(args.set),
+            axes=axes,
         )
     except ValueError as exc:
         raise RlhpError(str(exc)) from exc
@@ -280,13 +316,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             use_ray=args.ray or args.ray_address is not None,
             ray_address=args.ray_address,
+            report_dir=args.report,
         )
     except RuntimeError as exc:
         raise RlhpError(str(exc)) from exc
     print(result.markdown)
     print(
         f"{len(result.ran)} cells run, {len(result.skipped)} already finished, "
-        f"{len(result.failed)} failed; report in {args.out}"
+        f"{len(result.failed)} failed; report in {args.report or args.out}"
     )
     for name in result.failed:
         print(f"failed: {name} (see {args.out / 'logs' / name}.log)", file=sys.stderr)

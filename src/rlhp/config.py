@@ -20,10 +20,67 @@ from rlhp.errors import ConfigError
 
 Algo = Literal["ppo", "a2c", "sac", "trpo"]
 RewardSource = Literal["preferences", "env"]
-Selector = Literal["uniform", "disagreement", "entropy"]
+Selector = Literal[
+    "uniform", "disagreement", "entropy", "kcenter", "kcenter_disagreement", "kcenter_entropy"
+]
 ScheduleKind = Literal["decay", "constant"]
 Feedback = Literal["oracle", "human"]
 Device = Literal["cpu", "cuda", "auto"]
+RewardTarget = Literal["comparisons", "returns"]
+
+
+@dataclass(frozen=True)
+class SurfConfig:
+    """SURF (Park et al., ICLR 2022): pseudo-labels on unlabelled pairs and temporal crops.
+
+    Defaults are the paper's: confidence threshold τ = 0.999, unlabelled batch μ = 4× the
+    labelled one, loss weight λ = 1, crops of 45–55 steps from 55 (a shortest crop of
+    45/55 of the segment).
+    """
+
+    enabled: bool = False
+    """Add SURF's semi-supervised loss and crop augmentation to every reward fit."""
+    threshold: float = 0.999
+    """τ: a member pseudo-labels an unlabelled pair only when max(P̂, 1−P̂) > τ."""
+    unlabelled_ratio: int = 4
+    """μ: unlabelled pairs per labelled pair in each gradient step."""
+    loss_weight: float = 1.0
+    """λ: weight of the pseudo-label loss beside the labelled loss."""
+    crop_min_fraction: float = 45 / 55
+    """Each segment of a pair is cropped to a random window of between this share of its
+    steps and all of them, independently for each segment (1 disables the crop)."""
+    unlabelled_pairs: int = 2048
+    """Unlabelled pairs cut from the recent episodes at the start of each fit."""
+
+    def __post_init__(self) -> None:
+        _check(0.5 <= self.threshold < 1.0, "reward_model.surf.threshold must be in [0.5, 1)")
+        _check(self.unlabelled_ratio >= 1, "reward_model.surf.unlabelled_ratio must be >= 1")
+        _check(self.loss_weight >= 0, "reward_model.surf.loss_weight must be >= 0")
+        _check(
+            0.0 < self.crop_min_fraction <= 1.0,
+            "reward_model.surf.crop_min_fraction must be in (0, 1]",
+        )
+        _check(self.unlabelled_pairs >= 1, "reward_model.surf.unlabelled_pairs must be >= 1")
+
+
+@dataclass(frozen=True)
+class RuneConfig:
+    """RUNE (Liang et al., ICLR 2022): an exploration bonus from the members' disagreement.
+
+    The agent's reward is r̂ + β_t·std_k(r̂_k), with β_t = β₀·(1 − ρ)^t decaying with the
+    env steps t. Defaults are the paper's: β₀ = 0.05, ρ = 10⁻⁵ per step.
+    """
+
+    enabled: bool = False
+    """Add the bonus to the reward the agent sees (needs an ensemble of >= 2)."""
+    beta0: float = 0.05
+    """β₀: the bonus weight at the first step."""
+    decay: float = 1e-5
+    """ρ: β_t = β₀·(1 − ρ)^t."""
+
+    def __post_init__(self) -> None:
+        _check(self.beta0 >= 0, "reward_model.rune.beta0 must be >= 0")
+        _check(0.0 <= self.decay < 1.0, "reward_model.rune.decay must be in [0, 1)")
 
 
 @dataclass(frozen=True)
@@ -79,6 +136,13 @@ class RewardModelConfig:
     pessimism: float = 0.0
     """The agent sees mean − pessimism·std over members: states the members disagree on
     (unlabelled, out of distribution) look worse, so the agent does not exploit them."""
+    target: RewardTarget = "comparisons"
+    """comparisons: Bradley-Terry on the labels (the method); returns: least squares on the
+    oracle's true segment returns instead (the paper's "target" ablation, §3.3)."""
+    surf: SurfConfig = field(default_factory=SurfConfig)
+    """SURF's semi-supervised reward learning (off by default)."""
+    rune: RuneConfig = field(default_factory=RuneConfig)
+    """RUNE's exploration bonus (off by default)."""
 
     def __post_init__(self) -> None:
         _check(self.ensemble_size >= 1, "reward_model.ensemble_size must be >= 1")
@@ -106,7 +170,9 @@ class QueryConfig:
 
     selector: Selector = "disagreement"
     """uniform: random pairs; disagreement: highest variance of P̂ across members;
-    entropy: highest entropy of the members' mean P̂."""
+    entropy: highest entropy of the members' mean P̂; kcenter: farthest-first coverage of
+    the pairs' features; kcenter_disagreement / kcenter_entropy: k-center among the most
+    uncertain half (B-Pref). With one member, disagreement ranks by entropy (warned)."""
     oversampling: int = 10
     """Candidate pairs sampled per pair asked."""
     segment_length: int | None = None
@@ -259,6 +325,11 @@ class TrainConfig:
         _check(
             self.reward_model_file is None or self.feedback == "oracle",
             "a saved reward model is frozen and asks nobody: drop --feedback human",
+        )
+        _check(
+            self.reward_model.target == "comparisons" or self.feedback == "oracle",
+            "reward_model.target=returns (the regression ablation) needs the oracle's true "
+            "returns; use --feedback oracle",
         )
 
     @property

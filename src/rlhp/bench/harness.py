@@ -3,7 +3,9 @@
 out/runs/CELL/        each cell's run directory (benchmark.json: its measured record)
 out/logs/CELL.log     each cell process's output
 out/random_returns.json
-out/runs.csv, out/summary.csv, out/summary.md, out/curves/TASK-ALGO.png
+out/runs.csv, out/summary.csv, out/summary.md (one row per task × condition: label budget
+and the varied axes' values), out/curves/TASK-ALGO.png (one curve per condition) and,
+with two or more budgets, out/curves/TASK-ALGO-labels.png (score against labels)
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from rlhp.bench.report import (
     RUN_COLUMNS,
     GroupSummary,
     markdown_table,
+    plot_label_efficiency,
     plot_learning_curves,
     summarise,
     with_scores,
@@ -52,8 +55,18 @@ def run_bench(
     jobs: int = 1,
     use_ray: bool = False,
     ray_address: str | None = None,
+    report_dir: Path | None = None,
 ) -> BenchResult:
+    """Run the grid's unfinished cells into ``out/runs``, then report on all its cells.
+
+    Args:
+        report_dir: where the report files go (default ``out``): grids that share ``out``
+            share their finished cells (e.g. the env-reward twins) but keep their reports
+            apart.
+    """
     out.mkdir(parents=True, exist_ok=True)
+    report = report_dir or out
+    report.mkdir(parents=True, exist_ok=True)
     cells = grid.cells()
     records: dict[str, dict[str, Any]] = {}
     pending = []
@@ -61,8 +74,8 @@ def run_bench(
         record = finished_record(cell, out)
         if record is None:
             pending.append(cell)
-        else:
-            records[cell.name] = record
+        else:  # run by another grid sharing ``out``, perhaps under other option names
+            records[cell.name] = {**record, "options": cell.to_dict()["options"]}
     skipped = tuple(records)
     log.info("%d cells: %d finished before, %d to run", len(cells), len(skipped), len(pending))
     if pending:
@@ -80,16 +93,17 @@ def run_bench(
     summary = summarise(rows)
     markdown = markdown_table(summary)
     files = [
-        write_csv(rows, out / "runs.csv", RUN_COLUMNS),
+        write_csv(rows, report / "runs.csv", RUN_COLUMNS),
         write_csv(
             [dataclasses.asdict(g) for g in summary],
-            out / "summary.csv",
+            report / "summary.csv",
             [f.name for f in dataclasses.fields(GroupSummary)],
         ),
     ]
-    (out / "summary.md").write_text(markdown)
-    files.append(out / "summary.md")
-    files += plot_learning_curves(rows, out / "curves")
+    (report / "summary.md").write_text(markdown)
+    files.append(report / "summary.md")
+    files += plot_learning_curves(rows, report / "curves")
+    files += plot_label_efficiency(summary, report / "curves")
     return BenchResult(
         ran=tuple(c.name for c in pending),
         skipped=skipped,

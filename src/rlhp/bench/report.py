@@ -26,11 +26,13 @@ import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.ticker import ScalarFormatter
 
+from rlhp.bench.grid import Cell, changes_env_run
 from rlhp.loop.metrics import read_metrics
 
 RUN_COLUMNS = (
-    "env_id", "algo", "reward", "labels", "seed", "timesteps", "true_return", "true_return_std",
+    "env_id", "algo", "reward", "labels", "seed", "timesteps", "condition", "options", "true_return", "true_return_std",
     "env_twin_return", "random_return", "normalised_score", "late_return", "late_score",
     "train_wall_s", "wall_ratio",
     "process_wall_s", "cpu_s", "peak_rss_mib", "labels_answered", "final_val_accuracy",
@@ -54,7 +56,7 @@ class GroupSummary:
     env_id: str
     algo: str
     condition: str
-    """``env reward`` or ``N labels``."""
+    """``env reward`` or ``N labels``, then the varied axes' values (``selector=entropy, …``)."""
     seeds: int
     """Finished runs (seeds) in the group."""
     return_mean: float
@@ -74,21 +76,29 @@ class GroupSummary:
     """Largest peak resident memory of the group's processes."""
 
 
+def _options(record: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    return tuple((str(k), str(v)) for k, v in record.get("options") or ())
+
+
+def _twin_key(record: dict[str, Any]) -> tuple[Any, ...]:
+    """What a preference run shares with its env-reward twin."""
+    shared = tuple((k, v) for k, v in _options(record) if changes_env_run(k))
+    return record["env_id"], record["algo"], record["timesteps"], record["seed"], shared
+
+
 def with_scores(
     records: Sequence[dict[str, Any]], random_returns: dict[str, float]
 ) -> list[dict[str, Any]]:
     """Each record with its twin's return, the random return, the score and wall ratio."""
-    twins = {
-        (r["env_id"], r["algo"], r["timesteps"], r["seed"]): r
-        for r in records
-        if r["reward"] == "env" and "error" not in r
-    }
+    twins = {_twin_key(r): r for r in records if r["reward"] == "env" and "error" not in r}
     rows = []
     for r in records:
         row = {k: r.get(k) for k in RUN_COLUMNS}
+        row["options"] = "; ".join(f"{k}={v}" for k, v in _options(r))
+        row["condition"] = Cell.from_dict(r).condition
         random = random_returns.get(r["env_id"], float("nan"))
         row["random_return"] = random
-        twin = twins.get((r["env_id"], r["algo"], r["timesteps"], r["seed"]))
+        twin = twins.get(_twin_key(r))
         if r["reward"] == "preferences" and "error" not in r and twin is not None:
             row["env_twin_return"] = twin["true_return"]
             row["normalised_score"] = normalised_score(
@@ -106,8 +116,7 @@ def summarise(rows: Sequence[dict[str, Any]]) -> list[GroupSummary]:
     for row in rows:
         if row.get("error"):
             continue
-        condition = "env reward" if row["reward"] == "env" else f"{row['labels']} labels"
-        groups[(row["env_id"], row["algo"], condition)].append(row)
+        groups[(row["env_id"], row["algo"], row["condition"])].append(row)
 
     def stats(values: list[Any]) -> tuple[float, float]:
         vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
@@ -140,9 +149,10 @@ def summarise(rows: Sequence[dict[str, Any]]) -> list[GroupSummary]:
     return out
 
 
-def _group_order(item: tuple[tuple[str, str, str], Any]) -> tuple[str, str, int]:
+def _group_order(item: tuple[tuple[str, str, str], Any]) -> tuple[str, str, int, str]:
     env_id, algo, condition = item[0]
-    return env_id, algo, -1 if condition == "env reward" else int(condition.split()[0])
+    head, _, options = condition.partition(", ")
+    return env_id, algo, -1 if head == "env reward" else int(head.split()[0]), options
 
 
 def write_csv(rows: Sequence[dict[str, Any]], path: Path, columns: Sequence[str]) -> Path:
@@ -189,8 +199,10 @@ def plot_learning_curves(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[
         )
         colours: dict[str, Any] = {}
         curves: dict[str, list[tuple[np.ndarray, np.ndarray]]] = defaultdict(list)
-        for row in sorted(members, key=lambda r: (r["reward"] != "env", r["labels"], r["seed"])):
-            condition = "env reward" if row["reward"] == "env" else f"{row['labels']} labels"
+        for row in sorted(
+            members, key=lambda r: (r["reward"] != "env", r["labels"], r["condition"], r["seed"])
+        ):
+            condition = row["condition"]
             metrics = read_metrics(Path(row["run_dir"]))
             points = [
                 (m["env_step"], m["rollout/true_return"])
@@ -232,6 +244,49 @@ def plot_learning_curves(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[
         ax.grid(alpha=0.3)
         ax.legend()
         path = out_dir / f"{env_id}-{algo}.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def plot_label_efficiency(summary: Sequence[GroupSummary], out_dir: Path) -> list[Path]:
+    """One PNG per task with two or more label budgets: mean normalised score (solid) and
+    late-training score (dashed) ± std over seeds against the budget, one line per
+    setting of the varied axes — the feedback-efficiency curve."""
+    by_task: dict[tuple[str, str], dict[str, list[tuple[int, GroupSummary]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for g in summary:
+        head, _, options = g.condition.partition(", ")
+        if head == "env reward":
+            continue
+        by_task[(g.env_id, g.algo)][options or "default"].append((int(head.split()[0]), g))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for (env_id, algo), lines in sorted(by_task.items()):
+        if len({labels for points in lines.values() for labels, _ in points}) < 2:
+            continue
+        fig, ax = plt.subplots(figsize=(8, 5), constrained_layout=True)
+        for options, points in sorted(lines.items()):
+            points.sort(key=lambda p: p[0])
+            xs = np.array([p[0] for p in points], dtype=np.float64)
+            for attr, style in (("score", "-"), ("late_score", "--")):
+                mean = np.array([getattr(g, f"{attr}_mean") for _, g in points])
+                std = np.array([getattr(g, f"{attr}_std") for _, g in points])
+                label = options if attr == "score" else f"{options} (late training)"
+                line = ax.plot(xs, mean, style, marker="o", label=label)[0]
+                ax.fill_between(xs, mean - std, mean + std, color=line.get_color(), alpha=0.12)
+        ax.axhline(1.0, color="grey", linewidth=0.8)
+        ax.set_xscale("log")
+        ax.set_xticks(sorted({p[0] for points in lines.values() for p in points}))
+        ax.get_xaxis().set_major_formatter(ScalarFormatter())
+        ax.set_xlabel("labels")
+        ax.set_ylabel("normalised score (1 = env reward)")
+        ax.set_title(f"{env_id} · {algo.upper()} · feedback efficiency (mean ± std over seeds)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        path = out_dir / f"{env_id}-{algo}-labels.png"
         fig.savefig(path, dpi=100)
         plt.close(fig)
         paths.append(path)

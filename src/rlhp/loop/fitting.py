@@ -15,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from rlhp.reward.ensemble import RewardEnsemble
+from rlhp.reward.surf import UnlabelledPairs
 from rlhp.reward.training import Comparisons, FitMetrics, RewardTrainer, agreement
 
 
@@ -52,18 +53,20 @@ class Fitter:
         epochs: int,
         max_steps: int | None,
         env_step: int,
+        unlabelled: UnlabelledPairs | None = None,
     ) -> None:
-        """Begin fitting on ``data``; the previous fit must have been joined."""
+        """Begin fitting on ``data`` (and SURF's ``unlabelled`` pairs); the previous fit must
+        have been joined."""
         if self._pending is not None:
             raise RuntimeError("join the running fit before starting another")
         self._started_at = env_step
         if self._executor is None:
             future: Future[FitResult] = Future()
-            future.set_result(self._fit(data, fresh, epochs, max_steps, env_step))
+            future.set_result(self._fit(data, fresh, epochs, max_steps, env_step, unlabelled))
             self._pending = future
         else:
             self._pending = self._executor.submit(
-                self._fit, data, fresh, epochs, max_steps, env_step
+                self._fit, data, fresh, epochs, max_steps, env_step, unlabelled
             )
 
     @property
@@ -93,10 +96,11 @@ class Fitter:
         epochs: int,
         max_steps: int | None,
         env_step: int,
+        unlabelled: UnlabelledPairs | None = None,
     ) -> FitResult:
         started = time.perf_counter()
         fresh_accuracy = agreement(self.model, fresh) if fresh is not None else float("nan")
         if self.refit_inputs:
             self.model.fit_input_normalization(data.obs, data.actions, data.absorbing)
-        metrics = self.trainer.fit(data, epochs, max_steps)
+        metrics = self.trainer.fit(data, epochs, max_steps, unlabelled)
         return FitResult(data, metrics, fresh_accuracy, time.perf_counter() - started, env_step)

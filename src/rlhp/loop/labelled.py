@@ -12,8 +12,11 @@ from rlhp.store import LabelStore
 class LabelledData:
     """Reads trainable pairs from the store; decodes each segment once."""
 
-    def __init__(self, store: LabelStore) -> None:
+    def __init__(self, store: LabelStore, with_returns: bool = False) -> None:
         self.store = store
+        self.with_returns = with_returns
+        """Also read each segment's true return (the regression ablation trains on them)."""
+        self._returns: dict[int, float] = {}
         self._segments: dict[int, Segment] = {}
         self._seen: set[int] = set()
 
@@ -26,6 +29,11 @@ class LabelledData:
             self._segments[segment_id] = self.store.segment(segment_id)
         return self._segments[segment_id]
 
+    def true_return(self, segment_id: int) -> float:
+        if segment_id not in self._returns:
+            self._returns[segment_id] = float(self.store.true_rewards(segment_id).sum())
+        return self._returns[segment_id]
+
     def comparisons(self) -> tuple[Comparisons | None, Comparisons | None]:
         """All trainable comparisons, and those the model has not seen before."""
         labelled = self.store.labelled_pairs()
@@ -34,7 +42,12 @@ class LabelledData:
         pairs = [(self.segment(p.left_id), self.segment(p.right_id)) for p in labelled]
         targets = np.array([p.target for p in labelled], dtype=np.float32)
         ids = np.array([p.pair_id for p in labelled], dtype=np.int64)
-        data = Comparisons.from_batch(SegmentBatch.from_pairs(pairs), targets, ids)
+        returns = None
+        if self.with_returns:
+            returns = np.array(
+                [[self.true_return(p.left_id), self.true_return(p.right_id)] for p in labelled]
+            )
+        data = Comparisons.from_batch(SegmentBatch.from_pairs(pairs), targets, ids, returns)
         fresh_index = [i for i, p in enumerate(labelled) if p.pair_id not in self._seen]
         self._seen.update(p.pair_id for p in labelled)
         if not fresh_index:

@@ -16,6 +16,7 @@ from rlhp.errors import RunDirError
 from rlhp.labellers.factory import LabellerFactory
 from rlhp.loop.run_dir import RunDir
 from rlhp.loop.trainer import PreferenceLoop, RunSummary, store_meta
+from rlhp.queries import SelectorFactory
 from rlhp.rl.agents import probe_env
 from rlhp.store import LabelStore
 from rlhp.store_engine import Location, is_url
@@ -29,6 +30,7 @@ def train(
     progress: bool = False,
     labeller_factory: LabellerFactory | None = None,
     store: Location | None = None,
+    selector_factory: SelectorFactory | None = None,
 ) -> RunSummary:
     """Train a new run into ``out`` (which must not hold a run already).
 
@@ -38,6 +40,9 @@ def train(
         store: where the label store goes: a SQLAlchemy URL (``postgresql://user@host/db``,
             an empty database) or an SQLite file; default ``out/labels.sqlite``. Recorded
             in ``run.json``, so every command finds it through the run directory.
+        selector_factory: overrides the query selector chosen by ``config.queries.selector``
+            (``rlhp.queries.QuerySelector``; the store records its ``name`` attribute, else
+            its class name).
     """
     probe_env(config)
     recorded = None
@@ -53,7 +58,9 @@ def train(
     run = RunDir.create(Path(out), config, store=recorded)
     labels = LabelStore.create(run.store_location, store_meta(config))
     try:
-        loop = PreferenceLoop(config, run, labels, False, progress, labeller_factory)
+        loop = PreferenceLoop(
+            config, run, labels, False, progress, labeller_factory, selector_factory
+        )
         return loop.run_to_end()
     finally:
         labels.close()
@@ -64,12 +71,14 @@ def resume(
     config: TrainConfig | None = None,
     progress: bool = False,
     labeller_factory: LabellerFactory | None = None,
+    selector_factory: SelectorFactory | None = None,
 ) -> RunSummary:
     """Continue a killed run where its last checkpoint left it; no label is lost.
 
     Args:
         run_dir: the run directory.
         config: if given, must equal the run's saved config.
+        selector_factory: as for ``train`` (pass the same one again).
     """
     run = RunDir.open(Path(run_dir))
     saved = run.config()
@@ -83,7 +92,7 @@ def resume(
         )
     store = LabelStore.open(run.store_location, expect=store_meta(saved))
     try:
-        loop = PreferenceLoop(saved, run, store, True, progress, labeller_factory)
+        loop = PreferenceLoop(saved, run, store, True, progress, labeller_factory, selector_factory)
         if loop.state.get("finished"):
             log.info("%s already finished; nothing to resume", run.path)
         return loop.run_to_end()

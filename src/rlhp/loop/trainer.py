@@ -38,6 +38,7 @@ from rlhp.loop.metrics import MetricsSink, read_metrics
 from rlhp.loop.run_dir import RunDir
 from rlhp.loop.schedule import LabelSchedule
 from rlhp.loop.updating import RewardUpdater
+from rlhp.queries import SelectorFactory
 from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
 from rlhp.reward.saved import checkpoint, read_saved
 from rlhp.rl.agents import (
@@ -92,6 +93,7 @@ class PreferenceLoop:
         resume: bool,
         progress: bool,
         labeller_factory: LabellerFactory | None = None,
+        selector_factory: SelectorFactory | None = None,
     ) -> None:
         self.config = config
         self.run = run
@@ -151,6 +153,7 @@ class PreferenceLoop:
                 segment_length=self.segment_length,
                 fit_rng=self.rngs["fit_rng"],
                 sample_rng=self.sample_rng,
+                selector=selector_factory(config, self.model) if selector_factory else None,
             )
         self.next_update = 1
         self.exploring = False

@@ -24,9 +24,10 @@ from rlhp.loop.diagnostics import HackingCheck, HackingMonitor
 from rlhp.loop.fitting import Fitter
 from rlhp.loop.labelled import LabelledData
 from rlhp.loop.schedule import LabelSchedule
-from rlhp.queries import make_selector
+from rlhp.queries import QuerySelector, make_selector
 from rlhp.reward.ensemble import RewardEnsemble
 from rlhp.reward.saved import checkpoint
+from rlhp.reward.surf import UnlabelledPairs
 from rlhp.reward.training import Comparisons, RewardTrainer
 from rlhp.rl.agents import AgentStack, relabel_replay_buffer
 from rlhp.rl.reward_scale import carry_return_scale
@@ -65,6 +66,7 @@ class RewardUpdater:
         segment_length: int,
         fit_rng: np.random.Generator,
         sample_rng: np.random.Generator,
+        selector: QuerySelector | None = None,
     ) -> None:
         self.config = config
         self.model = model
@@ -82,8 +84,14 @@ class RewardUpdater:
             config.reward_model.refit_inputs,
             config.reward_model.background_fit,
         )
-        self.selector = make_selector(config.queries.selector, model)
-        self.labelled = LabelledData(store)
+        self.selector = selector or make_selector(config.queries.selector, model)
+        """The query selector: ``selector`` if given (the Python API's own), else built-in."""
+        self.selector_name = (
+            config.queries.selector
+            if selector is None
+            else str(getattr(selector, "name", type(selector).__name__))
+        )
+        self.labelled = LabelledData(store, with_returns=config.reward_model.target == "returns")
         self.answers_fitted = 0
         """Answers in the store when the last fit started."""
         self.last_round: tuple[bool, float] | None = None
@@ -118,7 +126,7 @@ class RewardUpdater:
                 oversampling=self.config.queries.oversampling,
                 env_step=env_step,
                 round_index=next_update - 1,
-                selector_name=self.config.queries.selector,
+                selector_name=self.selector_name,
                 rng=self.sample_rng,
                 ending_share=ending_share,
             )
@@ -145,7 +153,15 @@ class RewardUpdater:
             self.answers_fitted = answers
             data, fresh = self.labelled.comparisons()
             if data is not None:
-                self.fitter.start(data, fresh, epochs, max_steps, env_step)
+                surf = self.config.reward_model.surf
+                unlabelled = (  # SURF: pairs nobody labelled, cut now (the pool is ours here)
+                    UnlabelledPairs.sample(
+                        self.pool, surf.unlabelled_pairs, self.segment_length, self.sample_rng
+                    )
+                    if surf.enabled
+                    else None
+                )
+                self.fitter.start(data, fresh, epochs, max_steps, env_step, unlabelled)
 
     def install_finished(self, env_step: int) -> Installed | None:
         """Join the running fit and make it the reward the agent sees; None if none ran."""

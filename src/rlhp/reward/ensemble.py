@@ -322,6 +322,10 @@ class FrozenReward:
 
     def __call__(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
         """``(n, *obs_shape)``, ``(n, *act_shape)`` → ``(n,)`` float64 rewards."""
+        return pessimistic_reward(self.advantages(obs, actions), self.pessimism)
+
+    def advantages(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """``(K, n)`` each member's normalised reward minus its absorbing-state reward."""
         n = obs.shape[0]
         x = obs.reshape(n, -1)
         if self.spec.action_dim:
@@ -337,4 +341,4 @@ class FrozenReward:
             h = np.matmul(h, w) + b
             h = np.maximum(h, 0.01 * h)
         r = np.matmul(h, self.head_weight)[..., 0] + self.head_bias  # (K, n), normalised
-        return pessimistic_reward(r - self.offsets, self.pessimism)
+        return r - self.offsets

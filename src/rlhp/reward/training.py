@@ -25,6 +25,8 @@ from torch import Tensor
 from rlhp.config import RewardModelConfig
 from rlhp.preferences import preference_logits, preference_loss
 from rlhp.reward.ensemble import RewardEnsemble
+from rlhp.reward.regression import return_regression_loss, return_scale
+from rlhp.reward.surf import UnlabelledPairs, crop_mask, pseudo_label_loss
 from rlhp.segments import SegmentBatch
 
 L2_STEP = 1.5
@@ -74,6 +76,8 @@ class Comparisons:
         targets: ``(N,)`` μ(left) in [0, 1].
         pair_ids: ``(N,)`` int64, the store's pair ids: they decide each member's fixed
             held-out set. None numbers the pairs 0…N−1 (tests, one-off fits).
+        returns: ``(N, 2)`` the oracle's true return of each segment; only the
+            ``regression`` ablation (``reward_model.target=returns``) reads them.
     """
 
     obs: Tensor
@@ -81,6 +85,7 @@ class Comparisons:
     absorbing: Tensor
     targets: Tensor
     pair_ids: np.ndarray | None = None
+    returns: Tensor | None = None
 
     def __post_init__(self) -> None:
         n = self.targets.shape[0]
@@ -91,6 +96,8 @@ class Comparisons:
             )
         if self.pair_ids is not None and self.pair_ids.shape != (n,):
             raise ValueError(f"pair_ids {self.pair_ids.shape} do not match {n} targets")
+        if self.returns is not None and tuple(self.returns.shape) != (n, 2):
+            raise ValueError(f"returns {tuple(self.returns.shape)} should be ({n}, 2)")
 
     def __len__(self) -> int:
         return int(self.targets.shape[0])
@@ -109,11 +116,16 @@ class Comparisons:
             self.absorbing[idx],
             self.targets[idx],
             self.ids[np.asarray(index, dtype=np.int64)],
+            None if self.returns is None else self.returns[idx],
         )
 
     @classmethod
     def from_batch(
-        cls, batch: SegmentBatch, targets: np.ndarray, pair_ids: np.ndarray | None = None
+        cls,
+        batch: SegmentBatch,
+        targets: np.ndarray,
+        pair_ids: np.ndarray | None = None,
+        returns: np.ndarray | None = None,
     ) -> Comparisons:
         return cls(
             obs=torch.as_tensor(batch.obs),
@@ -121,6 +133,7 @@ class Comparisons:
             absorbing=torch.as_tensor(batch.absorbing),
             targets=torch.as_tensor(targets, dtype=torch.float32),
             pair_ids=None if pair_ids is None else np.asarray(pair_ids, dtype=np.int64),
+            returns=None if returns is None else torch.as_tensor(returns, dtype=torch.float32),
         )
 
 
@@ -166,15 +179,40 @@ class RewardTrainer:
         fraction = self.config.holdout_fraction
         return held_out_mask(data.ids, self.model.members, self.holdout_seed, fraction)
 
-    def fit(self, data: Comparisons, epochs: int, max_steps: int | None = None) -> FitMetrics:
+    def pair_losses(self, raw: Tensor, data: Comparisons, idx: Tensor | None = None) -> Tensor:
+        """``(K, B)`` loss of each member on pairs ``idx`` (``(K, B)``; None: all, shared).
+
+        Bradley-Terry cross-entropy on the labels, or, with ``target=returns`` (the
+        regression ablation), squared error on the true segment returns
+        (``rlhp.reward.regression``).
+        """
+        targets = (data.targets if idx is None else data.targets[idx]).to(raw.device)
+        if self.config.target == "comparisons":
+            logits = preference_logits(raw)
+            return preference_loss(logits, targets.expand_as(logits), self.config.epsilon)
+        if data.returns is None:
+            raise ValueError("reward_model.target=returns needs the comparisons' true returns")
+        returns = (data.returns if idx is None else data.returns[idx]).to(raw.device)
+        return return_regression_loss(raw, returns, return_scale(data.returns).to(raw.device))
+
+    def fit(
+        self,
+        data: Comparisons,
+        epochs: int,
+        max_steps: int | None = None,
+        unlabelled: UnlabelledPairs | None = None,
+    ) -> FitMetrics:
         """Train every member for ``epochs`` passes over its bootstrap sample.
 
         Args:
             data: all trainable comparisons.
             epochs: passes over each member's bootstrap sample.
             max_steps: stop after this many gradient steps (None: no cap).
+            unlabelled: pairs for SURF's pseudo-labels (``reward_model.surf``; ignored
+                when SURF is off).
         """
         n, k, cfg = len(data), self.model.members, self.config
+        surf = cfg.surf if cfg.surf.enabled else None
         if n == 0:
             return FitMetrics(float("nan"), float("nan"), float("nan"), float(self.l2.mean()), 0)
         held_out = self.held_out(data)
@@ -208,10 +246,18 @@ class RewardTrainer:
                 raw = self.model.raw_rewards(
                     data.obs[idx], data.actions[idx], data.absorbing[idx], per_member=True
                 )  # (K, B, 2, T)
-                targets = data.targets[idx].to(device)
-                losses = preference_loss(preference_logits(raw), targets, cfg.epsilon)
+                if surf is not None:  # SURF's temporal crop of the labelled pairs
+                    raw = raw * crop_mask(
+                        (k, idx.shape[1]), raw.shape[-1], surf.crop_min_fraction, self.rng
+                    ).to(raw.device)
+                losses = self.pair_losses(raw, data, idx)
                 penalty = (self.l2 * self.model.l2_per_member()).sum()
                 loss = (losses.mean(dim=1) * weight).sum() + penalty
+                if surf is not None and unlabelled is not None and len(unlabelled) > 0:
+                    loss = (
+                        loss
+                        + surf.loss_weight * (self._pseudo_loss(unlabelled, batch) * weight).sum()
+                    )
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimizer.step()
@@ -223,15 +269,32 @@ class RewardTrainer:
             steps,
         )
 
+    def _pseudo_loss(self, unlabelled: UnlabelledPairs, batch: int) -> Tensor:
+        """``(K,)`` SURF's pseudo-label loss on μ·``batch`` unlabelled pairs per member."""
+        surf = self.config.surf
+        k = self.model.members
+        pick = torch.as_tensor(
+            self.rng.integers(0, len(unlabelled), size=(k, surf.unlabelled_ratio * batch))
+        )
+        raw = self.model.raw_rewards(
+            unlabelled.obs[pick], unlabelled.actions[pick], unlabelled.absorbing[pick], True
+        )  # (K, U, 2, T)
+        mask = crop_mask(
+            (k, surf.unlabelled_ratio * batch), raw.shape[-1], surf.crop_min_fraction, self.rng
+        ).to(raw.device)
+        losses, _ = pseudo_label_loss(raw, raw * mask, surf.threshold, self.config.epsilon)
+        return losses
+
     @torch.no_grad()
     def _evaluate_and_adapt(
         self, data: Comparisons, counts: Tensor, held_out: Tensor, steps: int
     ) -> FitMetrics:
         """Losses on each member's bootstrap (``counts`` ``(K, N)``) and fixed held-out set."""
         self.model.eval()
-        logits = ensemble_logits(self.model, data)  # (K, N)
+        raw = self.model.raw_rewards(data.obs, data.actions, data.absorbing)  # (K, N, 2, T)
+        logits = preference_logits(raw)  # (K, N)
         targets = data.targets.to(logits.device).expand_as(logits)
-        losses = preference_loss(logits, targets, self.config.epsilon)
+        losses = self.pair_losses(raw, data)
         trained = counts.sum(dim=1) > 0
         train = (losses * counts).sum(dim=1) / counts.sum(dim=1).clamp_min(1)
         has_val = (held_out.sum(dim=1) > 0) & trained

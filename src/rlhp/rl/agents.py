@@ -144,6 +144,7 @@ def build_stack(
         hidden_terms=hidden_terms(config),
         explore_steps=config.agent.explore_steps,
         explore_k=config.agent.explore_k,
+        rune=config.reward_model.rune,
     )
     venv: VecEnv = wrapper
     normalize = None

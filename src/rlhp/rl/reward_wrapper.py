@@ -35,8 +35,10 @@ import numpy as np
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
+from rlhp.config import RuneConfig
 from rlhp.reward.ensemble import FrozenReward, RewardEnsemble
 from rlhp.rl.exploration import StateEntropyReward
+from rlhp.rl.rune import rune_bonus
 from rlhp.rl.sim_state import get_state
 from rlhp.segments import Episode, EpisodePool
 
@@ -91,8 +93,11 @@ class RewardSwapWrapper(VecEnvWrapper):
         hidden_terms: tuple[str, ...] = (),
         explore_steps: int = 0,
         explore_k: int = 5,
+        rune: RuneConfig | None = None,
     ) -> None:
         super().__init__(venv)
+        self.rune = rune if rune is not None and rune.enabled else None
+        """RUNE's decaying disagreement bonus on top of r̂ (``rlhp.rl.rune``), or None."""
         self.record_states = record_states
         """Record simulator states for clip rendering; needs a DummyVecEnv underneath."""
         self.hidden_terms = hidden_terms
@@ -169,6 +174,11 @@ class RewardSwapWrapper(VecEnvWrapper):
         prev, actions = self._last_obs, self._actions
         rewards = self._reward_fn(prev, actions) if self._reward_fn is not None else true_rewards
         self._learned += rewards
+        if self.rune is not None and self._reward_fn is not None:
+            bonus = rune_bonus(
+                self._reward_fn, prev, actions, self.env_steps, self.rune.beta0, self.rune.decay
+            )
+            rewards = rewards + bonus
         self._env_return += true_rewards
         if self._explore is not None and self.env_steps < self.explore_until:
             rewards = self._explore(prev)
