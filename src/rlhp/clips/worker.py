@@ -20,7 +20,9 @@ from pathlib import Path
 import gymnasium as gym
 
 from rlhp.clips.encode import encode_mp4
+from rlhp.clips.pixels import PIXEL_FPS, pixel_clip
 from rlhp.clips.render import make_render_env, render_segment
+from rlhp.rl.atari import is_pixel_env
 from rlhp.segments import Segment
 from rlhp.store import LabelStore
 
@@ -55,6 +57,8 @@ class ClipWorker:
         self.env_id = env_id
         self.store = store
         self.settings = settings or ClipSettings()
+        self.pixels = is_pixel_env(env_id)
+        """ALE / MinAtar: clips come from the recorded frames, no render env."""
         self.rendered = 0
         self.failed = 0
         self.seconds = 0.0
@@ -94,7 +98,9 @@ class ClipWorker:
                     return
                 segment_id, segment = item
                 started = time.perf_counter()
-                if env is None:
+                if self.pixels:
+                    fps = fps or PIXEL_FPS
+                elif env is None:
                     env = make_render_env(self.env_id, self.settings.size)
                     fps = fps or float(env.metadata.get("render_fps") or 30)
                 assert fps is not None
@@ -110,11 +116,11 @@ class ClipWorker:
                     env.close()
 
     def _render_one(
-        self, env: gym.Env, segment_id: int, segment: Segment | None, fps: float
+        self, env: gym.Env | None, segment_id: int, segment: Segment | None, fps: float
     ) -> None:
         if segment is None:
             segment = self.store.segment(segment_id)
-        frames = render_segment(env, segment)
+        frames = pixel_clip(self.env_id, segment) if env is None else render_segment(env, segment)
         name = clip_name(segment_id)
         encode_mp4(frames, self.run_dir / CLIP_DIR / name, fps)
         self.store.set_clip(segment_id, f"{CLIP_DIR}/{name}")

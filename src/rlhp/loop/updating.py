@@ -81,7 +81,7 @@ class RewardUpdater:
             config.reward_model.background_fit,
         )
         self.selector = make_selector(config.queries.selector, model)
-        self.labelled = LabelledData(store)
+        self.labelled = LabelledData(store, config.reward_model.max_labels)
         self.answers_fitted = 0
         """Answers in the store when the last fit started."""
         self.published: dict[str, Any] | None = None

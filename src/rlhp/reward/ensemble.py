@@ -301,3 +301,16 @@ class FrozenReward:
         if self.pessimism and k > 1:
             out = out - self.pessimism * r.std(axis=0, ddof=1)
         return out - self.offset
+
+
+def make_reward_model(
+    obs_space: spaces.Space, action_space: spaces.Space, config: RewardModelConfig
+) -> RewardEnsemble:
+    """The ensemble for these spaces: the paper's CNN for uint8 images ``(C, H, W)``
+    (``rlhp.reward.cnn``), the MLP above for everything else."""
+    from rlhp.reward.cnn import CnnRewardEnsemble, is_image_space
+
+    spec = FeatureSpec.from_spaces(obs_space, action_space, config.use_actions)
+    if is_image_space(obs_space):
+        return CnnRewardEnsemble(FeatureSpec(spec.obs_shape, 0, False), config)
+    return RewardEnsemble(spec, config)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 
 from rlhp.config import Algo, TrainConfig
+from rlhp.rl.atari import is_pixel_env
+from rlhp.rl.atari_presets import SEGMENT_STEPS, pixel_agent_preset, pixel_task_config
 from rlhp.rl.mujoco_presets import MUJOCO_AGENTS, MUJOCO_TASKS
 from rlhp.rl.preset_types import AgentPreset, TaskPreset
 
@@ -93,6 +95,9 @@ TASKS: dict[str, TaskPreset] = dict(MUJOCO_TASKS)
 
 
 def agent_preset(env_id: str, algo: Algo) -> AgentPreset:
+    pixels = pixel_agent_preset(env_id, algo)  # ALE and MinAtar (rlhp.rl.atari_presets)
+    if pixels is not None:
+        return pixels
     return _PRESETS.get((env_id, algo), _DEFAULTS[algo])
 
 
@@ -102,6 +107,8 @@ def segment_length(env_id: str) -> int:
     task = TASKS.get(env_id)
     if task is not None:
         return min(task.segment_length(SEGMENT_SECONDS), MAX_SEGMENT_STEPS)
+    if is_pixel_env(env_id):
+        return SEGMENT_STEPS
     return SEGMENT_LENGTHS.get(env_id, DEFAULT_SEGMENT_LENGTH)
 
 
@@ -119,6 +126,8 @@ def task_config(env_id: str) -> TrainConfig:
     Flags and ``--set`` are applied on top, so every preset value can be overridden.
     """
     config = TrainConfig(env_id)
+    if is_pixel_env(env_id):
+        return pixel_task_config(config)
     task = TASKS.get(env_id)
     if task is None:
         return config
