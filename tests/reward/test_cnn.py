@@ -113,6 +113,14 @@ def test_the_snapshot_gives_the_agent_the_ensemble_reward_minus_the_offset() -> 
         )
     expected = rewards.double().numpy() - model.absorbing_value()
     np.testing.assert_allclose(frozen(obs, np.zeros(8)), expected, rtol=1e-5, atol=1e-7)
+    with torch.no_grad():
+        cautious = model.rewards(torch.as_tensor(obs), torch.zeros(8), seen & False, 0.5)
+    np.testing.assert_allclose(
+        model.snapshot(0.5)(obs, np.zeros(8)),
+        cautious.double().numpy() - model.absorbing_value(),
+        rtol=1e-5,
+        atol=1e-7,
+    )
     with torch.no_grad():  # later training does not change what the agent sees
         model.head.bias.add_(1.0)
     np.testing.assert_allclose(frozen(obs, np.zeros(8)), expected, rtol=1e-5, atol=1e-7)

@@ -18,7 +18,6 @@ query selector use unchanged; ``snapshot`` gives the agent a frozen copy.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,7 +85,7 @@ class CnnRewardEnsemble(RewardEnsemble):
             with torch.no_grad():
                 self.head.weight.zero_()
                 self.head.bias.zero_()
-        self.dropout = nn.Dropout(config.dropout) if config.dropout > 0 else nn.Identity()
+        self.dropout_p = config.dropout
         self.absorbing_reward = nn.Parameter(torch.zeros(k))
         self.register_buffer("output_mean", torch.zeros(k))
         self.register_buffer("output_std", torch.ones(k))
@@ -104,16 +103,26 @@ class CnnRewardEnsemble(RewardEnsemble):
     def _members_forward(self, x: Tensor, shared: bool) -> Tensor:
         """``(N, C, H, W)`` (shared) or ``(N, K·C, H, W)`` floats in [0, 1] → ``(K, N)``."""
         k = self.members
-        x = x.contiguous(memory_format=torch.channels_last)  # ≈ 2× faster convolutions on a CPU
+        if self.layout == PAPER_CONV:  # measured: 1.5× faster convolutions on a CPU at 84²
+            x = x.contiguous(memory_format=torch.channels_last)
         for i, (conv, norm) in enumerate(zip(self.convs, self.norms, strict=True)):
             assert isinstance(conv, nn.Conv2d)
             groups = 1 if (i == 0 and shared) else k  # layer 1 on a shared input: all filters
             x = F.conv2d(x, conv.weight, conv.bias, conv.stride, groups=groups)
-            x = self.dropout(F.leaky_relu(norm(x), 0.01))
+            x = self._dropout(F.leaky_relu(norm(x), 0.01))
         n = x.shape[0]
         h = x.reshape(n, k, self.flat_features).transpose(0, 1)  # (K, N, F)
         h = F.leaky_relu(self.dense(h), 0.01)
         return self.head(h).reshape(k, n)
+
+    def _dropout(self, x: Tensor) -> Tensor:
+        """Element-wise dropout, as ``nn.Dropout``, with the mask drawn by ``rand_like``:
+        measured 2× faster than ``F.dropout``'s Bernoulli draw on a CPU, and at 84² the
+        masks are millions of elements per gradient step."""
+        if not self.training or self.dropout_p == 0.0:
+            return x
+        keep = torch.rand_like(x) >= self.dropout_p
+        return x * keep / (1.0 - self.dropout_p)
 
     def raw_rewards(
         self, obs: Tensor, actions: Tensor, absorbing: Tensor, per_member: bool = False
@@ -173,29 +182,61 @@ class CnnRewardEnsemble(RewardEnsemble):
 
 @dataclass(frozen=True)
 class CnnFrozenReward:
-    """The CNN ensemble's reward for the agent: a private copy in eval mode, so a fit on
-    the worker thread never changes what the agent sees mid-rollout.
+    """The CNN ensemble's reward for the agent, frozen: eval-mode batch norm folded into
+    each convolution, each member's output normalisation into its head, and the tensors
+    copied, so a fit on the worker thread never changes what the agent sees mid-rollout.
 
     Computes ``mean_k r̂ₖ − pessimism·std_k r̂ₖ − offset`` with each member normalised, as
-    ``RewardEnsemble.rewards`` does, for all environments of a vector step in one call.
+    ``RewardEnsemble.rewards`` does (checked by the tests), for all environments of a
+    vector step in one call.
     """
 
-    model: CnnRewardEnsemble
+    convs: tuple[tuple[Tensor, Tensor, int], ...]
+    """Per layer: weight ``(K·16, C_in, k, k)`` and bias ``(K·16,)`` with batch norm
+    folded in, and the stride."""
+    dense: tuple[Tensor, Tensor]
+    """``(K, F, 64)``, ``(K, 1, 64)``."""
+    head: tuple[Tensor, Tensor]
+    """``(K, 64, 1)``, ``(K, 1, 1)``, output normalisation folded in."""
+    members: int
     offset: float
     pessimism: float = 0.0
 
     @classmethod
     def from_model(cls, model: CnnRewardEnsemble, pessimism: float) -> CnnFrozenReward:
-        frozen = copy.deepcopy(model).eval()
-        for p in frozen.parameters():
-            p.requires_grad_(False)
-        return cls(frozen, model.agent_offset(), pessimism)
+        convs = []
+        for conv, norm in zip(model.convs, model.norms, strict=True):
+            assert isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d)
+            assert norm.running_mean is not None and norm.running_var is not None
+            scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+            weight = conv.weight * scale[:, None, None, None]
+            bias = (conv.bias - norm.running_mean) * scale + norm.bias  # type: ignore[operator]
+            stride = conv.stride[0]
+            convs.append((weight.detach().clone(), bias.detach().clone(), stride))
+        factor = model.target_std / model.output_std  # (K,)
+        head_w = model.head.weight * factor[:, None, None]
+        head_b = (model.head.bias - model.output_mean[:, None, None]) * factor[:, None, None]
+        return cls(
+            convs=tuple(convs),
+            dense=(model.dense.weight.detach().clone(), model.dense.bias.detach().clone()),
+            head=(head_w.detach().clone(), head_b.detach().clone()),
+            members=model.members,
+            offset=model.agent_offset(),
+            pessimism=pessimism,
+        )
 
     @torch.no_grad()
     def __call__(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
         """``(n, C, H, W)`` uint8, ``(n, ...)`` actions (unused) → ``(n,)`` float64 rewards."""
-        x = torch.as_tensor(obs)
+        k = self.members
+        x = torch.as_tensor(obs).float() / 255.0
+        for i, (weight, bias, stride) in enumerate(self.convs):
+            x = F.leaky_relu(F.conv2d(x, weight, bias, stride, groups=1 if i == 0 else k), 0.01)
         n = x.shape[0]
-        none = torch.zeros(n, dtype=torch.bool)
-        r = self.model.rewards(x, torch.zeros(n), none, self.pessimism)
-        return r.double().numpy() - self.offset
+        h = x.reshape(n, k, -1).transpose(0, 1)  # (K, n, F)
+        h = F.leaky_relu(torch.baddbmm(self.dense[1], h, self.dense[0]), 0.01)
+        r = torch.baddbmm(self.head[1], h, self.head[0])[..., 0]  # (K, n), normalised
+        out = r.mean(dim=0)
+        if self.pessimism and k > 1:
+            out = out - self.pessimism * r.std(dim=0)
+        return out.double().numpy() - self.offset
