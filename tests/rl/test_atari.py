@@ -3,11 +3,14 @@ that no life-loss or episode-end signal reaches the agent's reward."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from stable_baselines3.common.env_util import make_vec_env
 
+from rlhp.cli import main
 from rlhp.config import AtariConfig, RewardModelConfig
 from rlhp.reward.cnn import CnnRewardEnsemble
 from rlhp.reward.ensemble import make_reward_model
@@ -120,3 +123,36 @@ def test_no_life_loss_or_episode_end_signal_reaches_the_agents_reward() -> None:
     assert episode.frames is not None and episode.frames.shape == (len(seen) + 3, 84, 84)
     assert np.array_equal(episode.obs, np.stack(seen))
     venv.close()
+
+
+def test_an_unknown_game_is_one_line_and_exit_code_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["train", "ALE/Nonsense-v5", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown Atari game 'ALE/Nonsense-v5'" in err[0]
+    assert "ALE/Pong-v5" in err[0]  # the fix: a real id
+
+
+def test_pixel_presets_are_the_zoos_ppo_and_the_papers_a2c() -> None:
+    from rlhp.rl.presets import agent_preset, segment_length, task_config
+
+    for env_id in ("ALE/Pong-v5", "ALE/Asteroids-v5"):  # any ALE id gets the same defaults
+        ppo = agent_preset(env_id, "ppo")
+        assert ppo.policy == "CnnPolicy" and ppo.n_envs == 8
+        assert ppo.kwargs["n_steps"] == 128 and ppo.kwargs["learning_rate"] == "lin_2.5e-4"
+        a2c = agent_preset(env_id, "a2c")
+        assert a2c.n_envs == 16 and a2c.kwargs["n_steps"] == 5
+        assert a2c.kwargs["learning_rate"] == "lin_7e-4"
+        assert segment_length(env_id) == 25
+        config = task_config(env_id)
+        assert round(config.schedule.labels * config.schedule.pretrain_fraction) == round(
+            700 * 500 / 5500
+        )
+        assert config.reward_model.pretrain_epochs == 200
+        assert config.reward_model.max_labels == 3000
+    assert (
+        "features_extractor_class"
+        in agent_preset("MinAtar/Breakout-v1", "ppo").kwargs["policy_kwargs"]
+    )
+    assert agent_preset("CartPole-v1", "ppo").policy == "MlpPolicy"
