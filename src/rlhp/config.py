@@ -216,6 +216,9 @@ class AtariConfig:
     """The ALE's repeat_action_probability (v5's default is 0.25; the paper had none)."""
     mask_score: bool = True
     """Blank the score display (per-game masks, ``rlhp.rl.atari_masks``) in every frame."""
+    terminal_on_life_loss: bool = False
+    """End the episode at every life lost, as SB3's ``AtariWrapper`` does for env-reward
+    agents. Off: the paper removes this signal, and returns are then per life."""
     clip_env_reward: bool = True
     """The env-reward twin learns from sign(reward), the standard Atari setting; the
     oracle and every reported score use the game's own, unclipped score."""

@@ -156,3 +156,14 @@ def test_pixel_presets_are_the_zoos_ppo_and_the_papers_a2c() -> None:
         in agent_preset("MinAtar/Breakout-v1", "ppo").kwargs["policy_kwargs"]
     )
     assert agent_preset("CartPole-v1", "ppo").policy == "MlpPolicy"
+
+
+def test_life_loss_ends_the_episode_only_when_asked() -> None:
+    env = make_pixel_env("ALE/Breakout-v5", AtariConfig(terminal_on_life_loss=True))
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    terminated, info = False, {}
+    while not terminated:
+        _, _, terminated, _, info = env.step(int(rng.integers(0, 4)))
+    assert info["lives"] == 4  # the first life lost ended it; the game was not over
+    env.close()

@@ -10,7 +10,7 @@ grayscale, the last 4 frames stacked — with sticky actions off unless asked
   frames (``rlhp.rl.atari_masks``);
 * the loss of a life ends nothing: the ALE reports lives only in ``info``, which neither
   the agent's reward nor the reward model reads, and Gymnasium's wrapper is built with
-  ``terminal_on_life_loss=False``;
+  ``terminal_on_life_loss=False`` (``atari.terminal_on_life_loss`` turns it on);
 * the end of the episode reaches the agent as the learned absorbing-state value, which
   the agent's reward is measured from (``rlhp.segments``, ``rl/reward_wrapper.py``): the
   episode boundary itself carries no reward.
@@ -118,7 +118,7 @@ def make_pixel_env(env_id: str, atari: AtariConfig, render_mode: str | None = No
         noop_max=atari.noop_max,
         frame_skip=atari.frame_skip,
         screen_size=84,
-        terminal_on_life_loss=False,
+        terminal_on_life_loss=atari.terminal_on_life_loss,
         grayscale_obs=True,
         scale_obs=False,
     )
