@@ -228,6 +228,12 @@ class CnnFrozenReward:
     @torch.no_grad()
     def __call__(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
         """``(n, C, H, W)`` uint8, ``(n, ...)`` actions (unused) → ``(n,)`` float64 rewards."""
+        if obs.shape[0] > INFERENCE_CHUNK:  # many states at once (return scaling): bound memory
+            parts = [
+                self(obs[i : i + INFERENCE_CHUNK], actions)
+                for i in range(0, len(obs), INFERENCE_CHUNK)
+            ]
+            return np.concatenate(parts)
         k = self.members
         x = torch.as_tensor(obs).float() / 255.0
         for i, (weight, bias, stride) in enumerate(self.convs):
