@@ -1,6 +1,8 @@
 """Speed of the CNN reward ensemble on one CPU thread: r̂ for one vector step (what the
-agent waits for at every step) and one gradient step of a fit (what the worker thread
-spends), on Atari-size (4×84×84) and MinAtar-size (4×10×10) observations.
+agent waits for at every step) — the frozen snapshot (batch norm folded into the
+convolutions) beside the module's own eval-mode ``rewards`` — and one gradient step of a
+fit (what the worker thread spends), on Atari-size (4×84×84) and MinAtar-size (4×10×10)
+observations.
 
     .venv/bin/python benchmarks/pixel_reward_speed.py --envs 8 --pairs 32 --steps 25
 """
@@ -34,14 +36,20 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=25, help="segment length")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    print("| observation | r̂ per vector step (ms) | one fit step (s) |")
-    print("|---|---|---|")
+    print(
+        "| observation | r̂ per vector step, snapshot (ms) | same, module (ms) | one fit step (s) |"
+    )
+    print("|---|---|---|---|")
     for shape in ((4, 84, 84), (4, 10, 10)):
         config = RewardModelConfig(dropout=0.5, batch_size=args.pairs)
         model = make_reward_model(spaces.Box(0, 255, shape, np.uint8), spaces.Discrete(4), config)
         frozen = model.snapshot()
         obs = np.random.default_rng(0).integers(0, 256, (args.envs, *shape), dtype=np.uint8)
         infer = seconds(lambda: frozen(obs, np.zeros(args.envs)), 20)  # noqa: B023
+        model.eval()
+        x, none = torch.as_tensor(obs), torch.zeros(args.envs, dtype=torch.bool)
+        with torch.no_grad():
+            module = seconds(lambda: model.rewards(x, none, none), 20)  # noqa: B023
         n, t = args.pairs, args.steps
         data = Comparisons(
             torch.randint(0, 256, (n, 2, t, *shape), dtype=torch.uint8),
@@ -51,7 +59,8 @@ def main() -> None:
         )
         trainer = RewardTrainer(model, config, np.random.default_rng(0))
         fit = seconds(lambda: trainer.fit(data, epochs=1), 2)  # noqa: B023 - one step
-        print(f"| {'×'.join(map(str, shape))} | {infer * 1000:.1f} | {fit:.2f} |")
+        size = "×".join(map(str, shape))
+        print(f"| {size} | {infer * 1000:.1f} | {module * 1000:.1f} | {fit:.2f} |")
 
 
 if __name__ == "__main__":
