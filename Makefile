@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= runs/demo-cartpole
-# extras the tests exercise: MuJoCo tasks, TRPO (sb3-contrib), the Ray scheduler, PostgreSQL
-EXTRAS ?= dev,mujoco,contrib,ray,postgres
+# extras the tests exercise: MuJoCo tasks, TRPO (sb3-contrib), the Ray scheduler, PostgreSQL,
+# Atari (ale-py, OpenCV) and MinAtar
+EXTRAS ?= dev,mujoco,contrib,ray,postgres,atari,minatar
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

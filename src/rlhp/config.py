@@ -143,6 +143,12 @@ class RewardModelConfig:
     """SURF's semi-supervised reward learning (off by default)."""
     rune: RuneConfig = field(default_factory=RuneConfig)
     """RUNE's exploration bonus (off by default)."""
+    normalized_std: float | None = None
+    """Std of each member's normalised output; None: 1 for the MLP, 0.05 for the CNN of
+    image observations (SPEC §4)."""
+    max_labels: int | None = None
+    """Fit on the most recent this many labelled pairs only (the paper kept 3,000 on
+    Atari); None fits on all of them."""
 
     def __post_init__(self) -> None:
         _check(self.ensemble_size >= 1, "reward_model.ensemble_size must be >= 1")
@@ -154,6 +160,13 @@ class RewardModelConfig:
         )
         _check(self.batch_size >= 1, "reward_model.batch_size must be >= 1")
         _check(self.max_steps_per_update >= 1, "reward_model.max_steps_per_update must be >= 1")
+        _check(
+            self.normalized_std is None or self.normalized_std > 0,
+            "reward_model.normalized_std must be > 0",
+        )
+        _check(
+            self.max_labels is None or self.max_labels >= 1, "reward_model.max_labels must be >= 1"
+        )
         lo, hi = self.l2_band
         _check(1.0 <= lo < hi, "reward_model.l2_band must be (low, high) with 1 <= low < high")
 
@@ -178,7 +191,10 @@ class QueryConfig:
     segment_length: int | None = None
     """Steps per segment; None takes the environment preset."""
     pool_steps: int = 20_000
-    """Segments are cut from episodes among this many most recent environment steps."""
+    """Segments are cut from episodes among this many most recent environment steps…"""
+    pool_bytes: int = 2**30
+    """…and at most this many bytes of recorded episodes (Atari frames are stored once,
+    7 KiB a step: 1 GiB holds ≈ 150k steps)."""
     ask_ahead: int | None = None
     """Reward updates ahead whose labels are asked now, so people have pairs to answer
     while training goes on; None: 1 with people, 0 with the oracle (it answers at once)."""
@@ -202,6 +218,7 @@ class QueryConfig:
         _check(self.pool_steps >= 1, "queries.pool_steps must be >= 1")
         _check(self.probe_pairs >= 1, "queries.probe_pairs must be >= 1")
         _check(0.0 <= self.ending_share <= 1.0, "queries.ending_share must be in [0, 1]")
+        _check(self.pool_bytes >= 1, "queries.pool_bytes must be >= 1")
 
 
 @dataclass(frozen=True)
@@ -279,6 +296,36 @@ class AgentConfig:
 
 
 @dataclass(frozen=True)
+class AtariConfig:
+    """Atari (ALE) preprocessing and what the paper removes (SPEC §7; ``rlhp.rl.atari``)."""
+
+    noop_max: int = 30
+    """Up to this many no-op actions at the start of every episode."""
+    frame_skip: int = 4
+    """Agent steps last this many frames; the observation is the max of the last two."""
+    frame_stack: int = 4
+    """84×84 grayscale frames stacked in one observation."""
+    sticky_actions: float = 0.0
+    """The ALE's repeat_action_probability (v5's default is 0.25; the paper had none)."""
+    mask_score: bool = True
+    """Blank the score display (per-game masks, ``rlhp.rl.atari_masks``) in every frame."""
+    terminal_on_life_loss: bool = False
+    """End the episode at every life lost, as SB3's ``AtariWrapper`` does for env-reward
+    agents. Off: the paper removes this signal, and returns are then per life."""
+    clip_env_reward: bool = True
+    """The env-reward twin learns from sign(reward), the standard Atari setting; the
+    oracle and every reported score use the game's own, unclipped score."""
+
+    def __post_init__(self) -> None:
+        _check(self.noop_max >= 0, "atari.noop_max must be >= 0")
+        _check(
+            self.frame_skip >= 1 and self.frame_stack >= 1,
+            "atari.frame_skip and atari.frame_stack must be >= 1",
+        )
+        _check(0.0 <= self.sticky_actions < 1.0, "atari.sticky_actions must be in [0, 1)")
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """One rlhp run."""
 
@@ -313,6 +360,7 @@ class TrainConfig:
     queries: QueryConfig = field(default_factory=QueryConfig)
     oracle: OracleConfig = field(default_factory=OracleConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
+    atari: AtariConfig = field(default_factory=AtariConfig)
 
     def __post_init__(self) -> None:
         _check(bool(self.env_id), "env_id must be a Gymnasium id such as CartPole-v1")

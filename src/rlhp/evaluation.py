@@ -11,7 +11,7 @@ import torch
 from stable_baselines3.common.evaluation import evaluate_policy
 
 from rlhp.loop.run_dir import RunDir
-from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
+from rlhp.reward.ensemble import RewardEnsemble, make_reward_model
 from rlhp.rl.agents import build_stack, load_agent, probe_env
 from rlhp.segments import EpisodePool
 from rlhp.stats import pearson, ranks
@@ -70,8 +70,7 @@ def evaluate(run_dir: Path | str, episodes: int = 20) -> Evaluation:
         counts = store.counts()
         pearson, spearman, compared = None, None, 0
         if config.reward == "preferences" and run.reward_checkpoint.exists():
-            spec = FeatureSpec.from_spaces(obs_space, action_space, config.reward_model.use_actions)
-            model = RewardEnsemble(spec, config.reward_model)
+            model = make_reward_model(obs_space, action_space, config.reward_model)
             model.load_state_dict(
                 torch.load(run.reward_checkpoint, weights_only=True, map_location="cpu")["model"]
             )

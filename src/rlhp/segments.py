@@ -8,6 +8,12 @@ and the reward model learns one value for the absorbing state. The agent gets th
 rewards measured from that value (see ``rl/reward_wrapper.py``), so ending an episode is
 worth exactly what the learned reward says the absorbing state is worth: nothing to
 exploit.
+
+Pixel observations that stack the last k frames (Atari: four 84×84 frames) are stored
+once: an episode or segment keeps its distinct frames ``(L + k − 1, H, W)`` uint8 and
+its ``obs`` is a strided view of them (``stacked_view``), so four copies of each frame
+never exist; batches of pairs are stacked the same way, and a copy is made only for
+the few pairs in one gradient step.
 """
 
 from __future__ import annotations
@@ -16,6 +22,32 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
+
+
+def stacked_view(frames: np.ndarray, stack: int, axis: int = 0) -> np.ndarray:
+    """Frame stacks as a view: ``(..., L + k − 1, H, W)`` → ``(..., L, k, H, W)``, no copy.
+
+    Observation t is frames ``t … t+k−1`` (oldest first), as Gymnasium's
+    ``FrameStackObservation`` builds it. The view shares memory with ``frames``: it must
+    not be written to.
+    """
+    windows = np.lib.stride_tricks.sliding_window_view(
+        frames,
+        stack,
+        axis=axis,
+        writeable=True,  # writeable only so torch can alias it
+    )
+    return np.moveaxis(windows, -1, axis + 1)
+
+
+def _check_frames(obs: np.ndarray, frames: np.ndarray | None) -> None:
+    if frames is None:
+        return
+    stack = obs.shape[1] if obs.ndim > 1 else 0
+    if frames.shape[0] != obs.shape[0] + stack - 1 or frames.shape[1:] != obs.shape[2:]:
+        raise ValueError(
+            f"frames {frames.shape} do not hold observations {obs.shape} (L + k − 1 frames)"
+        )
 
 
 @dataclass(frozen=True)
@@ -32,6 +64,9 @@ class Segment:
         states: optional ``(T, state_dim)`` float64 simulator states (see
             ``rlhp.rl.sim_state``), zeros at absorbing steps; recorded only when clips
             are to be rendered (human feedback), None otherwise.
+        frames: for stacked pixel observations, the ``(T + k − 1, H, W)`` distinct
+            frames that ``obs`` is a view of (``stacked_view``), zeros after the episode
+            ended (the observations of absorbing steps are never read); else None.
     """
 
     obs: np.ndarray
@@ -41,8 +76,24 @@ class Segment:
     episode: int = -1
     start: int = 0
     states: np.ndarray | None = None
+    frames: np.ndarray | None = None
+
+    @classmethod
+    def from_frames(
+        cls, frames: np.ndarray, stack: int, actions: np.ndarray, absorbing: np.ndarray, **kw: int
+    ) -> Segment:
+        """A segment whose observations are stacks of ``stack`` of ``frames``."""
+        return cls(stacked_view(frames, stack), actions, absorbing, frames=frames, **kw)  # type: ignore[arg-type]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the arrays this segment holds (frames counted once)."""
+        pixels = self.frames.nbytes if self.frames is not None else self.obs.nbytes
+        states = self.states.nbytes if self.states is not None else 0
+        return pixels + self.actions.nbytes + self.absorbing.nbytes + states
 
     def __post_init__(self) -> None:
+        _check_frames(self.obs, self.frames)
         steps = self.obs.shape[0]
         if self.actions.shape[0] != steps or self.absorbing.shape != (steps,):
             raise ValueError(
@@ -92,10 +143,16 @@ class SegmentBatch:
 
     @classmethod
     def from_pairs(cls, pairs: list[tuple[Segment, Segment]]) -> SegmentBatch:
+        """Stack pairs; segments of stacked frames stay views (``obs`` aliases the frames)."""
         if not pairs:
             raise ValueError("cannot stack an empty list of pairs")
+        if all(a.frames is not None and b.frames is not None for a, b in pairs):
+            frames = np.stack([np.stack([a.frames, b.frames]) for a, b in pairs])  # type: ignore[list-item]
+            obs = stacked_view(frames, pairs[0][0].obs.shape[1], axis=2)
+        else:
+            obs = np.stack([np.stack([a.obs, b.obs]) for a, b in pairs])
         return cls(
-            obs=np.stack([np.stack([a.obs, b.obs]) for a, b in pairs]),
+            obs=obs,
             actions=np.stack([np.stack([a.actions, b.actions]) for a, b in pairs]),
             absorbing=np.stack([np.stack([a.absorbing, b.absorbing]) for a, b in pairs]),
         )
@@ -117,6 +174,8 @@ class Episode:
         index: running episode number within the run.
         states: optional ``(L, state_dim)`` simulator state at each observation, for
             rendering clips later (recorded only with ``record_states``).
+        frames: for stacked pixel observations, the ``(L + k − 1, H, W)`` distinct
+            frames that ``obs`` is a view of (``stacked_view``); else None.
     """
 
     obs: np.ndarray
@@ -126,28 +185,53 @@ class Episode:
     env_step: int
     index: int = -1
     states: np.ndarray | None = None
+    frames: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        _check_frames(self.obs, self.frames)
 
     @property
     def length(self) -> int:
         return int(self.true_rewards.shape[0])
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the arrays this episode holds (frames counted once)."""
+        pixels = self.frames.nbytes if self.frames is not None else self.obs.nbytes
+        states = self.states.nbytes if self.states is not None else 0
+        return pixels + self.actions.nbytes + self.true_rewards.nbytes + states
+
 
 class EpisodePool:
-    """The most recent finished episodes: the fewest that hold at least ``max_steps`` steps."""
+    """The most recent finished episodes: the fewest that hold at least ``max_steps`` steps,
+    and never (but for the newest episode) more than ``max_bytes`` bytes."""
 
-    def __init__(self, max_steps: int) -> None:
+    def __init__(self, max_steps: int, max_bytes: int | None = None) -> None:
         self.max_steps = max_steps
+        self.max_bytes = max_bytes
         self._episodes: deque[Episode] = deque()
         self._steps = 0
+        self._bytes = 0
         self.added_steps = 0
         """Steps of all episodes ever added, evicted ones included."""
 
     def add(self, episode: Episode) -> None:
         self._episodes.append(episode)
         self._steps += episode.length
+        self._bytes += episode.nbytes
         self.added_steps += episode.length
-        while len(self._episodes) > 1 and self._steps - self._episodes[0].length >= self.max_steps:
-            self._steps -= self._episodes.popleft().length
+        while len(self._episodes) > 1 and (
+            self._steps - self._episodes[0].length >= self.max_steps
+            or (self.max_bytes is not None and self._bytes > self.max_bytes)
+        ):
+            evicted = self._episodes.popleft()
+            self._steps -= evicted.length
+            self._bytes -= evicted.nbytes
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the episodes in the pool."""
+        return self._bytes
 
     def __len__(self) -> int:
         return len(self._episodes)
@@ -209,10 +293,17 @@ def cut_segment(episode: Episode, start: int, length: int) -> tuple[Segment, np.
         raise ValueError(
             f"cannot cut {length} steps at {start} from an episode of {episode.length}"
         )
-    obs = np.zeros((length, *episode.obs.shape[1:]), dtype=episode.obs.dtype)
+    frames = None
+    if episode.frames is not None:  # stacked pixels: copy each distinct frame once
+        extra = episode.frames.shape[0] - episode.length  # k − 1
+        frames = np.zeros((length + extra, *episode.frames.shape[1:]), dtype=episode.frames.dtype)
+        frames[: real + extra] = episode.frames[start : stop + extra]
+        obs = stacked_view(frames, extra + 1)
+    else:
+        obs = np.zeros((length, *episode.obs.shape[1:]), dtype=episode.obs.dtype)
+        obs[:real] = episode.obs[start:stop]
     actions = np.zeros((length, *episode.actions.shape[1:]), dtype=episode.actions.dtype)
     truth = np.zeros(length, dtype=np.float64)
-    obs[:real] = episode.obs[start:stop]
     actions[:real] = episode.actions[start:stop]
     truth[:real] = episode.true_rewards[start:stop]
     absorbing = np.arange(length) >= real
@@ -220,5 +311,7 @@ def cut_segment(episode: Episode, start: int, length: int) -> tuple[Segment, np.
     if episode.states is not None:
         states = np.zeros((length, *episode.states.shape[1:]), dtype=np.float64)
         states[:real] = episode.states[start:stop]
-    segment = Segment(obs, actions, absorbing, episode.env_step, episode.index, start, states)
+    segment = Segment(
+        obs, actions, absorbing, episode.env_step, episode.index, start, states, frames
+    )
     return segment, truth

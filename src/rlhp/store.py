@@ -241,7 +241,8 @@ class LabelStore(LabellingQueries):
         now = time.time()
         rows = []
         for s in segments:
-            arrays = {"obs": s.obs, "actions": s.actions, "absorbing": s.absorbing}
+            pixels = {"obs": s.obs} if s.frames is None else {"frames": s.frames}  # frames once
+            arrays = {**pixels, "actions": s.actions, "absorbing": s.absorbing}
             if s.states is not None:
                 arrays["states"] = s.states
             rows.append(
@@ -273,8 +274,14 @@ class LabelStore(LabellingQueries):
             raise KeyError(f"no segment {segment_id}")
         arrays = _from_blob(row[0])
         states = arrays.get("states")  # recorded for human feedback only
-        obs, actions, absorbing = arrays["obs"], arrays["actions"], arrays["absorbing"]
-        return Segment(obs, actions, absorbing, row[1], row[2], row[3], states)
+        actions, absorbing = arrays["actions"], arrays["absorbing"]
+        if "frames" in arrays:  # stacked pixel observations, each frame stored once
+            frames = arrays["frames"]
+            return Segment.from_frames(
+                frames, frames.shape[0] - absorbing.shape[0] + 1, actions, absorbing,
+                env_step=row[1], episode=row[2], start=row[3],
+            )  # fmt: skip
+        return Segment(arrays["obs"], actions, absorbing, row[1], row[2], row[3], states)
 
     def segment_ids(self) -> list[int]:
         """Ids of the segments that have hidden true rewards stored."""

@@ -183,7 +183,10 @@ def run_ray(
 
 def random_return(env_id: str, episodes: int = 20, seed: int = 10_000) -> float:
     """Mean return of uniformly random actions: the zero of the normalised score."""
-    env = gym.make(env_id)
+    from rlhp.config import AtariConfig
+    from rlhp.rl.atari import is_pixel_env, make_pixel_env
+
+    env = make_pixel_env(env_id, AtariConfig()) if is_pixel_env(env_id) else gym.make(env_id)
     env.action_space.seed(seed)
     totals = []
     for i in range(episodes):

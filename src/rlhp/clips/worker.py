@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rlhp.clips.encode import encode_mp4
+from rlhp.clips.pixels import PIXEL_FPS, pixel_clip
 from rlhp.clips.render import MAX_FPS, FrameSource, frame_stride, make_renderer, render_segment
+from rlhp.rl.atari import is_pixel_env
 from rlhp.segments import Segment
 from rlhp.store import LabelStore
 
@@ -58,6 +60,8 @@ class ClipWorker:
         self.env_id = env_id
         self.store = store
         self.settings = settings or ClipSettings()
+        self.pixels = is_pixel_env(env_id)
+        """ALE / MinAtar: clips come from the recorded frames, no render env."""
         self.rendered = 0
         self.failed = 0
         self.seconds = 0.0
@@ -106,7 +110,7 @@ class ClipWorker:
                     return
                 segment_id, segment = item
                 started = time.perf_counter()
-                if frames is None:
+                if frames is None and not self.pixels:
                     frames = make_renderer(self.env_id, self.settings.size)
                 self._render_one(frames, segment_id, segment)
                 self.seconds += time.perf_counter() - started
@@ -119,11 +123,16 @@ class ClipWorker:
                 if item is None and frames is not None:
                     frames.close()
 
-    def _render_one(self, source: FrameSource, segment_id: int, segment: Segment | None) -> None:
+    def _render_one(
+        self, source: FrameSource | None, segment_id: int, segment: Segment | None
+    ) -> None:
         if segment is None:
             segment = self.store.segment(segment_id)
-        stride = frame_stride(source.steps_per_second, self.settings.max_fps)
-        frames = render_segment(source, segment, stride)
+        if source is None:  # ALE / MinAtar: the frames the run recorded
+            frames, fps = pixel_clip(self.env_id, segment), PIXEL_FPS
+        else:
+            stride = frame_stride(source.steps_per_second, self.settings.max_fps)
+            frames, fps = render_segment(source, segment, stride), source.steps_per_second / stride
         name = clip_name(segment_id)
-        encode_mp4(frames, self.run_dir / CLIP_DIR / name, source.steps_per_second / stride)
+        encode_mp4(frames, self.run_dir / CLIP_DIR / name, fps)
         self.store.set_clip(segment_id, f"{CLIP_DIR}/{name}")

@@ -19,6 +19,7 @@ import gymnasium as gym
 
 from rlhp.clips.worker import ClipSettings, ClipWorker
 from rlhp.labellers.base import Answer, Labeller, Query
+from rlhp.rl.atari import is_pixel_env
 from rlhp.rl.sim_state import get_state
 from rlhp.store import LabelStore
 
@@ -48,6 +49,7 @@ class HumanLabeller(Labeller):
         on_close: Callable[[], None] | None = None,
     ) -> None:
         check_clips_supported(env_id)
+        self.needs_states = not is_pixel_env(env_id)  # pixel clips come from the frames
         self.store = store
         self.where = where
         """Where people answer (a URL, or the command that serves the page), for the logs."""
@@ -103,6 +105,8 @@ class HumanLabeller(Labeller):
 
 def check_clips_supported(env_id: str) -> None:
     """Fail at start-up (ClipError) if clips of ``env_id`` cannot be rendered."""
+    if is_pixel_env(env_id):
+        return  # clips are made from the recorded frames (rlhp.clips.pixels)
     env = gym.make(env_id)
     try:
         env.reset(seed=0)

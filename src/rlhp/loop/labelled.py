@@ -12,8 +12,12 @@ from rlhp.store import LabelStore
 class LabelledData:
     """Reads trainable pairs from the store; decodes each segment once."""
 
-    def __init__(self, store: LabelStore, with_returns: bool = False) -> None:
+    def __init__(
+        self, store: LabelStore, max_labels: int | None = None, with_returns: bool = False
+    ) -> None:
         self.store = store
+        self.max_labels = max_labels
+        """Only the most recent this many labelled pairs are fitted (None: all)."""
         self.with_returns = with_returns
         """Also read each segment's true return (the regression ablation trains on them)."""
         self._returns: dict[int, float] = {}
@@ -39,6 +43,10 @@ class LabelledData:
         labelled = self.store.labelled_pairs()
         if not labelled:
             return None, None
+        if self.max_labels is not None and len(labelled) > self.max_labels:
+            labelled = labelled[-self.max_labels :]  # pairs in the order they were asked
+            kept = {p.left_id for p in labelled} | {p.right_id for p in labelled}
+            self._segments = {i: s for i, s in self._segments.items() if i in kept}
         pairs = [(self.segment(p.left_id), self.segment(p.right_id)) for p in labelled]
         targets = np.array([p.target for p in labelled], dtype=np.float32)
         ids = np.array([p.pair_id for p in labelled], dtype=np.int64)

@@ -39,7 +39,7 @@ from rlhp.loop.run_dir import RunDir
 from rlhp.loop.schedule import LabelSchedule
 from rlhp.loop.updating import RewardUpdater
 from rlhp.queries import SelectorFactory
-from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
+from rlhp.reward.ensemble import RewardEnsemble, make_reward_model
 from rlhp.reward.saved import checkpoint, read_saved
 from rlhp.rl.agents import (
     build_stack,
@@ -116,11 +116,10 @@ class PreferenceLoop:
         self.sample_rng = self.rngs["sample_rng"]
         self.segment_length = config.queries.segment_length or segment_length(config.env_id)
         self.schedule = LabelSchedule.from_config(config)
-        self.pool = EpisodePool(config.queries.pool_steps)
+        self.pool = EpisodePool(config.queries.pool_steps, config.queries.pool_bytes)
         self.model: RewardEnsemble | None = None
-        if config.reward == "preferences":
-            spec = FeatureSpec.from_spaces(obs_space, action_space, config.reward_model.use_actions)
-            self.model = RewardEnsemble(spec, config.reward_model)
+        if config.reward == "preferences":  # the CNN for image observations, else the MLP
+            self.model = make_reward_model(obs_space, action_space, config.reward_model)
             if config.reward_model_file is not None:  # frozen: the saved r̂, exactly
                 own = run.reward_checkpoint  # the run's copy, once written
                 source = own if resume and own.exists() else config.reward_model_file

@@ -91,7 +91,11 @@ class RewardUpdater:
             if selector is None
             else str(getattr(selector, "name", type(selector).__name__))
         )
-        self.labelled = LabelledData(store, with_returns=config.reward_model.target == "returns")
+        self.labelled = LabelledData(
+            store,
+            config.reward_model.max_labels,
+            with_returns=config.reward_model.target == "returns",
+        )
         self.answers_fitted = 0
         """Answers in the store when the last fit started."""
         self.last_round: tuple[bool, float] | None = None

@@ -201,7 +201,7 @@ class RewardEnsemble(nn.Module):
         untrained r̂_abs means nothing)."""
         if not bool(self.absorbing_seen):
             return torch.zeros(self.members, device=self.device)
-        return (self.absorbing_reward - self.output_mean) / self.output_std
+        return self.normalize(self.absorbing_reward.reshape(self.members, 1))[:, 0]
 
     def agent_offset(self) -> float:
         """The mean of ``member_offsets``: r̂ − this is the agent's reward without pessimism."""
@@ -342,3 +342,16 @@ class FrozenReward:
             h = np.maximum(h, 0.01 * h)
         r = np.matmul(h, self.head_weight)[..., 0] + self.head_bias  # (K, n), normalised
         return r - self.offsets
+
+
+def make_reward_model(
+    obs_space: spaces.Space, action_space: spaces.Space, config: RewardModelConfig
+) -> RewardEnsemble:
+    """The ensemble for these spaces: the paper's CNN for uint8 images ``(C, H, W)``
+    (``rlhp.reward.cnn``), the MLP above for everything else."""
+    from rlhp.reward.cnn import CnnRewardEnsemble, is_image_space
+
+    spec = FeatureSpec.from_spaces(obs_space, action_space, config.use_actions)
+    if is_image_space(obs_space):
+        return CnnRewardEnsemble(FeatureSpec(spec.obs_shape, 0, False), config)
+    return RewardEnsemble(spec, config)

@@ -21,13 +21,14 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from rlhp.config import RewardModelConfig
+from rlhp.config import AtariConfig, RewardModelConfig
 from rlhp.errors import RlhpError
 from rlhp.labellers.base import TARGETS
 from rlhp.labels_io import LabelRow
-from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
+from rlhp.reward.ensemble import RewardEnsemble, make_reward_model
 from rlhp.reward.saved import checkpoint
 from rlhp.reward.training import Comparisons, RewardTrainer, agreement
+from rlhp.rl.atari import is_pixel_env, make_pixel_env
 from rlhp.segments import SegmentBatch
 from rlhp.store import LabelStore
 
@@ -92,11 +93,11 @@ def fit_offline(
         raise RlhpError(f"labels for pairs {unknown[:5]} that are not in {store.location}")
     if not targets:
         raise RlhpError(f"{store.location} has no trainable labels (answers other than can't-tell)")
-    env = gym.make(env_id)
-    spec = FeatureSpec.from_spaces(env.observation_space, env.action_space, config.use_actions)
+    env = make_pixel_env(env_id, AtariConfig()) if is_pixel_env(env_id) else gym.make(env_id)
+    obs_space, action_space = env.observation_space, env.action_space
     env.close()
     torch.manual_seed(seed)
-    model = RewardEnsemble(spec, config)
+    model = make_reward_model(obs_space, action_space, config)  # the CNN for pixels
     ids = sorted(targets)
     batch = SegmentBatch.from_pairs(
         [(store.segment(pairs[i][0]), store.segment(pairs[i][1])) for i in ids]

@@ -27,6 +27,7 @@ from rlhp.config import TrainConfig
 from rlhp.devices import resolve_device
 from rlhp.errors import ConfigError
 from rlhp.reward.ensemble import FrozenReward, RewardEnsemble
+from rlhp.rl.atari import SignReward, frame_stack_size, is_ale, is_pixel_env, make_pixel_env
 from rlhp.rl.presets import agent_preset, check_budget, hidden_terms, import_env_module
 from rlhp.rl.replay import load_replay, save_replay
 from rlhp.rl.reward_wrapper import RewardSwapWrapper
@@ -64,7 +65,11 @@ def probe_env(config: TrainConfig) -> tuple[spaces.Space, spaces.Space]:
     """Make the environment once to check its id and spaces; returns (obs, action) spaces."""
     import_env_module(config.env_id)
     try:
-        env = gym.make(config.env_id)
+        env = (
+            make_pixel_env(config.env_id, config.atari)
+            if is_pixel_env(config.env_id)
+            else gym.make(config.env_id)
+        )
     except gym.error.DependencyNotInstalled as exc:
         raise ConfigError(
             f"{config.env_id} needs a missing dependency ({exc}); for MuJoCo tasks: pip install 'rlhp[mujoco]'"
@@ -133,7 +138,12 @@ def build_stack(
     """Environments, reward wrapper, normalisation and an untrained agent."""
     preset = agent_preset(config.env_id, config.agent.algo, config.total_timesteps)
     n_envs = config.agent.n_envs or preset.n_envs
-    base = make_vec_env(config.env_id, n_envs=n_envs, seed=env_seed)
+    if is_pixel_env(config.env_id):  # ALE / MinAtar, preprocessed (rlhp.rl.atari)
+        base = make_vec_env(
+            lambda: make_pixel_env(config.env_id, config.atari), n_envs=n_envs, seed=env_seed
+        )
+    else:
+        base = make_vec_env(config.env_id, n_envs=n_envs, seed=env_seed)
     check_budget(config.agent.algo, n_envs, agent_kwargs(config), config.total_timesteps)
     kwargs = {k: _schedule(v) for k, v in agent_kwargs(config).items()}
     wrapper = RewardSwapWrapper(
@@ -145,19 +155,22 @@ def build_stack(
         explore_steps=config.agent.explore_steps,
         explore_k=config.agent.explore_k,
         rune=config.reward_model.rune,
+        frame_stack=frame_stack_size(config.env_id, config.atari),
     )
     venv: VecEnv = wrapper
+    if reward_model is None and is_ale(config.env_id) and config.atari.clip_env_reward:
+        venv = SignReward(wrapper)  # the env twin's standard Atari setting
     normalize = None
     scale_learned = reward_model is not None and config.reward_model.scale_rewards
     if preset.normalize or scale_learned:
         normalize = VecNormalize(
-            wrapper, gamma=float(kwargs.get("gamma", 0.99)), norm_obs=preset.normalize
+            venv, gamma=float(kwargs.get("gamma", 0.99)), norm_obs=preset.normalize
         )
         venv = normalize
     algo_cls = algorithm_class(config.agent.algo)
     try:
         model = algo_cls(
-            "MlpPolicy",
+            preset.policy,
             venv,
             seed=config.seed,
             device=resolve_device(config.device),

@@ -16,6 +16,8 @@ class AgentPreset:
     """Wrap in VecNormalize (observations and rewards), as the zoo does."""
     kwargs: dict[str, Any] = field(default_factory=dict)
     """SB3 constructor keyword arguments."""
+    policy: str = "MlpPolicy"
+    """SB3 policy name (``CnnPolicy`` for images)."""
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ from pathlib import Path
 import gymnasium as gym
 
 from rlhp.config import Algo, TrainConfig
+from rlhp.rl.atari import is_pixel_env
+from rlhp.rl.atari_presets import SEGMENT_STEPS, pixel_agent_preset, pixel_task_config
 from rlhp.rl.mujoco_presets import BEHAVIOUR_TASKS, MUJOCO_AGENTS, MUJOCO_TASKS
 from rlhp.rl.preset_types import AgentPreset, TaskPreset
 
@@ -109,6 +111,9 @@ TASKS: dict[str, TaskPreset] = {**MUJOCO_TASKS, **BEHAVIOUR_TASKS}
 
 def agent_preset(env_id: str, algo: Algo, total_timesteps: int = 1_000_000) -> AgentPreset:
     """The tuned preset of (env, algo), else ``derived_preset`` for this step budget."""
+    pixels = pixel_agent_preset(env_id, algo)  # ALE and MinAtar (rlhp.rl.atari_presets)
+    if pixels is not None:
+        return pixels
     preset = _PRESETS.get((env_id, algo))
     return preset if preset is not None else derived_preset(algo, total_timesteps)
 
@@ -205,6 +210,8 @@ def segment_length(env_id: str) -> int:
         return min(task.segment_length(SEGMENT_SECONDS), MAX_SEGMENT_STEPS)
     if env_id in SEGMENT_LENGTHS:
         return SEGMENT_LENGTHS[env_id]
+    if is_pixel_env(env_id):
+        return SEGMENT_STEPS
     limit = max_episode_steps(env_id)
     if limit is None:
         return DEFAULT_SEGMENT_LENGTH
@@ -225,6 +232,8 @@ def task_config(env_id: str) -> TrainConfig:
     Flags and ``--set`` are applied on top, so every preset value can be overridden.
     """
     config = TrainConfig(env_id)
+    if is_pixel_env(env_id):
+        return pixel_task_config(config)
     task = TASKS.get(env_id)
     if task is None:
         return config

@@ -40,7 +40,7 @@ from rlhp.reward.ensemble import FrozenReward, RewardEnsemble
 from rlhp.rl.exploration import StateEntropyReward
 from rlhp.rl.rune import rune_bonus
 from rlhp.rl.sim_state import get_state
-from rlhp.segments import Episode, EpisodePool
+from rlhp.segments import Episode, EpisodePool, stacked_view
 
 
 def visible_rewards(
@@ -94,10 +94,14 @@ class RewardSwapWrapper(VecEnvWrapper):
         explore_steps: int = 0,
         explore_k: int = 5,
         rune: RuneConfig | None = None,
+        frame_stack: int = 1,
     ) -> None:
         super().__init__(venv)
         self.rune = rune if rune is not None and rune.enabled else None
         """RUNE's decaying disagreement bonus on top of r̂ (``rlhp.rl.rune``), or None."""
+        self.frame_stack = frame_stack
+        """Observations stack this many frames on axis 0 (Atari): episodes then record
+        each distinct frame once (``rlhp.segments.stacked_view``)."""
         self.record_states = record_states
         """Record simulator states for clip rendering; needs a DummyVecEnv underneath."""
         self.hidden_terms = hidden_terms
@@ -184,7 +188,13 @@ class RewardSwapWrapper(VecEnvWrapper):
             rewards = self._explore(prev)
         oracle_rewards = visible_rewards(true_rewards, infos, self.hidden_terms)
         for i in range(self.num_envs):
-            self._obs[i].append(prev[i])
+            if self.frame_stack == 1:
+                self._obs[i].append(prev[i])
+            elif self._obs[i]:
+                # the newest frame (a copy: a view would keep the whole vector obs alive)
+                self._obs[i].append(prev[i][-1].copy())
+            else:
+                self._obs[i].extend(prev[i].copy())  # the episode's first stack: all k frames
             self._act[i].append(actions[i])
             self._rew[i].append(float(oracle_rewards[i]))
             if dones[i]:
@@ -195,8 +205,11 @@ class RewardSwapWrapper(VecEnvWrapper):
         return obs, rewards.astype(np.float32), dones, infos
 
     def _finish(self, i: int, terminated: bool) -> None:
+        recorded = np.stack(self._obs[i])
+        frames = recorded if self.frame_stack > 1 else None
         episode = Episode(
-            obs=np.stack(self._obs[i]),
+            obs=stacked_view(recorded, self.frame_stack) if frames is not None else recorded,
+            frames=frames,
             actions=np.stack(self._act[i]),
             true_rewards=np.asarray(self._rew[i], dtype=np.float64),
             terminated=terminated,
@@ -204,7 +217,7 @@ class RewardSwapWrapper(VecEnvWrapper):
             index=self.episodes,
             states=(
                 np.stack(self._states[i])
-                if self.record_states and len(self._states[i]) == len(self._obs[i]) > 0
+                if self.record_states and len(self._states[i]) == len(self._act[i]) > 0
                 else None
             ),
         )

@@ -1,0 +1,247 @@
+"""The reward ensemble for image observations: K convolutional predictors, one batched
+forward returning ``(K, ...)`` (SPEC §4, paper appendix A).
+
+Each member is the paper's Atari network: 4 convolutions (7×7/5×5/3×3/3×3, strides
+3/2/1/1, 16 filters), each followed by batch norm, leaky ReLU (α = 0.01) and dropout,
+then a 64-unit dense layer and a scalar. Small images (MinAtar's 10×10) get one 3×3
+convolution instead (``SMALL_CONV``). The K members' convolutions are *one* grouped
+convolution with K·16 channels: a shared input goes through the first layer as an
+ordinary convolution with every member's filters (no K-fold copy of the frames), a
+per-member input (bootstrap batches) as a grouped one; batch norm over K·16 channels
+keeps each member's statistics apart. The dense layers are ``EnsembleLinear``.
+
+uint8 pixels go in; dividing by 255 happens inside. Outputs are normalised per member to
+zero mean and std ``normalized_std`` (0.05 by default, as in the paper). The interface
+is ``RewardEnsemble``'s, which the loop, the trainer (bootstrap, adaptive L2) and the
+query selector use unchanged; ``snapshot`` gives the agent a frozen copy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from rlhp.config import RewardModelConfig
+from rlhp.reward.ensemble import EnsembleLinear, FeatureSpec, RewardEnsemble, pessimistic_reward
+
+PAPER_CONV: tuple[tuple[int, int], ...] = ((7, 3), (5, 2), (3, 1), (3, 1))
+"""(kernel, stride) of each convolution of the paper's Atari reward network."""
+SMALL_CONV: tuple[tuple[int, int], ...] = ((3, 1),)
+"""For images smaller than the paper's network accepts (MinAtar, 10×10)."""
+FILTERS = 16
+DENSE = 64
+DEFAULT_STD = 0.05
+"""The paper's output std for Atari (SPEC §4)."""
+INFERENCE_CHUNK = 2048
+"""Observations per forward pass without gradients (bounds memory on big batches)."""
+
+
+def is_image_space(space: spaces.Space) -> bool:
+    """A channels-first uint8 image ``(C, H, W)`` observation space."""
+    return isinstance(space, spaces.Box) and space.dtype == np.uint8 and len(space.shape) == 3
+
+
+def conv_layers(height: int, width: int) -> tuple[tuple[int, int], ...]:
+    """The paper's convolutions if the image is big enough for them, else ``SMALL_CONV``."""
+    size = min(height, width)
+    for kernel, stride in PAPER_CONV:
+        size = (size - kernel) // stride + 1
+    return PAPER_CONV if size >= 1 else SMALL_CONV
+
+
+class CnnRewardEnsemble(RewardEnsemble):
+    """K convolutional reward predictors r̂ₖ(o) plus a learned absorbing-state reward each.
+
+    It is a ``RewardEnsemble`` for the code that uses one (same methods, same shapes) but
+    shares none of the MLP's layers: ``nn.Module.__init__`` is called directly.
+    """
+
+    def __init__(self, spec: FeatureSpec, config: RewardModelConfig) -> None:
+        nn.Module.__init__(self)
+        if len(spec.obs_shape) != 3:
+            raise ValueError(f"the CNN reward model needs (C, H, W) images, got {spec.obs_shape}")
+        self.spec = spec
+        k = self.members = config.ensemble_size
+        self.target_std = config.normalized_std or DEFAULT_STD
+        channels, height, width = spec.obs_shape
+        self.layout = conv_layers(height, width)
+        self.convs = nn.ModuleList()
+        self.norms = nn.ModuleList()
+        c_in = channels
+        for kernel, stride in self.layout:
+            self.convs.append(nn.Conv2d(k * c_in, k * FILTERS, kernel, stride, groups=k))
+            self.norms.append(nn.BatchNorm2d(k * FILTERS))
+            height, width = (height - kernel) // stride + 1, (width - kernel) // stride + 1
+            c_in = FILTERS
+        self.flat_features = FILTERS * height * width
+        self.dense = EnsembleLinear(k, self.flat_features, DENSE)
+        self.head = EnsembleLinear(k, DENSE, 1)
+        if config.zero_init_head:
+            with torch.no_grad():
+                self.head.weight.zero_()
+                self.head.bias.zero_()
+        self.dropout_p = config.dropout
+        self.absorbing_reward = nn.Parameter(torch.zeros(k))
+        self.register_buffer("output_mean", torch.zeros(k))
+        self.register_buffer("output_std", torch.ones(k))
+        self.register_buffer("absorbing_seen", torch.zeros((), dtype=torch.bool))
+
+    def l2_per_member(self) -> Tensor:
+        """``(K,)`` sum of squared weights of each member (biases, batch norm excluded)."""
+        k = self.members
+        total = self.head.weight.pow(2).sum(dim=(1, 2)) + self.dense.weight.pow(2).sum(dim=(1, 2))
+        for conv in self.convs:
+            assert isinstance(conv, nn.Conv2d)
+            total = total + conv.weight.reshape(k, -1).pow(2).sum(dim=1)
+        return total
+
+    def _members_forward(self, x: Tensor, shared: bool) -> Tensor:
+        """``(N, C, H, W)`` (shared) or ``(N, K·C, H, W)`` floats in [0, 1] → ``(K, N)``."""
+        k = self.members
+        if self.layout == PAPER_CONV:  # measured: 1.5× faster convolutions on a CPU at 84²
+            x = x.contiguous(memory_format=torch.channels_last)
+        for i, (conv, norm) in enumerate(zip(self.convs, self.norms, strict=True)):
+            assert isinstance(conv, nn.Conv2d)
+            groups = 1 if (i == 0 and shared) else k  # layer 1 on a shared input: all filters
+            x = F.conv2d(x, conv.weight, conv.bias, conv.stride, groups=groups)
+            x = self._dropout(F.leaky_relu(norm(x), 0.01))
+        n = x.shape[0]
+        h = x.reshape(n, k, self.flat_features).transpose(0, 1)  # (K, N, F)
+        h = F.leaky_relu(self.dense(h), 0.01)
+        return self.head(h).reshape(k, n)
+
+    def _dropout(self, x: Tensor) -> Tensor:
+        """Element-wise dropout, as ``nn.Dropout``, with the mask drawn by ``rand_like``:
+        measured 2× faster than ``F.dropout``'s Bernoulli draw on a CPU, and at 84² the
+        masks are millions of elements per gradient step."""
+        if not self.training or self.dropout_p == 0.0:
+            return x
+        keep = torch.rand_like(x) >= self.dropout_p
+        return x * keep / (1.0 - self.dropout_p)
+
+    def raw_rewards(
+        self, obs: Tensor, actions: Tensor, absorbing: Tensor, per_member: bool = False
+    ) -> Tensor:
+        """Unnormalised per-step rewards of every member (actions are not used).
+
+        Args:
+            obs: ``(..., C, H, W)`` uint8 shared by all members, or ``(K, ...)`` per
+                member when ``per_member`` is True.
+            actions: ignored (the paper's Atari predictor sees frames only).
+            absorbing: matching ``(...)`` bool; these steps get the absorbing reward.
+            per_member: the leading axis of the inputs is already the ensemble axis.
+
+        Returns:
+            ``(K, ...)`` rewards.
+        """
+        k, image = self.members, self.spec.obs_shape
+        lead = obs.shape[: obs.dim() - 3]
+        out_shape = tuple(lead) if per_member else (k, *lead)
+        if per_member:  # (K, N, C, H, W) → (N, K·C, H, W): member k's input in group k
+            x = obs.reshape(k, -1, *image).transpose(0, 1).reshape(-1, k * image[0], *image[1:])
+        else:
+            x = obs.reshape(-1, *image)
+        chunk = x.shape[0] if torch.is_grad_enabled() else INFERENCE_CHUNK
+        parts = [
+            self._members_forward(x[i : i + chunk].float() / 255.0, shared=not per_member)
+            for i in range(0, x.shape[0], chunk)
+        ]
+        # row k holds member k's rewards, its inputs in their order
+        r = torch.cat(parts, dim=1) if parts else torch.zeros((k, 0))
+        r = r.reshape(out_shape)
+        absorbing_r = self.absorbing_reward.reshape(k, *([1] * (len(out_shape) - 1)))
+        flags = absorbing.reshape(out_shape) if per_member else absorbing.expand(out_shape)
+        return torch.where(flags, absorbing_r, r)
+
+    def normalize(self, raw: Tensor) -> Tensor:
+        """``(K, ...)`` raw rewards → each member at zero mean and std ``target_std``."""
+        shape = (self.members, *([1] * (raw.dim() - 1)))
+        scaled = (raw - self.output_mean.reshape(shape)) / self.output_std.reshape(shape)
+        return scaled * self.target_std
+
+    @torch.no_grad()
+    def absorbing_value(self) -> float:
+        """Normalised ensemble reward of one absorbing step."""
+        value = (self.absorbing_reward - self.output_mean) / self.output_std * self.target_std
+        return float(value.mean())
+
+    @torch.no_grad()
+    def fit_input_normalization(self, obs: Tensor, actions: Tensor, absorbing: Tensor) -> None:
+        """Nothing to fit: pixels are scaled by 1/255 inside, and batch norm does the rest."""
+
+    @torch.no_grad()
+    def snapshot(self, pessimism: float = 0.0) -> CnnFrozenReward:  # type: ignore[override]
+        """A frozen copy (eval mode) giving the agent r̂(o) − r̂_abs for a batch of frames."""
+        return CnnFrozenReward.from_model(self, pessimism)
+
+
+@dataclass(frozen=True)
+class CnnFrozenReward:
+    """The CNN ensemble's reward for the agent, frozen: eval-mode batch norm folded into
+    each convolution, each member's output normalisation into its head, and the tensors
+    copied, so a fit on the worker thread never changes what the agent sees mid-rollout.
+
+    Computes what ``FrozenReward`` does — ``pessimistic_reward`` of each member's normalised
+    reward minus its absorbing-state reward, so without pessimism ``RewardEnsemble.rewards
+    − agent_offset`` (checked by the tests) — for all environments of a vector step in
+    one call.
+    """
+
+    convs: tuple[tuple[Tensor, Tensor, int], ...]
+    """Per layer: weight ``(K·16, C_in, k, k)`` and bias ``(K·16,)`` with batch norm
+    folded in, and the stride."""
+    dense: tuple[Tensor, Tensor]
+    """``(K, F, 64)``, ``(K, 1, 64)``."""
+    head: tuple[Tensor, Tensor]
+    """``(K, 64, 1)``, ``(K, 1, 1)``, output normalisation folded in."""
+    members: int
+    offsets: np.ndarray
+    """``(K, 1)`` each member's normalised absorbing-state reward (0 until one was seen)."""
+    pessimism: float = 0.0
+
+    @classmethod
+    def from_model(cls, model: CnnRewardEnsemble, pessimism: float) -> CnnFrozenReward:
+        convs = []
+        for conv, norm in zip(model.convs, model.norms, strict=True):
+            assert isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d)
+            assert norm.running_mean is not None and norm.running_var is not None
+            scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+            weight = conv.weight * scale[:, None, None, None]
+            bias = (conv.bias - norm.running_mean) * scale + norm.bias  # type: ignore[operator]
+            stride = conv.stride[0]
+            convs.append((weight.detach().clone(), bias.detach().clone(), stride))
+        factor = model.target_std / model.output_std  # (K,)
+        head_w = model.head.weight * factor[:, None, None]
+        head_b = (model.head.bias - model.output_mean[:, None, None]) * factor[:, None, None]
+        return cls(
+            convs=tuple(convs),
+            dense=(model.dense.weight.detach().clone(), model.dense.bias.detach().clone()),
+            head=(head_w.detach().clone(), head_b.detach().clone()),
+            members=model.members,
+            offsets=model.member_offsets().detach().cpu().double().numpy()[:, None],
+            pessimism=pessimism,
+        )
+
+    @torch.no_grad()
+    def __call__(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """``(n, C, H, W)`` uint8, ``(n, ...)`` actions (unused) → ``(n,)`` float64 rewards."""
+        if obs.shape[0] > INFERENCE_CHUNK:  # many states at once (return scaling): bound memory
+            parts = [
+                self(obs[i : i + INFERENCE_CHUNK], actions)
+                for i in range(0, len(obs), INFERENCE_CHUNK)
+            ]
+            return np.concatenate(parts)
+        k = self.members
+        x = torch.as_tensor(obs).float() / 255.0
+        for i, (weight, bias, stride) in enumerate(self.convs):
+            x = F.leaky_relu(F.conv2d(x, weight, bias, stride, groups=1 if i == 0 else k), 0.01)
+        n = x.shape[0]
+        h = x.reshape(n, k, -1).transpose(0, 1)  # (K, n, F)
+        h = F.leaky_relu(torch.baddbmm(self.dense[1], h, self.dense[0]), 0.01)
+        r = torch.baddbmm(self.head[1], h, self.head[0])[..., 0]  # (K, n), normalised
+        return pessimistic_reward(r.double().numpy() - self.offsets, self.pessimism)

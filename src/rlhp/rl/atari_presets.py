@@ -1,0 +1,120 @@
+"""Presets for pixel environments: any ``ALE/<Game>-v5`` (the paper's seven games get
+the same defaults as every other) and ``MinAtar/<Game>-v1``.
+
+Agents: PPO with rl-baselines3-zoo's Atari settings (``hyperparams/ppo.yml``, ``atari``:
+8 envs, 128 steps, 4 epochs, batch 256, lr and clip range decaying from 2.5e-4 and 0.1,
+entropy 0.01, Nature CNN policy) by default; A2C with the paper's settings (16 workers,
+n = 5, lr 7e-4 decaying linearly, γ = 0.99; the zoo's RMSprop ε = 1e-5, entropy 0.01 and
+value weight 0.25) with ``--algo a2c``. MinAtar's 10×10 frames are too small for the
+Nature CNN: its policy is one 3×3 convolution and 128 units (``SmallCnn``).
+
+Task defaults (SPEC §6): 25-step segments; pre-training asks 500/5,500 of the budget
+(the paper's share) and fits it for 200 epochs; the ensemble keeps the 3,000 most recent
+labels (the paper's buffer); dropout 0.5 in the CNN. The label rate's c stays the
+project's T/20 of the step budget: the paper's c = 5·10⁶ frames (1.25·10⁶ agent steps)
+was for runs of 10⁷ agent steps, i.e. c ≈ T/8; T/20 front-loads the labels a little more,
+which short runs need (``docs/atari.md``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import torch
+from gymnasium import spaces
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from torch import nn
+
+from rlhp.config import TrainConfig
+from rlhp.rl.atari import is_ale, is_minatar
+from rlhp.rl.preset_types import AgentPreset
+
+SEGMENT_STEPS = 25
+"""The paper's Atari segment length (agent steps)."""
+PRETRAIN_FRACTION = 500 / 5500
+"""The paper's 500 pre-training labels of a 5,500 budget."""
+PRETRAIN_EPOCHS = 200
+MAX_LABELS = 3000
+DROPOUT = 0.5
+
+
+class SmallCnn(BaseFeaturesExtractor):
+    """The policy's features for small images: 3×3 conv (16) → ReLU → 128 units → ReLU."""
+
+    def __init__(self, observation_space: spaces.Box, features_dim: int = 128) -> None:
+        super().__init__(observation_space, features_dim)
+        channels, height, width = observation_space.shape
+        self.net = nn.Sequential(
+            nn.Conv2d(channels, 16, 3, 1),
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(16 * (height - 2) * (width - 2), features_dim),
+            nn.ReLU(),
+        )
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        return self.net(observations)
+
+
+def _ppo(**extra: Any) -> AgentPreset:
+    return AgentPreset(
+        n_envs=8,
+        policy="CnnPolicy",
+        kwargs=dict(
+            n_steps=128,
+            n_epochs=4,
+            batch_size=256,
+            learning_rate="lin_2.5e-4",
+            clip_range="lin_0.1",
+            vf_coef=0.5,
+            ent_coef=0.01,
+            **extra,
+        ),
+    )
+
+
+def _a2c(**policy: Any) -> AgentPreset:
+    from stable_baselines3.common.sb2_compat.rmsprop_tf_like import RMSpropTFLike
+
+    return AgentPreset(
+        n_envs=16,
+        policy="CnnPolicy",
+        kwargs=dict(
+            n_steps=5,
+            gamma=0.99,
+            learning_rate="lin_7e-4",
+            ent_coef=0.01,
+            vf_coef=0.25,
+            policy_kwargs=dict(
+                optimizer_class=RMSpropTFLike, optimizer_kwargs=dict(eps=1e-5), **policy
+            ),
+        ),
+    )
+
+
+def pixel_agent_preset(env_id: str, algo: str) -> AgentPreset | None:
+    """The agent preset of a pixel environment, None for other ids or algorithms."""
+    small = dict(features_extractor_class=SmallCnn)
+    if is_ale(env_id):
+        return {"ppo": _ppo, "a2c": _a2c}.get(algo, lambda: None)()
+    if is_minatar(env_id):
+        if algo == "ppo":
+            return _ppo(policy_kwargs=small)
+        if algo == "a2c":
+            return _a2c(**small)
+    return None
+
+
+def pixel_task_config(config: TrainConfig) -> TrainConfig:
+    """The paper's Atari schedule and reward-model defaults on top of ``config``."""
+    return dataclasses.replace(
+        config,
+        schedule=dataclasses.replace(config.schedule, pretrain_fraction=PRETRAIN_FRACTION),
+        reward_model=dataclasses.replace(
+            config.reward_model,
+            pretrain_epochs=PRETRAIN_EPOCHS,
+            max_labels=MAX_LABELS,
+            dropout=DROPOUT,
+        ),
+    )

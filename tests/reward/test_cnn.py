@@ -1,0 +1,155 @@
+"""The CNN reward ensemble: one batched forward equals each member run alone, and it
+trains with the project's trainer (bootstrap, adaptive L2) unchanged."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from gymnasium import spaces
+from torch.nn import functional as F
+
+from rlhp.config import RewardModelConfig
+from rlhp.reward.cnn import FILTERS, PAPER_CONV, SMALL_CONV, CnnRewardEnsemble
+from rlhp.reward.ensemble import RewardEnsemble, make_reward_model, pessimistic_reward
+from rlhp.reward.training import Comparisons, RewardTrainer
+
+ATARI = spaces.Box(0, 255, (4, 84, 84), np.uint8)
+MINATAR = spaces.Box(0, 255, (4, 10, 10), np.uint8)
+
+
+def _model(space: spaces.Box, **kw: object) -> CnnRewardEnsemble:
+    torch.manual_seed(0)
+    config = RewardModelConfig(zero_init_head=False, **kw)  # type: ignore[arg-type]
+    model = make_reward_model(space, spaces.Discrete(4), config)
+    assert isinstance(model, CnnRewardEnsemble)
+    return model
+
+
+def _member_alone(model: CnnRewardEnsemble, member: int, obs: torch.Tensor) -> torch.Tensor:
+    """Member ``member``'s raw reward, computed with its own slices of the weights only."""
+    x = obs.float() / 255.0
+    for conv, norm in zip(model.convs, model.norms, strict=True):
+        assert isinstance(conv, torch.nn.Conv2d) and isinstance(norm, torch.nn.BatchNorm2d)
+        rows = slice(member * FILTERS, (member + 1) * FILTERS)
+        x = F.conv2d(x, conv.weight[rows], conv.bias[rows], conv.stride)
+        x = F.batch_norm(
+            x, norm.running_mean[rows], norm.running_var[rows], norm.weight[rows],
+            norm.bias[rows], training=False, eps=norm.eps,
+        )  # fmt: skip
+        x = F.leaky_relu(x, 0.01)
+    h = F.leaky_relu(x.flatten(1) @ model.dense.weight[member] + model.dense.bias[member], 0.01)
+    return (h @ model.head.weight[member] + model.head.bias[member])[:, 0]
+
+
+def test_the_factory_picks_the_cnn_for_images_and_the_mlp_otherwise() -> None:
+    assert type(_model(ATARI)) is CnnRewardEnsemble
+    assert _model(ATARI).layout == PAPER_CONV
+    assert _model(MINATAR).layout == SMALL_CONV
+    vector = spaces.Box(-1.0, 1.0, (4,), np.float32)
+    model = make_reward_model(vector, spaces.Discrete(2), RewardModelConfig())
+    assert type(model) is RewardEnsemble
+
+
+def test_the_paper_network_has_its_shapes() -> None:
+    model = _model(ATARI)
+    # 84 → 26 → 11 → 9 → 7 (7×7/3, 5×5/2, 3×3/1, 3×3/1), 16 filters: 784 features
+    assert model.flat_features == 16 * 7 * 7
+    assert model.dense.weight.shape == (3, 784, 64)
+
+
+@pytest.mark.parametrize("space", [ATARI, MINATAR])
+def test_batched_forward_equals_each_member_alone(space: spaces.Box) -> None:
+    model = _model(space).eval()
+    with torch.no_grad():  # give batch norm non-trivial running statistics first
+        for norm in model.norms:
+            assert isinstance(norm, torch.nn.BatchNorm2d)
+            norm.running_mean.uniform_(-0.1, 0.1)
+            norm.running_var.uniform_(0.5, 2.0)
+    g = torch.Generator().manual_seed(1)
+    obs = torch.randint(0, 256, (6, *space.shape), dtype=torch.uint8, generator=g)
+    none = torch.zeros(6, dtype=torch.bool)
+    with torch.no_grad():
+        shared = model.raw_rewards(obs, torch.zeros(6), none)  # (K, 6)
+        own = torch.stack([_member_alone(model, k, obs) for k in range(3)])
+        # per-member inputs: member k sees a rolled copy; each must match its own forward
+        rolled = torch.stack([obs.roll(k, dims=0) for k in range(3)])
+        per = model.raw_rewards(rolled, torch.zeros(3, 6), none.expand(3, 6), per_member=True)
+        per_own = torch.stack([_member_alone(model, k, rolled[k]) for k in range(3)])
+    assert shared.shape == (3, 6)
+    torch.testing.assert_close(shared, own, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(per, per_own, rtol=1e-5, atol=1e-5)
+
+
+def test_absorbing_steps_get_the_absorbing_reward_and_outputs_have_std_005() -> None:
+    model = _model(MINATAR).eval()
+    with torch.no_grad():
+        model.absorbing_reward.copy_(torch.tensor([1.0, 2.0, 3.0]))
+    obs = torch.randint(0, 256, (50, 4, 10, 10), dtype=torch.uint8)
+    absorbing = torch.zeros(50, dtype=torch.bool)
+    absorbing[-5:] = True
+    raw = model.raw_rewards(obs, torch.zeros(50), absorbing)
+    assert torch.equal(raw[:, -1], torch.tensor([1.0, 2.0, 3.0]))
+    model.fit_output_normalization(obs[:-5], torch.zeros(45), absorbing[:-5])
+    normalized = model.normalize(model.raw_rewards(obs[:-5], torch.zeros(45), absorbing[:-5]))
+    torch.testing.assert_close(normalized.std(dim=1), torch.full((3,), 0.05))
+    torch.testing.assert_close(normalized.mean(dim=1), torch.zeros(3), atol=1e-6, rtol=0)
+
+
+def test_the_snapshot_gives_the_agent_the_ensemble_reward_minus_the_offset() -> None:
+    model = _model(MINATAR)
+    obs = np.random.default_rng(0).integers(0, 256, (8, 4, 10, 10), dtype=np.uint8)
+    with torch.no_grad():
+        model.absorbing_reward.copy_(torch.tensor([0.5, -0.2, 0.1]))
+    seen = torch.zeros(8, dtype=torch.bool)
+    seen[-1] = True  # an absorbing step: the agent's reward is measured from its value
+    model.fit_output_normalization(torch.as_tensor(obs), torch.zeros(8), seen)
+    assert model.agent_offset() == pytest.approx(model.absorbing_value()) != 0.0
+    frozen = model.snapshot()
+    model.eval()
+    with torch.no_grad():
+        rewards = model.rewards(
+            torch.as_tensor(obs), torch.zeros(8), torch.zeros(8, dtype=torch.bool)
+        )
+    expected = rewards.double().numpy() - model.absorbing_value()
+    np.testing.assert_allclose(frozen(obs, np.zeros(8)), expected, rtol=1e-5, atol=1e-7)
+    with torch.no_grad():  # pessimism: the members' advantages over the absorbing state
+        members = (
+            model.normalize(model.raw_rewards(torch.as_tensor(obs), torch.zeros(8), seen & False))
+            - model.member_offsets()[:, None]
+        )
+    np.testing.assert_allclose(
+        model.snapshot(0.5)(obs, np.zeros(8)),
+        pessimistic_reward(members.double().numpy(), 0.5),
+        rtol=1e-5,
+        atol=1e-7,
+    )
+    with torch.no_grad():  # later training does not change what the agent sees
+        model.head.bias.add_(1.0)
+    np.testing.assert_allclose(frozen(obs, np.zeros(8)), expected, rtol=1e-5, atol=1e-7)
+
+
+def test_the_trainer_teaches_it_which_cell_is_good() -> None:
+    """Reward = 1 when the top-left cell of channel 0 is lit: after fitting, the members
+    prefer the segment with more lit steps on their held-out pairs (chance: 0.5)."""
+    rng = np.random.default_rng(0)
+    n, t = 400, 5
+    obs = np.zeros((n, 2, t, 4, 10, 10), dtype=np.uint8)
+    lit = rng.random((n, 2, t)) < 0.5
+    obs[..., 0, 0, 0] = np.where(lit, 255, 0)
+    obs[..., 1, :, :] = (rng.random(obs[..., 1, :, :].shape) < 0.1) * 255  # distractors
+    returns = lit.sum(axis=2)
+    keep = returns[:, 0] != returns[:, 1]
+    targets = (returns[:, 0] > returns[:, 1]).astype(np.float32)[keep]
+    data = Comparisons(
+        torch.as_tensor(obs[keep]),
+        torch.zeros((int(keep.sum()), 2, t)),
+        torch.zeros((int(keep.sum()), 2, t), dtype=torch.bool),
+        torch.as_tensor(targets),
+    )
+    model = _model(MINATAR, dropout=0.5)
+    trainer = RewardTrainer(model, model_config := RewardModelConfig(), rng)
+    assert model_config.batch_size == 32
+    metrics = trainer.fit(data, epochs=12)
+    assert metrics.val_accuracy > 0.85, metrics  # chance: 0.5
+    assert metrics.l2 != RewardModelConfig().l2_initial  # the adaptive L2 moved
