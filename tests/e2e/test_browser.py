@@ -92,7 +92,8 @@ def test_label_with_the_keyboard_in_chromium(
         before = _play_positions(page)
         time.sleep(0.4)
         after = _play_positions(page)
-        assert all(b > a for a, b in zip(before, after, strict=True)), (before, after)
+        # playing: the position moved (a 0.8 s clip loops, so it may have wrapped round)
+        assert all(b != a for a, b in zip(before, after, strict=True)), (before, after)
         page.screenshot(path=ARTIFACTS / "02-pair.png")
 
         # four answers with the keyboard; the next pair is on screen at once (preloaded)

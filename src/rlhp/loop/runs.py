@@ -90,7 +90,7 @@ def resume(
             f"{run.path} was trained with another config (differs in {', '.join(diff)}); "
             "resume without those options or start a new run with --out"
         )
-    store = LabelStore.open(run.store_location, expect=store_meta(saved))
+    store = LabelStore.open(run.store_location, expect=store_meta(saved), writing=True)
     try:
         loop = PreferenceLoop(saved, run, store, True, progress, labeller_factory, selector_factory)
         if loop.state.get("finished"):
