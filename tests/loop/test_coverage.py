@@ -48,6 +48,7 @@ def test_ending_segments_hold_the_end_of_a_terminated_episode(rng: np.random.Gen
         real = int((~segment.absorbing).sum())
         assert segment.start + real == 30  # the episode's last step is inside
         assert np.array_equal(rewards, np.where(segment.absorbing, 0.0, -1.0))
+    assert ending_segments(pool, 5, 1, rng) is None  # one step cannot show an episode end
     starts = {s.start for s in segments}
     assert len(starts) > 3  # the end falls at different places of the segment
 

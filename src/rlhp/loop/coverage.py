@@ -52,14 +52,14 @@ def ending_segments(
 
     The episode's last step falls at a uniformly random position of the segment, never
     the last one, so at least one absorbing step follows: that is what the learner sees
-    of an episode end. None if the pool holds no terminated episode.
+    of an episode end. None if the pool holds no terminated episode, or ``length`` < 2.
 
     Returns:
         The segments and their true rewards ``(count, length)``, as ``EpisodePool.sample``.
     """
     ended = [e for e in pool.episodes if e.terminated]
-    if not ended or count <= 0:
-        return None
+    if not ended or count <= 0 or length < 2:
+        return None  # one step cannot hold an episode's last step and an absorbing one
     segments, truths = [], []
     for index in rng.integers(0, len(ended), size=count):
         episode = ended[int(index)]
