@@ -207,6 +207,10 @@ class QueryConfig:
     ending_share: float = 0.5
     """After a round with at least half ties, this share of the next round's pairs sets a
     segment containing an episode end beside one without (0 disables it)."""
+    explore_until_informed: bool = True
+    """Until some answer prefers a segment (not only ties), the agent is rewarded by
+    state entropy (PEBBLE's) instead of the flat r̂, so it moves and reaches states
+    the labels can tell apart (minimum-time tasks)."""
 
     def __post_init__(self) -> None:
         _check(self.oversampling >= 1, "queries.oversampling must be >= 1")

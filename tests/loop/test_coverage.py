@@ -148,3 +148,38 @@ def test_uninformative_rounds_bank_the_budget_until_segments_differ(
     updater.ask_due(schedule, schedule.update_step(5), 6)
     assert store.counts().pairs == schedule.due(schedule.update_step(5))
     store.close()
+
+
+def test_the_agent_explores_until_a_label_prefers_something(tmp_path: Path) -> None:
+    config = TrainConfig(
+        "CartPole-v1",
+        total_timesteps=4_000,
+        schedule=ScheduleConfig(labels=40, updates=4),
+        queries=QueryConfig(segment_length=10),
+        agent=AgentConfig(overrides={"n_steps": 64}),
+    )
+    run = RunDir.create(tmp_path / "run", config)
+    store = LabelStore.create(run.store_location, store_meta(config))
+    ties = _Ties()
+    loop = PreferenceLoop(config, run, store, False, False, lambda *_: ties)
+    from rlhp.rl.agents import collect_untrained
+
+    collect_untrained(loop.stack, 2_000)
+    updater, wrapper = loop.updater, loop.stack.wrapper
+    assert updater is not None and not updater.informed
+    schedule = LabelSchedule.from_config(config)
+    updater.ask_due(schedule, 0, 1)
+    updater.collect()  # only ties: r̂ knows nothing
+    loop.on_rollout_end(64)
+    assert wrapper.seeking
+    wrapper.reset()
+    for _ in range(2):  # the first step fills the k-NN reference
+        wrapper.step_async(np.zeros(wrapper.num_envs, dtype=np.int64))
+        _, rewards, _, _ = wrapper.step_wait()
+    assert np.all(rewards > 0)  # log(1 + k-NN distance): the state-entropy reward, not r̂ = 0
+    ties.choice = "left"
+    updater.ask_due(schedule, schedule.update_step(1), 2)
+    updater.collect()
+    loop.on_rollout_end(128)
+    assert updater.informed and not wrapper.seeking
+    store.close()

@@ -17,8 +17,14 @@ task-agnostic remedies, both driven by what the learner can see:
   model what ending an episode is worth (the absorbing-state reward, ``rlhp.segments``):
   better than living on a minimum-time task, worse on CartPole.
 
-Neither changes a run whose rounds are informative (Pendulum, MuJoCo), nor the oracle
-runs before a round of ties.
+* **Exploring until informed.** Until some answer prefers a segment, r̂ is flat and
+  the agent's reward is zero everywhere: nothing moves it towards the states that would
+  make clips differ (a random Acrobot never swings up in 500 steps). Until then the
+  agent is rewarded by PEBBLE's state entropy instead (``queries.explore_until_informed``,
+  ``RewardSwapWrapper.seek_information``); the first preference turns r̂ back on.
+
+None of this changes a run whose first round holds a preference (CartPole, Pendulum,
+MuJoCo), nor the oracle runs before a round of ties.
 """
 
 from __future__ import annotations

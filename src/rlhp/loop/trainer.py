@@ -234,6 +234,8 @@ class PreferenceLoop:
         fitter = updater.fitter
         if fitter.running and env_step - fitter.started_at >= self.config.install_lag:
             self._install(env_step)
+        if self.config.queries.explore_until_informed:  # rlhp.loop.coverage
+            self.stack.wrapper.seek_information(not updater.informed)
         # -- PEBBLE: once exploration ends, the replay buffer gets r̂ at once --
         if self.exploring and env_step >= self.config.agent.explore_steps:
             self.exploring = False

@@ -102,6 +102,7 @@ class RewardUpdater:
         """(informative, tie share) of the last round that got answers (``coverage``)."""
         self.banked = 0
         """Labels due but held back at the last ask, because rounds were uninformative."""
+        self._informed = False
         self.published: dict[str, Any] | None = None
         """The reward model state the agent currently sees (what a checkpoint saves)."""
 
@@ -202,6 +203,15 @@ class RewardUpdater:
             "diagnostics/true_return_change": hacking.true_return_change,
         }
         return Installed(values, hacking)
+
+    @property
+    def informed(self) -> bool:
+        """Some answer has preferred one segment of a pair (not only ties): r̂ can say
+        something. Once true, it stays true."""
+        if not self._informed:
+            counts = self.store.counts()
+            self._informed = counts.answers - counts.equal - counts.cant_tell > 0
+        return self._informed
 
     def label_counts(self) -> dict[str, Any]:
         counts = self.store.counts()

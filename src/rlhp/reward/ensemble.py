@@ -118,7 +118,7 @@ class RewardEnsemble(nn.Module):
     @property
     def device(self) -> torch.device:
         """Where the ensemble's parameters are (inputs are moved there)."""
-        return self.input_mean.device
+        return next(self.parameters()).device
 
     def l2_per_member(self) -> Tensor:
         """``(K,)`` sum of squared weights of each member (biases excluded)."""

@@ -111,6 +111,10 @@ class RewardSwapWrapper(VecEnvWrapper):
         state entropy; ``explore_for`` moves it (the loop counts RL steps only)."""
         obs_dim = int(np.prod(venv.observation_space.shape or (1,)))
         self._explore = StateEntropyReward(obs_dim, explore_k) if explore_steps > 0 else None
+        self._explore_k = explore_k
+        self.seeking = False
+        """Reward state entropy instead of r̂ until the first preference arrives
+        (``seek_information``; ``rlhp.loop.coverage``)."""
         self.pool = pool
         self.model = model
         self.pessimism = pessimism
@@ -134,6 +138,14 @@ class RewardSwapWrapper(VecEnvWrapper):
     def explore_for(self, steps: int) -> None:
         """Explore (if enabled) for the next ``steps`` env steps, then show r̂ again."""
         self.explore_until = self.env_steps + steps
+
+    def seek_information(self, on: bool) -> None:
+        """While ``on``, the agent's reward is PEBBLE's state entropy, not r̂: no label has
+        preferred anything yet, so r̂ is flat and the agent would not move."""
+        if on and self._explore is None:
+            obs_dim = int(np.prod(self.observation_space.shape or (1,)))
+            self._explore = StateEntropyReward(obs_dim, self._explore_k)
+        self.seeking = on
 
     def refresh_reward(self) -> FrozenReward | None:
         """Take a fresh snapshot of the reward after the model was retrained.
@@ -184,7 +196,7 @@ class RewardSwapWrapper(VecEnvWrapper):
             )
             rewards = rewards + bonus
         self._env_return += true_rewards
-        if self._explore is not None and self.env_steps < self.explore_until:
+        if self._explore is not None and (self.seeking or self.env_steps < self.explore_until):
             rewards = self._explore(prev)
         oracle_rewards = visible_rewards(true_rewards, infos, self.hidden_terms)
         for i in range(self.num_envs):
