@@ -166,9 +166,12 @@ def test_no_online_queries_asks_nothing_after_rl_starts(tmp_path: Path) -> None:
 
 def test_regression_and_one_step_segments_run_end_to_end(tmp_path: Path) -> None:
     summary = train(_tiny("regression", "segment_length_1"), tmp_path / "run")
-    assert summary.labels_answered == 16
+    # one-step CartPole clips all pay 1: every answer ties, so rounds after the first bank
+    # labels (rlhp.loop.coverage) — at most the budget of 16 is asked, all of it answered
+    assert 0 < summary.labels_answered == summary.labels_asked <= 16
     db = sqlite3.connect(tmp_path / "run" / "labels.sqlite")
-    assert db.execute("select count(*) from segments").fetchone()[0] == 32
+    segments = db.execute("select count(*) from segments").fetchone()[0]
+    assert segments == 2 * summary.labels_asked
     store = LabelStore.open(tmp_path / "run" / "labels.sqlite")
     assert {store.segment(i).length for i in store.segment_ids()} == {1}
     losses = [

@@ -151,5 +151,6 @@ def test_the_trainer_teaches_it_which_cell_is_good() -> None:
     trainer = RewardTrainer(model, model_config := RewardModelConfig(), rng)
     assert model_config.batch_size == 32
     metrics = trainer.fit(data, epochs=12)
-    assert metrics.val_accuracy > 0.85, metrics  # chance: 0.5
+    # accuracy on each member's own held-out pairs, never trained on (chance: 0.5)
+    assert metrics.val_accuracy > 0.75, metrics
     assert metrics.l2 != RewardModelConfig().l2_initial  # the adaptive L2 moved
