@@ -7,7 +7,6 @@ import logging
 import sqlite3
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -18,22 +17,11 @@ from rlhp.cli import _parser, _train_config
 from rlhp.config import AgentConfig, RewardModelConfig, ScheduleConfig, TrainConfig
 from rlhp.errors import ConfigError
 from rlhp.loop.metrics import read_metrics
-from rlhp.loop.runs import train
+from rlhp.loop.runs import _flat, train
 from rlhp.queries import UniformSelector, make_selector
 from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
 from rlhp.reward.training import Comparisons, RewardTrainer
 from rlhp.store import LabelStore
-
-
-def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, dict) and key != "overrides":
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
 
 EXPECTED = {
     "random_queries": {"queries.selector": "uniform"},

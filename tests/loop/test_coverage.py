@@ -110,6 +110,18 @@ class _Ties(Labeller):
         return answers
 
 
+def _tie_loop(config: TrainConfig, tmp_path: Path) -> tuple[PreferenceLoop, LabelStore, _Ties]:
+    """A loop whose labeller ties every pair, with 2,000 steps of untrained rollouts."""
+    from rlhp.rl.agents import collect_untrained
+
+    run = RunDir.create(tmp_path / "run", config)
+    store = LabelStore.create(run.store_location, store_meta(config))
+    ties = _Ties()
+    loop = PreferenceLoop(config, run, store, False, False, lambda *_: ties)
+    collect_untrained(loop.stack, 2_000)
+    return loop, store, ties
+
+
 @pytest.mark.parametrize("bank", [True, False])
 def test_uninformative_rounds_bank_the_budget_until_segments_differ(
     tmp_path: Path, bank: bool
@@ -122,13 +134,7 @@ def test_uninformative_rounds_bank_the_budget_until_segments_differ(
         oracle=OracleConfig(),
         agent=AgentConfig(overrides={"n_steps": 64}),
     )
-    run = RunDir.create(tmp_path / "run", config)
-    store = LabelStore.create(run.store_location, store_meta(config))
-    ties = _Ties()
-    loop = PreferenceLoop(config, run, store, False, False, lambda *_: ties)
-    from rlhp.rl.agents import collect_untrained
-
-    collect_untrained(loop.stack, 2_000)
+    loop, store, ties = _tie_loop(config, tmp_path)
     updater = loop.updater
     assert updater is not None
     schedule = LabelSchedule.from_config(config)
@@ -158,13 +164,7 @@ def test_the_agent_explores_until_a_label_prefers_something(tmp_path: Path) -> N
         queries=QueryConfig(segment_length=10),
         agent=AgentConfig(overrides={"n_steps": 64}),
     )
-    run = RunDir.create(tmp_path / "run", config)
-    store = LabelStore.create(run.store_location, store_meta(config))
-    ties = _Ties()
-    loop = PreferenceLoop(config, run, store, False, False, lambda *_: ties)
-    from rlhp.rl.agents import collect_untrained
-
-    collect_untrained(loop.stack, 2_000)
+    loop, store, ties = _tie_loop(config, tmp_path)
     updater, wrapper = loop.updater, loop.stack.wrapper
     assert updater is not None and not updater.informed
     schedule = LabelSchedule.from_config(config)
