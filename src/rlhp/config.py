@@ -210,7 +210,8 @@ class QueryConfig:
     explore_until_informed: bool = True
     """Until some answer prefers a segment (not only ties), the agent is rewarded by
     state entropy (PEBBLE's) instead of the flat r̂, so it moves and reaches states
-    the labels can tell apart (minimum-time tasks)."""
+    the labels can tell apart (minimum-time tasks). Vector observations only: a k-NN
+    over raw pixels is costly and says little."""
 
     def __post_init__(self) -> None:
         _check(self.oversampling >= 1, "queries.oversampling must be >= 1")

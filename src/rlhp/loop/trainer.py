@@ -106,6 +106,8 @@ class PreferenceLoop:
         threadpool_limits(config.torch_threads, user_api="blas")
         torch.manual_seed(config.seed + int(self.state.get("env_steps", 0)))
         obs_space, action_space = probe_env(config)
+        self.vector_obs = len(obs_space.shape or ()) == 1
+        """State-entropy exploration needs vector observations (not pixels)."""
         names = ("sample_rng", "oracle_rng", "fit_rng")
         self.rngs = dict(
             zip(names, np.random.default_rng(config.seed).spawn(len(names)), strict=True)
@@ -234,7 +236,7 @@ class PreferenceLoop:
         fitter = updater.fitter
         if fitter.running and env_step - fitter.started_at >= self.config.install_lag:
             self._install(env_step)
-        if self.config.queries.explore_until_informed:  # rlhp.loop.coverage
+        if self.config.queries.explore_until_informed and self.vector_obs:  # loop.coverage
             self.stack.wrapper.seek_information(not updater.informed)
         # -- PEBBLE: once exploration ends, the replay buffer gets r̂ at once --
         if self.exploring and env_step >= self.config.agent.explore_steps:
