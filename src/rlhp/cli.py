@@ -206,11 +206,10 @@ def _train_config(args: argparse.Namespace, base: TrainConfig | None) -> TrainCo
 
 def _with_saved_reward(config: TrainConfig, source: str) -> TrainConfig:
     """``config`` training on the saved reward model at ``source``, with its architecture."""
-    from rlhp.reward.saved import check_env, load_reward_model, read_saved
+    from rlhp.reward.saved import model_from, read_saved
 
     saved = read_saved(source)
-    check_env(saved, config.env_id)
-    load_reward_model(source, config.env_id)  # its weights fit this env's spaces
+    model_from(saved, config.env_id)  # the same env, and weights that fit its spaces
     return dataclasses.replace(
         config, reward_model=saved.config, reward_model_file=str(saved.path.absolute())
     )

@@ -19,14 +19,12 @@ the function. Examples: ``rlhp.behaviours.hopper:prefer_backflip``,
 
 from __future__ import annotations
 
-import importlib
-import os
-import sys
 from collections.abc import Callable
 
 from rlhp.errors import ConfigError
 from rlhp.labellers.base import CHOICES, Answer, Choice, Labeller, Query
 from rlhp.segments import Segment
+from rlhp.user_code import import_user_module
 
 Rule = Callable[[Segment, Segment], Choice]
 """(left segment, right segment) → ``"left" | "right" | "equal" | "cant_tell"``."""
@@ -45,10 +43,8 @@ def load_rule(spec: str) -> Rule:
             f"--teacher {spec!r} is neither a teacher preset nor module:function "
             "(e.g. rlhp.behaviours.hopper:prefer_backflip)"
         )
-    if "" not in sys.path and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())  # a rule next to the user, as `python -m` would find it
     try:
-        module = importlib.import_module(module_name)
+        module = import_user_module(module_name)  # a rule next to the user is found too
     except ImportError as exc:
         raise ConfigError(
             f"cannot import {module_name!r} for --teacher {spec} ({exc}); "

@@ -25,12 +25,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import torch
 
 from rlhp.config import RewardModelConfig, TrainConfig
 from rlhp.errors import RlhpError
-from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
+from rlhp.reward.ensemble import RewardEnsemble, make_reward_model
 
 RUN_CHECKPOINT = Path("checkpoints") / "reward_model.pt"
 
@@ -112,16 +111,17 @@ def load_reward_model(source: Path | str, env_id: str | None = None) -> RewardEn
     Raises:
         RlhpError: mismatched environment, or weights that do not fit its spaces.
     """
-    saved = read_saved(source)
+    return model_from(read_saved(source), env_id)
+
+
+def model_from(saved: SavedReward, env_id: str | None = None) -> RewardEnsemble:
+    """``load_reward_model`` of a checkpoint already read: the ensemble the run would build
+    for the environment's spaces (the CNN for pixels), with the saved weights."""
+    from rlhp.rl.agents import probe_env  # the env as the agent sees it (Atari preprocessed)
+
     env = check_env(saved, env_id)
-    probe = gym.make(env)
-    try:
-        spec = FeatureSpec.from_spaces(
-            probe.observation_space, probe.action_space, saved.config.use_actions
-        )
-    finally:
-        probe.close()
-    model = RewardEnsemble(spec, saved.config)
+    obs_space, action_space = probe_env(TrainConfig(env, reward_model=saved.config))
+    model = make_reward_model(obs_space, action_space, saved.config)
     try:
         model.load_state_dict(saved.state["model"])
     except RuntimeError as exc:

@@ -144,8 +144,9 @@ def build_stack(
         )
     else:
         base = make_vec_env(config.env_id, n_envs=n_envs, seed=env_seed)
-    check_budget(config.agent.algo, n_envs, agent_kwargs(config), config.total_timesteps)
-    kwargs = {k: _schedule(v) for k, v in agent_kwargs(config).items()}
+    raw_kwargs = agent_kwargs(config)
+    check_budget(config.agent.algo, n_envs, raw_kwargs, config.total_timesteps)
+    kwargs = {k: _schedule(v) for k, v in raw_kwargs.items()}
     wrapper = RewardSwapWrapper(
         base,
         pool,

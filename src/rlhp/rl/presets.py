@@ -12,11 +12,8 @@ before flags and ``--set`` override it.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import logging
 import math
-import sys
-from pathlib import Path
 
 import gymnasium as gym
 
@@ -25,6 +22,7 @@ from rlhp.rl.atari import is_pixel_env
 from rlhp.rl.atari_presets import SEGMENT_STEPS, pixel_agent_preset, pixel_task_config
 from rlhp.rl.mujoco_presets import BEHAVIOUR_TASKS, MUJOCO_AGENTS, MUJOCO_TASKS
 from rlhp.rl.preset_types import AgentPreset, TaskPreset
+from rlhp.user_code import add_working_directory, import_user_module
 
 __all__ = [
     "AgentPreset",
@@ -182,17 +180,16 @@ def check_budget(algo: Algo, n_envs: int, kwargs: dict[str, object], total: int)
 
 def import_env_module(env_id: str) -> None:
     """Make ``module:EnvId-v0`` ids importable from the current directory, as ``python -m``
-    does (a console script's import path does not hold it)."""
-    if ":" in env_id and "" not in sys.path and str(Path.cwd()) not in sys.path:
-        sys.path.insert(0, str(Path.cwd()))
+    does (``rlhp.user_code``)."""
+    if ":" in env_id:
+        add_working_directory()
 
 
 def max_episode_steps(env_id: str) -> int | None:
     """The registered time limit of ``env_id`` (``module:`` ids imported first)."""
     module, _, name = env_id.rpartition(":")
     if module:
-        import_env_module(env_id)
-        importlib.import_module(module)
+        import_user_module(module)
     try:
         return gym.spec(name).max_episode_steps
     except gym.error.Error:
