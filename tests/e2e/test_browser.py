@@ -15,13 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from rlhp.clips.worker import ClipWorker
 from rlhp.store import LabelStore
 from rlhp.web import CHROMIUM_ARGS
 from rlhp.web.app import LabellingSettings
 from rlhp.web.server import LabellingServer
 from tests.conftest import cartpole_segments
-from tests.e2e.browser import CHROMIUM, require_browser
+from tests.e2e.browser import CHROMIUM, add_clip_pairs, require_browser
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -33,15 +32,7 @@ sync_api = require_browser()
 
 
 def _add_pairs(run: Path, store: LabelStore, count: int, seed: int) -> list[int]:
-    segments, truth = cartpole_segments(2 * count, length=40, seed=seed, balance=True)
-    ids = store.add_segments(segments, truth)
-    worker = ClipWorker(run, "CartPole-v1", store)
-    for sid, segment in zip(ids, segments, strict=True):
-        worker.submit(sid, segment)
-    assert worker.wait_idle(120)
-    worker.close()
-    assert worker.failed == 0
-    return store.add_pairs(list(zip(ids[0::2], ids[1::2], strict=True)), 0, 0, "uniform")
+    return add_clip_pairs(run, store, count, seed, balance=True)
 
 
 @pytest.fixture
