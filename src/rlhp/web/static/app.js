@@ -132,6 +132,11 @@ function makeVideo(src) {
   const v = document.createElement("video");
   v.muted = true; v.loop = true; v.playsInline = true; v.preload = "auto";
   v.src = src;
+  // A clip that failed to load (the server went down while it was loading) is asked for
+  // again every 2 s, so the pair plays once the server is back instead of staying blank.
+  v.addEventListener("error", () => {
+    setTimeout(() => { if (v.isConnected) { v.src = src; v.load(); } }, 2000);
+  });
   v.load();
   return v;
 }
