@@ -18,6 +18,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from scipy.stats import spearmanr
 
 from rlhp.config import RewardModelConfig
 from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
@@ -60,16 +61,25 @@ def test_a_rule_in_the_browser_teaches_a_reward_for_the_cart_on_the_left(tmp_pat
     # what the bot reads off the video frames is the rule on the true states
     assert clear >= 10 and agree / clear >= 0.9, (agree, clear)
 
-    # the reward fitted on those answers pays more the further left the cart is, on the
-    # clips where the pole stayed up throughout (elsewhere survival decides the answer)
+    # the reward fitted on those answers pays more the further left the cart is. Probed on
+    # the upright pole at rest, over the cart positions the short clips visit (|x| ≤ 0.25,
+    # where the rule rises steadily leftwards): the clip returns themselves mix position
+    # with how long the pole stayed up, and on 30 answers their correlation with the
+    # position ranged -0.45 to -0.96 from run to run (the answers' timing differs)
     env = gym.make("CartPole-v1")
     spec = FeatureSpec.from_spaces(env.observation_space, env.action_space, False)
     model = RewardEnsemble(spec, RewardModelConfig())
     saved = torch.load(tmp_path / "run" / "checkpoints" / "reward_model.pt", weights_only=True)
     model.load_state_dict(saved["model"])
     model.eval()
-    asked = sorted({i for pair in pairs.values() for i in pair})
-    upright = [s for s in map(store.segment, asked) if not s.absorbing.any()]
-    assert len(upright) >= 10
-    cart_x = np.array([s.states[:, 0].mean() for s in upright if s.states is not None])
-    assert np.corrcoef(model.segment_returns(upright), cart_x)[0, 1] < -0.5
+    cart_x = np.linspace(-0.25, 0.25, 11)
+    upright = np.zeros((len(cart_x), 4), np.float32)
+    upright[:, 0] = cart_x
+    with torch.no_grad():
+        reward = model.rewards(
+            torch.as_tensor(upright),
+            torch.zeros(len(cart_x), dtype=torch.long),
+            torch.zeros(len(cart_x), dtype=torch.bool),
+        ).numpy()
+    assert spearmanr(reward, cart_x)[0] <= -0.9, reward
+    assert reward[0] - reward[-1] >= 1.0, reward  # r̂ has unit std on the labelled clips
