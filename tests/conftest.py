@@ -22,7 +22,7 @@ from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
 from rlhp.rl.reward_wrapper import RewardSwapWrapper
 from rlhp.segments import EpisodePool, Segment
 from rlhp.store import LabelStore
-from rlhp.store_engine import Location
+from rlhp.store.engine import Location
 from tests import postgres
 
 torch.set_num_threads(1)

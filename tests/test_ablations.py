@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from rlhp.ablations import ABLATIONS, METHODS, apply_variants
-from rlhp.cli import _parser, _train_config
+from rlhp.cli.main import parser
+from rlhp.cli.train import train_config
 from rlhp.config import AgentConfig, RewardModelConfig, ScheduleConfig, TrainConfig
 from rlhp.errors import ConfigError
 from rlhp.loop.metrics import read_metrics
@@ -55,7 +56,7 @@ def test_variants_combine_unless_they_disagree() -> None:
 def test_the_ablation_is_applied_after_set_so_a_grid_cannot_undo_it() -> None:
     argv = ["train", "CartPole-v1", "--ablation", "no_online_queries"]
     argv += ["--set", "schedule.pretrain_fraction=0.5", "--query", "entropy"]
-    config = _train_config(_parser().parse_args(argv), None)
+    config = train_config(parser().parse_args(argv), None)
     assert config.schedule.pretrain_fraction == 1.0 and config.queries.selector == "entropy"
 
 

@@ -7,7 +7,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from rlhp.cli import _parser, _train_config
+from rlhp.cli.main import parser
+from rlhp.cli.train import train_config
 from rlhp.config import TrainConfig
 from rlhp.errors import ConfigError
 from rlhp.rl.agents import build_stack, probe_env
@@ -84,12 +85,12 @@ def test_hidden_terms_come_from_the_preset_unless_configured() -> None:
 
 
 def test_train_applies_the_preset_and_flags_override_it() -> None:
-    args = _parser().parse_args(["train", "Hopper-v5"])
-    assert _train_config(args, None) == task_config("Hopper-v5")
-    args = _parser().parse_args(
+    args = parser().parse_args(["train", "Hopper-v5"])
+    assert train_config(args, None) == task_config("Hopper-v5")
+    args = parser().parse_args(
         ["train", "Hopper-v5", "--algo", "trpo", "--set", "reward_model.hidden_sizes=[32]"]
     )
-    config = _train_config(args, None)
+    config = train_config(args, None)
     assert config.agent.algo == "trpo" and config.reward_model.hidden_sizes == (32,)
     trpo = agent_preset("Hopper-v5", "trpo").kwargs
     assert (trpo["gamma"], trpo["gae_lambda"]) == (0.995, 0.97)  # the paper's TRPO

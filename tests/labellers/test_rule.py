@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rlhp.cli import _parser, _train_config, main
+from rlhp.cli import main
+from rlhp.cli.main import parser
+from rlhp.cli.train import train_config
 from rlhp.errors import ConfigError
 from rlhp.labellers.base import Query
 from rlhp.labellers.rule import RuleLabeller, load_rule
@@ -74,11 +76,9 @@ def test_a_rule_that_returns_something_else_is_refused() -> None:
 
 
 def test_cli_teacher_takes_a_preset_or_a_rule(capsys: pytest.CaptureFixture[str]) -> None:
-    config = _train_config(_parser().parse_args(["train", "CartPole-v1", "--teacher", RULE]), None)
+    config = train_config(parser().parse_args(["train", "CartPole-v1", "--teacher", RULE]), None)
     assert config.rule == RULE and config.feedback == "oracle"
-    config = _train_config(
-        _parser().parse_args(["train", "CartPole-v1", "--teacher", "stoc"]), None
-    )
+    config = train_config(parser().parse_args(["train", "CartPole-v1", "--teacher", "stoc"]), None)
     assert config.rule is None and config.oracle.beta == 1.0
     assert main(["train", "CartPole-v1", "--teacher", "tests.labellers.rules:missing"]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -21,7 +21,7 @@ from typing import Any
 
 from rlhp.config import TrainConfig
 from rlhp.errors import ConfigError, RunDirError
-from rlhp.store_engine import Location
+from rlhp.store.engine import Location
 
 FORMAT_VERSION = 1
 STORE_FILE = "labels.sqlite"

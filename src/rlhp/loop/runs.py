@@ -19,7 +19,7 @@ from rlhp.loop.trainer import PreferenceLoop, RunSummary, store_meta
 from rlhp.queries import SelectorFactory
 from rlhp.rl.agents import probe_env
 from rlhp.store import LabelStore
-from rlhp.store_engine import Location, is_url
+from rlhp.store.engine import Location, is_url
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ leaves the store untouched):
 * ``POST /api/answer {"pair_id", "choice"}`` stores an answer (choice: left, right,
   equal, cant_tell); a repeat by the same person is a no-op (``stored: false``); 409
   when another person holds the pair's lock or it has all the answers it wants (the
-  answer-lock rule of ``rlhp.store_labelling``);
+  answer-lock rule of ``rlhp.store.labelling``);
 * ``POST /api/correct {"pair_id", "choice"}`` the page's undo: a correction of this
   person's answer given less than ``UNDO_SECONDS`` ago, stored beside it (never over it);
 * ``GET /api/progress`` answers by you, by everyone, the label budget, ``finished``;
@@ -43,8 +43,8 @@ from starlette.exceptions import HTTPException
 
 from rlhp.labellers.base import Answer
 from rlhp.store import LabelStore
-from rlhp.store_engine import Location
-from rlhp.store_labelling import MAX_LOCKS_PER_NAME
+from rlhp.store.engine import Location
+from rlhp.store.labelling import MAX_LOCKS_PER_NAME
 from rlhp.web.guard import LOOPBACK_NAMES, RequestGuard
 
 log = logging.getLogger(__name__)

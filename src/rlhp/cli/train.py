@@ -1,23 +1,17 @@
-"""The ``rlhp`` command: ``main(argv)`` is what the console script and the tests call.
-
-Errors a user can fix print one line, ``rlhp: error: …``, and exit with code 2.
-"""
+"""``rlhp train``, ``rlhp evaluate`` and ``rlhp plot``: a run, its score, its curves."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
-import logging
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
-from typing import get_args
+from typing import Any, get_args
 
 from rlhp.ablations import ABLATIONS, METHODS, apply_variants
-from rlhp.cli_labelling import LABELLING_COMMANDS, add_labelling_commands, human_factory
-from rlhp.cli_record import RECORD_COMMANDS, add_record_command
+from rlhp.cli.labelling import human_factory
 from rlhp.config import (
     ORACLE_PRESETS,
     Algo,
@@ -27,16 +21,12 @@ from rlhp.config import (
     TrainConfig,
 )
 from rlhp.errors import RlhpError
-from rlhp.store_engine import parse_location
-
-EXIT_USAGE = 2
+from rlhp.store.engine import parse_location
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rlhp", description="Deep RL from human preferences.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def add_train_commands(sub: Any) -> argparse.ArgumentParser:
+    """Register ``train``, ``evaluate`` and ``plot`` on the ``rlhp`` subparsers; the
+    ``train`` parser (the labelling commands add ``--feedback`` to it)."""
     train = sub.add_parser("train", help="train an agent from preferences (or the env reward)")
     train.add_argument(
         "env_id", nargs="?", help="Gymnasium id, e.g. CartPole-v1 (optional with --resume)"
@@ -109,57 +99,14 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--episodes", type=int, default=20)
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
 
-    bench = sub.add_parser(
-        "bench",
-        help="benchmark grid: tasks × label budgets × seeds × any axes × {preferences, env reward}",
-        description="Run every unfinished cell (one process each), then write runs.csv, "
-        "summary.csv, summary.md and learning curves into --out. Finished cells are not re-run.",
-    )
-    bench.add_argument("--tasks", nargs="+", default=["Hopper-v5", "HalfCheetah-v5"])
-    bench.add_argument("--labels", nargs="+", type=int, default=[700], help="label budgets")
-    bench.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    bench.add_argument("--timesteps", type=int, default=300_000)
-    bench.add_argument("--algo", choices=get_args(Algo), default="ppo")
-    bench.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="config field for every run"
-    )
-    bench.add_argument(
-        "--vary",
-        action="append",
-        default=[],
-        metavar="AXIS=V1,V2",
-        help="another axis of the grid (repeatable; every combination is a condition): "
-        "selector, teacher, ablation, method (none = the full method), segment_length, or "
-        "any config key, e.g. reward_model.ensemble_size=1,3 (values with commas: V1;V2)",
-    )
-    bench.add_argument("--out", type=Path, default=Path("runs/bench"))
-    bench.add_argument(
-        "--report",
-        type=Path,
-        help="directory for the report files (default --out); grids sharing --out share cells",
-    )
-    bench.add_argument("--episodes", type=int, default=20, help="evaluation episodes per run")
-    bench.add_argument(
-        "--jobs", type=int, default=1, help="local processes at once (without --ray)"
-    )
-    bench.add_argument(
-        "--ray", action="store_true", help="run cells as Ray tasks, one CPU each (rlhp[ray])"
-    )
-    bench.add_argument(
-        "--ray-address",
-        help="Ray cluster address (default: RAY_ADDRESS, else a local Ray); implies --ray",
-    )
-
     plot = sub.add_parser("plot", help="PNG of true return and reward accuracy")
     plot.add_argument("run_dir", type=Path)
     plot.add_argument("--out", type=Path, help="PNG path (default RUN_DIR/plot.png)")
 
-    add_labelling_commands(sub, train)  # --feedback, label, labels, reward fit
-    add_record_command(sub)  # record: a video of the policy
-    return parser
+    return train
 
 
-def _train_config(args: argparse.Namespace, base: TrainConfig | None) -> TrainConfig:
+def train_config(args: argparse.Namespace, base: TrainConfig | None) -> TrainConfig:
     """The config from flags; with ``base`` (resume), unset flags keep the saved values."""
     if base is None:
         if not args.env_id:
@@ -239,11 +186,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 "resume without --store"
             )
         saved = run.config()
-        config = _train_config(args, saved)
+        config = train_config(args, saved)
         factory = human_factory(args) if _people(config) else None
         summary = resume(args.resume, config, progress=progress, labeller_factory=factory)
     else:
-        config = _train_config(args, None)
+        config = train_config(args, None)
         out = args.out or Path("runs") / f"{config.env_id}-{time.strftime('%Y%m%d-%H%M%S')}"
         factory = human_factory(args) if _people(config) else None
         summary = train(config, out, progress=progress, labeller_factory=factory, store=args.store)
@@ -286,49 +233,6 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_bench(args: argparse.Namespace) -> int:
-    from rlhp.bench.grid import Axis, Grid
-    from rlhp.bench.harness import run_bench
-
-    try:
-        axes = tuple(Axis.parse(text) for text in args.vary)
-        for axis in axes:
-            axis.check(args.tasks[0])
-        grid = Grid(
-            tasks=tuple(args.tasks),
-            labels=tuple(args.labels),
-            seeds=tuple(args.seeds),
-            timesteps=args.timesteps,
-            algo=args.algo,
-            overrides=tuple(args.set),
-            axes=axes,
-        )
-    except ValueError as exc:
-        raise RlhpError(str(exc)) from exc
-    if args.episodes < 1 or args.jobs < 1:
-        raise RlhpError("--episodes and --jobs must be >= 1")
-    try:
-        result = run_bench(
-            grid,
-            args.out,
-            episodes=args.episodes,
-            jobs=args.jobs,
-            use_ray=args.ray or args.ray_address is not None,
-            ray_address=args.ray_address,
-            report_dir=args.report,
-        )
-    except RuntimeError as exc:
-        raise RlhpError(str(exc)) from exc
-    print(result.markdown)
-    print(
-        f"{len(result.ran)} cells run, {len(result.skipped)} already finished, "
-        f"{len(result.failed)} failed; report in {args.report or args.out}"
-    )
-    for name in result.failed:
-        print(f"failed: {name} (see {args.out / 'logs' / name}.log)", file=sys.stderr)
-    return 1 if result.failed else 0
-
-
 def _cmd_plot(args: argparse.Namespace) -> int:
     from rlhp.plotting import plot_run
 
@@ -336,34 +240,4 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {
-    "train": _cmd_train,
-    "evaluate": _cmd_evaluate,
-    "plot": _cmd_plot,
-    **LABELLING_COMMANDS,
-    **RECORD_COMMANDS,
-    "bench": _cmd_bench,
-}
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        return COMMANDS[args.command](args)
-    except (RlhpError, FileNotFoundError) as exc:
-        print(f"rlhp: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print(
-            "rlhp: interrupted; labels and the last checkpoint are kept (rlhp train --resume DIR)",
-            file=sys.stderr,
-        )
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+TRAIN_COMMANDS = {"train": _cmd_train, "evaluate": _cmd_evaluate, "plot": _cmd_plot}

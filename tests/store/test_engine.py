@@ -7,7 +7,7 @@ import pytest
 
 from rlhp.errors import StoreError
 from rlhp.store import LabelStore
-from rlhp.store_engine import Database, parse_location
+from rlhp.store.engine import Database, parse_location
 from tests.postgres import PostgresServer
 
 

@@ -1,7 +1,7 @@
 """The ``rlhp`` subcommands and options for people labelling (issue #3).
 
 ``train --feedback human`` and ``rlhp label`` serve the labelling page; ``rlhp labels``
-exports and imports answers; ``rlhp reward fit`` fits a reward model offline. ``rlhp.cli``
+exports and imports answers; ``rlhp reward fit`` fits a reward model offline. ``rlhp.cli.main``
 registers them with ``add_labelling_commands`` and dispatches through
 ``LABELLING_COMMANDS``.
 """
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from rlhp.config import TrainConfig
 from rlhp.errors import RlhpError
-from rlhp.store_engine import Location, is_url, parse_location
+from rlhp.store.engine import Location, is_url, parse_location
 
 if TYPE_CHECKING:
     from rlhp.labellers.base import Labeller

@@ -56,9 +56,9 @@ from sqlalchemy import (
     update,
 )
 
-from rlhp import store_schema as schema
 from rlhp.labellers.base import Answer
-from rlhp.store_engine import Database
+from rlhp.store import schema
+from rlhp.store.engine import Database
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ it takes the file's write lock first (waiting for other processes up to the time
 instead of failing to upgrade a read snapshot halfway. Reads run outside transactions,
 each statement on the latest data. A process holds one SQLite connection, which its
 threads use in turns. PostgreSQL runs each write in its own READ COMMITTED
-transaction; ``store_labelling`` says how ``claim_pair`` stays safe there.
+transaction; ``store.labelling`` says how ``claim_pair`` stays safe there.
 
 Passwords never appear in messages (``str(location)`` masks them); they belong in
 ``PGPASSWORD`` or ``~/.pgpass`` rather than in the URL.

@@ -42,7 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 
 from rlhp.errors import StoreError
-from rlhp.store_engine import Database, StoreLocation, database_error, problem
+from rlhp.store.engine import Database, StoreLocation, database_error, problem
 
 FORMAT_VERSION = 1
 APPLICATION = "rlhp-label-store"

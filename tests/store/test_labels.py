@@ -11,7 +11,7 @@ from rlhp.errors import StoreError
 from rlhp.labellers.base import Answer
 from rlhp.segments import Segment
 from rlhp.store import LabelStore
-from rlhp.store_engine import Location, parse_location
+from rlhp.store.engine import Location, parse_location
 from tests.conftest import NewLocation
 
 

@@ -6,8 +6,8 @@ who gave it and when; the same labeller answering the same pair twice is a no-op
 True rewards live in their own table, read only by the oracle and by evaluation.
 
 By default the store is an SQLite file in WAL mode (``RUN/labels.sqlite``); a
-PostgreSQL URL puts it in a database that several machines share (``store_engine``
-says how locations are written; ``store_schema`` declares the tables). Several
+PostgreSQL URL puts it in a database that several machines share (``store.engine``
+says how locations are written; ``store.schema`` declares the tables). Several
 processes — the trainer and one or more labelling servers — may use one store at once.
 
 Format version 1. A file that is not SQLite, a database without an rlhp store, and a
@@ -26,12 +26,12 @@ import numpy as np
 from sqlalchemy import Executable, bindparam, func, select, update
 from sqlalchemy.exc import DBAPIError
 
-from rlhp import store_schema as schema
 from rlhp.errors import StoreError
 from rlhp.labellers.base import TARGETS, Answer, Choice
 from rlhp.segments import Segment
-from rlhp.store_engine import Database, Location, StoreLocation, database_error, parse_location
-from rlhp.store_labelling import LabellingQueries, answer_row, effective_choice
+from rlhp.store import schema
+from rlhp.store.engine import Database, Location, StoreLocation, database_error, parse_location
+from rlhp.store.labelling import LabellingQueries, answer_row, effective_choice
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,14 @@
+"""The label store: segments, pairs, every answer and its corrections, in one database.
+
+- ``labels``: ``LabelStore``, what the trainer, the labellers and the web app use;
+- ``schema``: the tables and the format version;
+- ``engine``: store locations (an SQLite file or a PostgreSQL URL) and connections;
+- ``labelling``: the labelling page's queries (soft locks across servers, answers).
+
+Imports SQLAlchemy and NumPy only, never torch: the labelling server depends on it.
+"""
+
+from rlhp.store.engine import Location, is_url, parse_location
+from rlhp.store.labels import LabelStore, StoreCounts
+
+__all__ = ["LabelStore", "Location", "StoreCounts", "is_url", "parse_location"]
