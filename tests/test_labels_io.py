@@ -47,13 +47,14 @@ def test_export_then_import_into_a_copy_round_trips(
         first = json.loads(text.splitlines()[0])
         assert first == {
             "pair_id": 1, "left_id": 1, "right_id": 2, "env_step": 0,
-            "choice": "left", "labeller": "ada", "answered_at": 100.0,
+            "choice": "left", "labeller": "ada", "answered_at": 100.0, "given": "left",
         }  # fmt: skip
     else:
         assert (
-            text.splitlines()[0] == "pair_id,left_id,right_id,env_step,choice,labeller,answered_at"
+            text.splitlines()[0]
+            == "pair_id,left_id,right_id,env_step,choice,labeller,answered_at,given"
         )
-        assert text.splitlines()[3] == "2,3,4,0,cant_tell,ada,102.5"
+        assert text.splitlines()[3] == "2,3,4,0,cant_tell,ada,102.5,cant_tell"
     assert main(["labels", "import", str(fresh), str(out)]) == 0
     assert "3 answers read, 3 new" in capsys.readouterr().out
     assert _rows(fresh) == _rows(labelling_run)
@@ -104,3 +105,45 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(
     from rlhp.labels_io import parse_rows
 
     assert [r.labeller for r in parse_rows(out.read_text(), "csv")] == names
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_a_corrected_answer_exports_the_correction_and_an_import_trains_on_it(
+    labelling_run: Path, tmp_path: Path, fmt: str
+) -> None:
+    fresh = tmp_path / "copy"
+    fresh.mkdir()
+    (fresh / "labels.sqlite").write_bytes((labelling_run / "labels.sqlite").read_bytes())
+    _answered(labelling_run)
+    store = LabelStore.open(labelling_run / "labels.sqlite")
+    assert store.correct_answer(1, "ada", "right", 30.0, now=105.0) == "stored"  # the undo
+    counted = {(p.pair_id, p.target) for p in store.labelled_pairs()}
+    store.close()
+    out = tmp_path / f"labels.{fmt}"
+    assert main(["labels", "export", str(labelling_run), "--format", fmt, "--out", str(out)]) == 0
+    if fmt == "jsonl":
+        first = json.loads(out.read_text().splitlines()[0])
+        assert (first["choice"], first["given"]) == ("right", "left")
+    else:
+        assert out.read_text().splitlines()[1] == "1,1,2,0,right,ada,100.0,left"
+    assert main(["labels", "import", str(fresh), str(out)]) == 0
+    copy = LabelStore.open(fresh / "labels.sqlite")
+    assert {(p.pair_id, p.target) for p in copy.labelled_pairs()} == counted == {(1, 0.25)}
+    copy.close()
+
+
+def test_an_export_without_the_given_column_still_imports(
+    labelling_run: Path, tmp_path: Path
+) -> None:
+    old = tmp_path / "old.csv"
+    old.write_text(
+        "pair_id,left_id,right_id,env_step,choice,labeller,answered_at\n1,1,2,0,left,ada,100.0\n"
+    )
+    assert main(["labels", "import", str(labelling_run), str(old)]) == 0
+    assert _rows(labelling_run) == [(1, "left", "ada", 100.0)]
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "pair_id,left_id,right_id,env_step,choice,labeller,answered_at,given\n"
+        "2,3,4,0,left,ada,100.0,sideways\n"
+    )
+    assert main(["labels", "import", str(labelling_run), str(bad)]) == 2

@@ -3,7 +3,12 @@
 One row per answer (several people may have answered one pair), with the pair's
 segment ids so that rows can be joined with the store's segments:
 
-    pair_id, left_id, right_id, env_step, choice, labeller, answered_at
+    pair_id, left_id, right_id, env_step, choice, labeller, answered_at, given
+
+``choice`` is the answer that counts: a person who corrected an answer on the page (undo)
+exports the correction, and that is what an import stores and trains on; ``given`` is
+the choice first given (the same unless corrected). Files without ``given`` (exports
+before it existed) import as before.
 
 JSON Lines (one object per line) or CSV with that header. A CSV text cell that a
 spreadsheet would run as a formula (it starts with ``=``, ``+``, ``-``, ``@``, a tab or
@@ -30,6 +35,9 @@ from rlhp.store import LabelStore
 
 Format = Literal["jsonl", "csv"]
 FIELDS = ("pair_id", "left_id", "right_id", "env_step", "choice", "labeller", "answered_at")
+"""The columns every file has."""
+EXPORTED = (*FIELDS, "given")
+"""The columns an export writes."""
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 """What makes a spreadsheet read a cell as a formula (CSV injection)."""
 
@@ -54,6 +62,8 @@ class LabelRow:
     choice: str
     labeller: str
     answered_at: float
+    given: str | None = None
+    """The choice first given, where the file says (``choice`` is the one that counts)."""
 
 
 def label_rows(store: LabelStore) -> list[LabelRow]:
@@ -66,8 +76,9 @@ def label_rows(store: LabelStore) -> list[LabelRow]:
             a.choice,
             a.labeller,
             a.answered_at,
+            given.choice,
         )
-        for a in store.answers()
+        for a, given in zip(store.answers(counted=True), store.answers(), strict=True)
     ]
 
 
@@ -75,7 +86,7 @@ def dump_rows(rows: Iterable[LabelRow], fmt: Format) -> str:
     if fmt == "jsonl":
         return "".join(json.dumps(asdict(r)) + "\n" for r in rows)
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=FIELDS, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=EXPORTED, lineterminator="\n")
     writer.writeheader()
     writer.writerows({k: _neutral(v) for k, v in asdict(r).items()} for r in rows)
     return out.getvalue()
@@ -117,13 +128,15 @@ def _row(line: int, data: object) -> LabelRow:
             choice=str(data["choice"]),
             labeller=str(data["labeller"]),
             answered_at=float(data["answered_at"]),
+            given=None if data.get("given") in (None, "") else str(data["given"]),
         )
     except KeyError as exc:
         raise RlhpError(f"line {line}: missing field {exc.args[0]!r}") from exc
     except (TypeError, ValueError) as exc:
         raise RlhpError(f"line {line}: {exc}") from exc
-    if row.choice not in CHOICES:
-        raise RlhpError(f"line {line}: choice {row.choice!r} is not one of {', '.join(CHOICES)}")
+    for name, value in (("choice", row.choice), ("given", row.given)):
+        if value is not None and value not in CHOICES:
+            raise RlhpError(f"line {line}: {name} {value!r} is not one of {', '.join(CHOICES)}")
     if not row.labeller:
         raise RlhpError(f"line {line}: empty labeller name")
     return row
