@@ -237,8 +237,8 @@ def plot_learning_curves(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[
         ax_corr.set_xlabel("environment steps")
         ax_corr.set_ylim(-1.05, 1.05)
         ax_corr.grid(alpha=0.3)
-        ax.set_title(
-            f"{env_id} · {algo.upper()} · true return while training (thin: one line per seed)"
+        ax.set_title(  # two lines: a long task id (module:Env-v0) fits the width
+            f"{env_id} · {algo.upper()}\ntrue return while training (thin: one line per seed)"
         )
         ax.set_ylabel("true episode return")
         ax.grid(alpha=0.3)
@@ -283,7 +283,7 @@ def plot_label_efficiency(summary: Sequence[GroupSummary], out_dir: Path) -> lis
         ax.get_xaxis().set_major_formatter(ScalarFormatter())
         ax.set_xlabel("labels")
         ax.set_ylabel("normalised score (1 = env reward)")
-        ax.set_title(f"{env_id} · {algo.upper()} · feedback efficiency (mean ± std over seeds)")
+        ax.set_title(f"{env_id} · {algo.upper()}\nfeedback efficiency (mean ± std over seeds)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
         path = out_dir / f"{env_id}-{algo}-labels.png"
