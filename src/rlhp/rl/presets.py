@@ -43,7 +43,7 @@ _PRESETS: dict[tuple[str, str], AgentPreset] = {
     # rl-zoo's CartPole settings but γ = 0.99 (the zoo's 0.98): a learned reward is never
     # exactly flat over the states, and at a 50-step horizon a few per cent of slope
     # toward one side outweighs the fall off the track 100+ steps later, so the cart
-    # drifts off (100 labels, 100k steps: 2 of 6 seeds below 475 at 0.98, 0 of 6 at 0.99;
+    # drifts off (100 labels, 100k steps: 3 of 6 seeds below 475 at 0.98, 0 of 6 at 0.99;
     # the env twin reaches 500 with either; docs/benchmarks.md).
     ("CartPole-v1", "ppo"): AgentPreset(
         n_envs=8,
