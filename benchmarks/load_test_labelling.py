@@ -35,7 +35,7 @@ import httpx
 import numpy as np
 
 from rlhp.segments import Segment
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 
 
 def make_run(

@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from load_test_labelling import free_port, make_run  # noqa: E402
 
-from rlhp.store import LabelStore  # noqa: E402
+from rlhp.store.labels import LabelStore  # noqa: E402
 
 LOCK_SECONDS = 120.0
 

@@ -15,7 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from rlhp.loop.run_dir import store_location
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 
 
 def rounds(run: Path) -> list[tuple[int, int, int]]:

@@ -36,7 +36,7 @@ from rlhp.labellers.rule_page import PageRuleLabeller
 from rlhp.loop.runs import train
 from rlhp.loop.trainer import RunSummary
 from rlhp.rl.presets import task_config
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 
 Through = Literal["direct", "page"]
 

@@ -21,8 +21,8 @@ from rlhp.config import RewardModelConfig
 from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
 from rlhp.rl.reward_wrapper import RewardSwapWrapper
 from rlhp.segments import EpisodePool, Segment
-from rlhp.store import LabelStore
 from rlhp.store.engine import Location
+from rlhp.store.labels import LabelStore
 from tests import postgres
 
 torch.set_num_threads(1)

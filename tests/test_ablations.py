@@ -22,7 +22,7 @@ from rlhp.loop.runs import _flat, train
 from rlhp.queries import UniformSelector, make_selector
 from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
 from rlhp.reward.training import Comparisons, RewardTrainer
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 
 EXPECTED = {
     "random_queries": {"queries.selector": "uniform"},

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rlhp.cli import main
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 from tests.postgres import PostgresServer
 
 SMALL = ["--timesteps", "4000", "--labels", "20", "--no-progress", "--set", "schedule.updates=4"]

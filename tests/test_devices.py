@@ -35,7 +35,7 @@ def test_a_run_on_the_auto_device_trains_both_networks_there(tmp_path: Path) -> 
     from rlhp.config import TrainConfig
     from rlhp.loop.run_dir import RunDir
     from rlhp.loop.trainer import PreferenceLoop, store_meta
-    from rlhp.store import LabelStore
+    from rlhp.store.labels import LabelStore
 
     config = TrainConfig("CartPole-v1", total_timesteps=512, device="auto").with_overrides(
         ["schedule.labels=10", "schedule.updates=2"]

@@ -8,7 +8,7 @@ import pytest
 
 from rlhp.cli import main
 from rlhp.labellers.base import Answer
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 
 
 def _answered(run: Path) -> None:

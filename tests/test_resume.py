@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from rlhp.cli import main
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 
 
 def test_killed_run_resumes_with_its_labels(tmp_path: Path) -> None:

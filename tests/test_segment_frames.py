@@ -11,7 +11,7 @@ import torch
 
 from rlhp.reward.training import Comparisons
 from rlhp.segments import Episode, EpisodePool, SegmentBatch, cut_segment, stacked_view
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 
 FRAME = 84 * 84
 K = 4

@@ -15,7 +15,7 @@ from rlhp.reward.ensemble import RewardEnsemble, make_reward_model
 from rlhp.rl.agents import build_stack, load_agent, probe_env
 from rlhp.segments import EpisodePool
 from rlhp.stats import pearson, ranks
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 
 EVAL_SEED_OFFSET = 10_000
 """Evaluation episodes are seeded apart from every training seed."""

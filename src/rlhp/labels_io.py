@@ -31,7 +31,7 @@ from typing import Literal
 
 from rlhp.errors import RlhpError
 from rlhp.labellers.base import CHOICES, Answer
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 
 Format = Literal["jsonl", "csv"]
 FIELDS = ("pair_id", "left_id", "right_id", "env_step", "choice", "labeller", "answered_at")

@@ -10,7 +10,7 @@ from rlhp.clips.encode import encode_mp4
 from rlhp.clips.render import frame_stride, make_render_env, make_renderer, render_segment
 from rlhp.clips.worker import ClipWorker
 from rlhp.segments import Segment
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 from tests.conftest import cartpole_segments
 
 

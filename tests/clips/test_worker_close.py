@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rlhp.clips.worker import ClipWorker
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 from tests.conftest import cartpole_segments
 
 

@@ -8,7 +8,7 @@ from types import ModuleType
 import pytest
 
 from rlhp.clips.worker import ClipWorker
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 from rlhp.web import CHROMIUM as CHROMIUM_PATH
 from tests.conftest import cartpole_segments
 

@@ -14,7 +14,7 @@ from rlhp.config import AtariConfig
 from rlhp.rl.atari import make_pixel_env
 from rlhp.rl.reward_wrapper import RewardSwapWrapper
 from rlhp.segments import EpisodePool
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 from rlhp.web import CHROMIUM_ARGS
 from rlhp.web.app import LabellingSettings
 from rlhp.web.server import LabellingServer

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 from rlhp.web import CHROMIUM_ARGS
 from rlhp.web.app import LabellingSettings
 from rlhp.web.server import LabellingServer

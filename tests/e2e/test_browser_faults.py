@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 from rlhp.web import CHROMIUM_ARGS
 from tests.e2e.browser import CHROMIUM, add_clip_pairs, require_browser
 from tests.e2e.test_browser import ARTIFACTS

@@ -17,7 +17,7 @@ import pytest
 
 from rlhp.behaviours.hopper import prefer_backflip
 from rlhp.labellers.rule_page import KEYS
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 from tests.conftest import load_script
 from tests.e2e.browser import require_browser
 

@@ -22,7 +22,7 @@ from scipy.stats import spearmanr
 
 from rlhp.config import RewardModelConfig
 from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 from tests.conftest import load_script
 from tests.e2e.browser import require_browser
 

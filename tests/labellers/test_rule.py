@@ -13,7 +13,7 @@ from rlhp.cli.train import train_config
 from rlhp.errors import ConfigError
 from rlhp.labellers.base import Query
 from rlhp.labellers.rule import RuleLabeller, load_rule
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 from tests.conftest import cartpole_segments
 from tests.labellers.rules import cart_score, prefer_cart_left
 

@@ -19,7 +19,7 @@ from rlhp.labellers.oracle import SyntheticOracle
 from rlhp.loop.metrics import read_metrics
 from rlhp.loop.runs import train
 from rlhp.loop.schedule import LabelSchedule
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 
 
 class LateLabeller(Labeller):

@@ -17,7 +17,7 @@ from rlhp.loop.schedule import LabelSchedule
 from rlhp.loop.trainer import PreferenceLoop, store_meta
 from rlhp.queries import UniformSelector
 from rlhp.segments import Episode, EpisodePool
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 
 
 def _episode(length: int, terminated: bool, index: int) -> Episode:

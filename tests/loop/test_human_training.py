@@ -20,7 +20,7 @@ from rlhp.config import RewardModelConfig, ScheduleConfig, TrainConfig
 from rlhp.labellers.base import Labeller
 from rlhp.labellers.human import HumanLabeller
 from rlhp.loop.runs import train
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 from rlhp.web.app import LabellingSettings
 from rlhp.web.server import LabellingServer
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from rlhp.labellers.base import Answer
 from rlhp.loop.labelled import LabelledData
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 from tests.conftest import cartpole_segments
 
 

@@ -13,7 +13,7 @@ from rlhp.loop.schedule import LabelSchedule
 from rlhp.loop.trainer import PreferenceLoop, store_meta
 from rlhp.loop.updating import RewardUpdater
 from rlhp.rl.agents import collect_untrained
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 
 
 @pytest.fixture

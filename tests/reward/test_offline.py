@@ -12,7 +12,7 @@ from rlhp.cli import main
 from rlhp.config import RewardModelConfig
 from rlhp.labellers.base import Answer
 from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 from tests.conftest import cartpole_segments
 
 

@@ -15,7 +15,7 @@ from rlhp.loop.run_dir import RunDir
 from rlhp.loop.trainer import PreferenceLoop, store_meta
 from rlhp.reward.saved import load_reward_model, read_saved
 from rlhp.rl.learned_reward import LearnedRewardWrapper
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 from tests.reward.test_offline import _left_preferring_store
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from rlhp.errors import StoreError
-from rlhp.store import LabelStore
 from rlhp.store.engine import Database, parse_location
+from rlhp.store.labels import LabelStore
 from tests.postgres import PostgresServer
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from rlhp.labellers.base import Answer
 from rlhp.segments import Segment
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 from tests.conftest import NewLocation
 
 SEGMENT = Segment(np.zeros((4, 2), np.float32), np.arange(4), np.zeros(4, bool))

@@ -10,8 +10,8 @@ from sqlalchemy import create_engine, text
 from rlhp.errors import StoreError
 from rlhp.labellers.base import Answer
 from rlhp.segments import Segment
-from rlhp.store import LabelStore
 from rlhp.store.engine import Location, parse_location
+from rlhp.store.labels import LabelStore
 from tests.conftest import NewLocation
 
 

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rlhp.loop.run_dir import store_location
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 from rlhp.web.app import LabellingSettings, create_app
 
 

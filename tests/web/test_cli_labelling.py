@@ -15,7 +15,7 @@ import pytest
 
 from rlhp.cli import main
 from rlhp.labellers.base import Answer
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 from tests.conftest import cartpole_segments
 
 

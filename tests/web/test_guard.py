@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rlhp.loop.run_dir import store_location
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 from rlhp.web.app import LabellingSettings, create_app
 from rlhp.web.guard import MAX_BODY, host_name
 from rlhp.web.server import LabellingServer

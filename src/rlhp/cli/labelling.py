@@ -23,7 +23,7 @@ from rlhp.store.engine import Location, is_url, parse_location
 if TYPE_CHECKING:
     from rlhp.labellers.base import Labeller
     from rlhp.labellers.factory import LabellerFactory
-    from rlhp.store import LabelStore
+    from rlhp.store.labels import LabelStore
     from rlhp.web.app import LabellingSettings
 
 STORE_SOURCE = "a run directory, a labels.sqlite file or a store's database URL"
@@ -169,7 +169,7 @@ def _cmd_label(args: argparse.Namespace) -> int:
 
 def _cmd_labels(args: argparse.Namespace) -> int:
     from rlhp.labels_io import export_labels, import_labels
-    from rlhp.store import LabelStore
+    from rlhp.store.labels import LabelStore
 
     store = LabelStore.open(_store_of(args.run_dir), writing=args.labels_command == "import")
     try:
@@ -189,7 +189,7 @@ def _cmd_reward(args: argparse.Namespace) -> int:
     from rlhp.config import RewardModelConfig
     from rlhp.labels_io import parse_rows
     from rlhp.reward.offline import fit_offline, save_offline
-    from rlhp.store import LabelStore
+    from rlhp.store.labels import LabelStore
 
     if args.epochs < 1:
         raise RlhpError("--epochs must be >= 1")

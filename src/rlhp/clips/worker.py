@@ -25,7 +25,7 @@ from rlhp.clips.pixels import PIXEL_FPS, pixel_clip
 from rlhp.clips.render import MAX_FPS, FrameSource, frame_stride, make_renderer, render_segment
 from rlhp.rl.atari import is_pixel_env
 from rlhp.segments import Segment
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import numpy as np
 from rlhp.config import TrainConfig
 from rlhp.labellers.base import Labeller
 from rlhp.labellers.oracle import SyntheticOracle
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 
 LabellerFactory = Callable[[TrainConfig, LabelStore, Path, np.random.Generator], Labeller]
 """(config, store, run directory, the oracle's rng) → the run's labeller."""

@@ -21,7 +21,7 @@ from rlhp.clips.worker import ClipSettings, ClipWorker
 from rlhp.labellers.base import Answer, Labeller, Query
 from rlhp.rl.atari import is_pixel_env
 from rlhp.rl.sim_state import get_state
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from rlhp.clips.worker import ClipSettings
 from rlhp.labellers.base import Answer, Choice, Labeller, Query
 from rlhp.labellers.human import HumanLabeller
 from rlhp.labellers.rule import Rule, ask_rule
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from rlhp.labellers.base import Labeller, Query
 from rlhp.loop.coverage import ending_segments, ends_inside
 from rlhp.queries import QuerySelector
 from rlhp.segments import EpisodePool, Segment, SegmentBatch
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from rlhp.reward.training import Comparisons
 from rlhp.segments import Segment, SegmentBatch
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 
 
 class LabelledData:

@@ -18,8 +18,8 @@ from rlhp.loop.run_dir import RunDir
 from rlhp.loop.trainer import PreferenceLoop, RunSummary, store_meta
 from rlhp.queries import SelectorFactory
 from rlhp.rl.agents import probe_env
-from rlhp.store import LabelStore
 from rlhp.store.engine import Location, is_url
+from rlhp.store.labels import LabelStore
 
 log = logging.getLogger(__name__)
 

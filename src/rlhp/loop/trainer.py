@@ -51,7 +51,7 @@ from rlhp.rl.agents import (
 )
 from rlhp.rl.presets import segment_length
 from rlhp.segments import EpisodePool
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from rlhp.rl.agents import AgentStack, relabel_replay_buffer
 from rlhp.rl.reward_scale import carry_return_scale
 from rlhp.segments import EpisodePool, Segment
 from rlhp.stats import pearson
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 
 DIAGNOSTIC_SEGMENTS = 128
 """Recent segments sampled from the pool for the learned/true return correlation."""

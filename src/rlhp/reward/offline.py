@@ -30,7 +30,7 @@ from rlhp.reward.saved import checkpoint
 from rlhp.reward.training import Comparisons, RewardTrainer, agreement
 from rlhp.rl.atari import is_pixel_env, make_pixel_env
 from rlhp.segments import SegmentBatch
-from rlhp.store import LabelStore
+from rlhp.store.labels import LabelStore
 
 ADAPT_EVERY = 5
 """Epochs between two L2 adaptations of an offline fit."""

@@ -6,9 +6,6 @@
 - ``labelling``: the labelling page's queries (soft locks across servers, answers).
 
 Imports SQLAlchemy and NumPy only, never torch: the labelling server depends on it.
+Nothing is imported here, so a command that only parses a store location
+(``store.engine``) does not load the store itself and NumPy.
 """
-
-from rlhp.store.engine import Location, is_url, parse_location
-from rlhp.store.labels import LabelStore, StoreCounts
-
-__all__ = ["LabelStore", "Location", "StoreCounts", "is_url", "parse_location"]

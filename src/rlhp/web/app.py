@@ -42,9 +42,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from starlette.exceptions import HTTPException
 
 from rlhp.labellers.base import Answer
-from rlhp.store import LabelStore
 from rlhp.store.engine import Location
 from rlhp.store.labelling import MAX_LOCKS_PER_NAME
+from rlhp.store.labels import LabelStore
 from rlhp.web.guard import LOOPBACK_NAMES, RequestGuard
 
 log = logging.getLogger(__name__)
