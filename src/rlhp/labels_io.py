@@ -76,9 +76,9 @@ def label_rows(store: LabelStore) -> list[LabelRow]:
             a.choice,
             a.labeller,
             a.answered_at,
-            given.choice,
+            given,
         )
-        for a, given in zip(store.answers(counted=True), store.answers(), strict=True)
+        for a, given in store.counted_answers()  # one read: a later answer cannot slip between
     ]
 
 

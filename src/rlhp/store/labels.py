@@ -117,7 +117,7 @@ _ANSWERS = select(
 ).order_by(_answers.c.id)
 _CHOICE = effective_choice()  # an answer's newest correction (the page's undo), else itself
 _COUNTED_ANSWERS = select(
-    _answers.c.pair_id, _CHOICE, _answers.c.labeller, _answers.c.answered_at
+    _answers.c.pair_id, _CHOICE, _answers.c.labeller, _answers.c.answered_at, _answers.c.choice
 ).order_by(_answers.c.id)
 _LABELLED = (
     select(_pairs.c.id, _pairs.c.left_id, _pairs.c.right_id, _pairs.c.env_step, _CHOICE)
@@ -348,12 +348,21 @@ class LabelStore(LabellingQueries):
                 return 0
             return len(conn.execute(self._db.insert_new(_answers), rows).all())
 
-    def answers(self, counted: bool = False) -> list[Answer]:
-        """Every answer in the order given; ``counted``: with its newest correction (the
-        page's undo) in place of the choice first given, as training counts it."""
+    def answers(self) -> list[Answer]:
+        """Every answer in the order given, as given."""
         with self._db.read() as conn:
-            rows = conn.execute(_COUNTED_ANSWERS if counted else _ANSWERS).all()
+            rows = conn.execute(_ANSWERS).all()
         return [Answer(int(p), _choice(c), lab, float(t)) for p, c, lab, t in rows]
+
+    def counted_answers(self) -> list[tuple[Answer, Choice]]:
+        """Every answer in the order given as training counts it — its newest correction
+        (the page's undo) in place of the choice first given — with the choice first given."""
+        with self._db.read() as conn:
+            rows = conn.execute(_COUNTED_ANSWERS).all()
+        return [
+            (Answer(int(p), _choice(c), lab, float(t)), _choice(given))
+            for p, c, lab, t, given in rows
+        ]
 
     def labelled_pairs(self) -> list[LabelledPair]:
         """Every pair with a trainable answer; several answers average into one target."""
