@@ -154,6 +154,25 @@ def test_a2c_is_selectable_and_trains_on_the_learned_reward(tmp_path: Path) -> N
 TINY = ["--timesteps", "1024", "--labels", "10", "--no-progress", "--set", "schedule.updates=2"]
 
 
+def test_evaluate_splits_the_return_into_its_parts_and_what_the_oracle_saw(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "reacher"
+    hide = ["--set", 'oracle.hidden_terms=["reward_ctrl"]']
+    argv = ["train", "Reacher-v5", "--reward", "env", "--timesteps", "512", "--out", str(out)]
+    assert main([*argv, "--no-progress", *hide]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--episodes", "2", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    terms = result["return_terms"]
+    assert set(terms) == {"reward_ctrl", "reward_dist"}
+    assert sum(terms.values()) == pytest.approx(result["true_return_mean"], rel=1e-4)
+    assert terms["reward_ctrl"] < 0  # an untrained policy pays for torque
+    assert result["visible_return_mean"] == pytest.approx(terms["reward_dist"], rel=1e-4)
+    assert main(["evaluate", str(out), "--episodes", "2"]) == 0
+    assert "without the terms hidden from the oracle" in capsys.readouterr().out
+
+
 def test_a_run_keeps_its_labels_in_postgresql(
     tmp_path: Path,
     postgres_server: PostgresServer,

@@ -78,6 +78,7 @@ def test_oracle_reward_excludes_the_control_cost() -> None:
 def test_hidden_terms_come_from_the_preset_unless_configured() -> None:
     assert hidden_terms(TrainConfig("Hopper-v5")) == ("reward_ctrl",)
     assert hidden_terms(TrainConfig("InvertedPendulum-v5")) == ()
+    assert hidden_terms(TrainConfig("Reacher-v5")) == ()  # its torque cost is half its return
     assert hidden_terms(TrainConfig("CartPole-v1")) == ()
     assert hidden_terms(TrainConfig("Hopper-v5").with_overrides(["oracle.hidden_terms=[]"])) == ()
     with pytest.raises(ConfigError, match="reward_nope"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -13,6 +14,7 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from rlhp.loop.run_dir import RunDir
 from rlhp.reward.ensemble import RewardEnsemble, make_reward_model
 from rlhp.rl.agents import build_stack, load_agent, probe_env
+from rlhp.rl.presets import hidden_terms
 from rlhp.segments import EpisodePool
 from rlhp.stats import pearson, ranks
 from rlhp.store.labels import LabelStore
@@ -42,6 +44,12 @@ class Evaluation:
     """Pearson correlation of learned and true returns over the stored segments."""
     return_spearman: float | None
     """Spearman rank correlation of the same."""
+    return_terms: dict[str, float] = dataclasses.field(default_factory=dict)
+    """Per-episode mean of each ``reward_*`` term the env reports in ``info`` (MuJoCo:
+    ``reward_forward``, ``reward_ctrl``, …); empty for envs without them."""
+    visible_return_mean: float | None = None
+    """The true return less the oracle's hidden terms: the return the oracle judged by.
+    Equal to ``true_return_mean`` when nothing is hidden."""
 
     def to_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)
@@ -63,9 +71,17 @@ def evaluate(run_dir: Path | str, episodes: int = 20) -> Evaluation:
         stack.normalize.norm_reward = False
     venv = stack.model.get_env()
     assert venv is not None
+    terms = _EpisodeTerms()
     returns, _ = evaluate_policy(
-        stack.model, venv, n_eval_episodes=episodes, deterministic=True, return_episode_rewards=True
+        stack.model,
+        venv,
+        n_eval_episodes=episodes,
+        deterministic=True,
+        return_episode_rewards=True,
+        callback=terms,
     )
+    return_terms = terms.means()
+    hidden = sum(return_terms.get(term, 0.0) for term in hidden_terms(config))
     try:
         counts = store.counts()
         pearson, spearman, compared = None, None, 0
@@ -90,7 +106,35 @@ def evaluate(run_dir: Path | str, episodes: int = 20) -> Evaluation:
         segments_compared=compared,
         return_pearson=pearson,
         return_spearman=spearman,
+        return_terms=return_terms,
+        visible_return_mean=float(np.mean(returns)) - hidden,
     )
+
+
+class _EpisodeTerms:
+    """``evaluate_policy``'s step callback: sums each episode's ``reward_*`` info terms.
+
+    A reward's parts tell a policy that optimises what the oracle saw (e.g. reaching at
+    full torque while the torque cost is hidden) from one that learned nothing.
+    """
+
+    def __init__(self) -> None:
+        self.running: dict[int, dict[str, float]] = {}
+        self.episodes: list[dict[str, float]] = []
+
+    def __call__(self, local: dict[str, Any], _globals: dict[str, Any]) -> None:
+        info, i = local["info"], local["i"]
+        totals = self.running.setdefault(i, {})
+        for key, value in info.items():
+            if key.startswith("reward_") and np.isscalar(value):
+                totals[key] = totals.get(key, 0.0) + float(value)
+        # evaluate_policy counts an episode at a Monitor's episode end (not a life lost)
+        if local["done"] and ("episode" in info or not local.get("is_monitor_wrapped")):
+            self.episodes.append(self.running.pop(i))
+
+    def means(self) -> dict[str, float]:
+        keys = sorted({key for episode in self.episodes for key in episode})
+        return {key: float(np.mean([e.get(key, 0.0) for e in self.episodes])) for key in keys}
 
 
 @torch.no_grad()

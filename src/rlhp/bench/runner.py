@@ -101,6 +101,7 @@ def run_cell(cell: Cell, out: Path | str, episodes: int) -> dict[str, Any]:
         late_return=late_training_return(metrics, cell.timesteps),
         true_return=evaluation["true_return_mean"],
         true_return_std=evaluation["true_return_std"],
+        visible_return=evaluation.get("visible_return_mean"),
         labels_answered=evaluation["labels_used"],
         env_steps=evaluation["timesteps"],
         return_pearson=evaluation["return_pearson"],

@@ -220,6 +220,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         f"{result.env_id}: true return {result.true_return_mean:.1f} ± {result.true_return_std:.1f} "
         f"over {result.episodes} deterministic episodes"
     )
+    if result.return_terms:
+        parts = ", ".join(f"{key} {value:.1f}" for key, value in result.return_terms.items())
+        print(f"its parts per episode: {parts}")
+    if result.visible_return_mean != result.true_return_mean:
+        print(f"without the terms hidden from the oracle: {result.visible_return_mean:.1f}")
     print(
         f"trained {result.timesteps} steps on the {result.reward} reward; "
         f"{result.labels_asked} queries asked, {result.labels_used} labels received, "
