@@ -126,7 +126,7 @@ class _EpisodeTerms:
         info, i = local["info"], local["i"]
         totals = self.running.setdefault(i, {})
         for key, value in info.items():
-            if key.startswith("reward_") and np.isscalar(value):
+            if key.startswith("reward_") and isinstance(value, (int, float, np.number)):
                 totals[key] = totals.get(key, 0.0) + float(value)
         # evaluate_policy counts an episode at a Monitor's episode end (not a life lost)
         if local["done"] and ("episode" in info or not local.get("is_monitor_wrapped")):
