@@ -133,10 +133,10 @@ def test_rlhp_label_says_its_own_message_on_ctrl_c(labelling_run: Path) -> None:
     assert "--resume" not in err and "checkpoint" not in err
 
 
-def test_importing_the_web_app_loads_neither_torch_nor_sb3() -> None:
+def test_importing_the_web_app_loads_neither_torch_nor_sb3_nor_numpy() -> None:
     code = (
         "import sys, rlhp.web.server, rlhp.web.app, rlhp; "
-        "print(sorted(m for m in ('torch', 'stable_baselines3', 'gymnasium') if m in sys.modules)); "
+        "print(sorted(m for m in ('torch', 'stable_baselines3', 'gymnasium', 'numpy') if m in sys.modules)); "
         "from rlhp import TrainConfig; print(TrainConfig.__name__)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
-import numpy as np
+if TYPE_CHECKING:  # the labelling server imports this module and never loads NumPy
+    import numpy as np
 
-from rlhp.segments import Segment
+    from rlhp.segments import Segment
 
 Choice = Literal["left", "right", "equal", "cant_tell"]
 CHOICES: tuple[Choice, ...] = ("left", "right", "equal", "cant_tell")
