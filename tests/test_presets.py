@@ -79,6 +79,9 @@ def test_hidden_terms_come_from_the_preset_unless_configured() -> None:
     assert hidden_terms(TrainConfig("Hopper-v5")) == ("reward_ctrl",)
     assert hidden_terms(TrainConfig("InvertedPendulum-v5")) == ()
     assert hidden_terms(TrainConfig("Reacher-v5")) == ()  # its torque cost is half its return
+    # ... and the cost is a function of the action: the reward model sees actions there only
+    assert task_config("Reacher-v5").reward_model.use_actions
+    assert not task_config("Hopper-v5").reward_model.use_actions
     assert hidden_terms(TrainConfig("CartPole-v1")) == ()
     assert hidden_terms(TrainConfig("Hopper-v5").with_overrides(["oracle.hidden_terms=[]"])) == ()
     with pytest.raises(ConfigError, match="reward_nope"):

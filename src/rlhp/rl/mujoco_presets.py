@@ -54,8 +54,9 @@ MUJOCO_TASKS: dict[str, TaskPreset] = {
     # Reacher's control cost is not invisible: weight 1 (Hopper's is 0.001), so torque is
     # half the scale of its return and full torque whirls the arm on screen. Hidden, the
     # policy reached as well as the env twin at full torque (reward_ctrl -60 per episode
-    # against -0.3): worse than random on the true return. The oracle sees it.
-    "Reacher-v5": TaskPreset(dt=0.02, max_episode_steps=50),
+    # against -0.3): worse than random on the true return. The oracle sees it, and the
+    # reward model sees the actions it is a function of (docs/mujoco.md).
+    "Reacher-v5": TaskPreset(dt=0.02, max_episode_steps=50, reward_uses_actions=True),
     # Ant's contact cost is invisible too, but the paper removed only torque penalties;
     # add it with --set 'oracle.hidden_terms=["reward_ctrl","reward_contact"]'.
     "Ant-v5": TaskPreset(dt=0.05, max_episode_steps=1000, hidden_terms=CTRL),

@@ -32,6 +32,10 @@ class TaskPreset:
     hidden_terms: tuple[str, ...] = ()
     """``info`` reward terms a person watching a clip cannot see (control costs): the
     synthetic oracle's reward leaves them out (paper §3.1)."""
+    reward_uses_actions: bool = False
+    """Feed actions to the reward model (``reward_model.use_actions``): for tasks whose
+    oracle sees a term that depends on the action itself, such as a visible control cost;
+    observations alone cannot tell what torque was applied."""
     reward_hidden_sizes: tuple[int, ...] = (64, 64)
     """Hidden layers of each reward-model member (paper appendix A: 2 × 64 for MuJoCo)."""
     segment_steps: int | None = None

@@ -242,6 +242,8 @@ def task_config(env_id: str) -> TrainConfig:
     return dataclasses.replace(
         config,
         reward_model=dataclasses.replace(
-            config.reward_model, hidden_sizes=task.reward_hidden_sizes
+            config.reward_model,
+            hidden_sizes=task.reward_hidden_sizes,
+            use_actions=task.reward_uses_actions,
         ),
     )
