@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 # NumPy (and the segments built on it) load on the first segment read or written: the
 # labelling server only counts, claims and answers until a clip's timeline is asked for,
-# so it starts without NumPy's import (a quarter of its start-up).
+# so it starts without NumPy's import (15 % of its start-up CPU, docs/benchmarks.md).
 
 
 @dataclass(frozen=True)
