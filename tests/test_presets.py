@@ -75,12 +75,30 @@ def test_oracle_reward_excludes_the_control_cost() -> None:
         visible_rewards(env_rewards, infos, ("reward_contact",))
 
 
+@pytest.mark.parametrize("env_id", TASKS)
+def test_a_control_cost_is_hidden_only_where_full_torque_costs_under_1_per_step(
+    env_id: str,
+) -> None:
+    env = gym.make(env_id)
+    base = env.unwrapped
+    weight = getattr(base, "_ctrl_cost_weight", getattr(base, "_reward_control_weight", 0.0))
+    high = np.asarray(env.action_space.high, dtype=float)  # type: ignore[attr-defined]
+    full_torque_cost = weight * float(np.sum(high**2))
+    env.close()
+    preset = MUJOCO_TASKS[env_id]
+    assert ("reward_ctrl" in preset.hidden_terms) == (0 < full_torque_cost < 1)
+    # a visible control cost is a function of the action: the reward model must see it
+    assert preset.reward_uses_actions == (full_torque_cost >= 1)
+
+
 def test_hidden_terms_come_from_the_preset_unless_configured() -> None:
     assert hidden_terms(TrainConfig("Hopper-v5")) == ("reward_ctrl",)
     assert hidden_terms(TrainConfig("InvertedPendulum-v5")) == ()
     assert hidden_terms(TrainConfig("Reacher-v5")) == ()  # its torque cost is half its return
     # ... and the cost is a function of the action: the reward model sees actions there only
     assert task_config("Reacher-v5").reward_model.use_actions
+    assert task_config("Ant-v5").reward_model.use_actions
+    assert hidden_terms(TrainConfig("Ant-v5")) == ()  # full torque costs 4 per step
     assert not task_config("Hopper-v5").reward_model.use_actions
     assert hidden_terms(TrainConfig("CartPole-v1")) == ()
     assert hidden_terms(TrainConfig("Hopper-v5").with_overrides(["oracle.hidden_terms=[]"])) == ()
