@@ -65,10 +65,13 @@ bench-mujoco: $(STAMP)
 
 # Issue-13 research grids (docs/benchmarks.md, "Issue 13 — to run"). Every grid shares one
 # --out, so a cell two grids have in common (the env-reward twins, the full method at
-# 200 labels) runs once; each writes its own report under runs/research/reports/. All
-# resumable: run the same command again after an interruption. ≈ 5 min per Hopper run
-# on 2 idle cores; BENCH_FLAGS=--jobs 2 (or --ray) runs cells side by side.
-RESEARCH_OUT ?= runs/research
+# 200 labels) runs once; each writes its own report under $(RESEARCH_OUT)/reports/. All
+# resumable: run the same command again after an interruption. The grid lives in the
+# repository: commit $(RESEARCH_OUT)/records (one small JSON per finished cell) and the
+# reports as cells land, and a fresh clone continues where it stopped (run directories
+# and logs are ignored). ≈ 5 min per Hopper run on 2 idle cores; BENCH_FLAGS=--jobs 2
+# (or --ray) runs cells side by side.
+RESEARCH_OUT ?= benchmarks/results/research
 RESEARCH_TASKS ?= Hopper-v5
 BEST ?= surf+rune
 RESEARCH := $(BIN)/rlhp bench --tasks $(RESEARCH_TASKS) --timesteps 300000 --algo ppo --out $(RESEARCH_OUT)

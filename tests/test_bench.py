@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -78,6 +79,7 @@ def test_a_two_axis_grid_runs_locally_and_resumes(tmp_path: Path) -> None:
         c for c in TWO_AXES.cells() if c.options == (("selector", "kcenter"), ("ablation", "none"))
     )
     (tmp_path / "runs" / victim.name / "benchmark.json").unlink()
+    (tmp_path / "records" / f"{victim.name}.json").unlink()
     argv = [
         "bench",
         "--tasks",
@@ -95,6 +97,18 @@ def test_a_two_axis_grid_runs_locally_and_resumes(tmp_path: Path) -> None:
     record = json.loads((tmp_path / "runs" / victim.name / "benchmark.json").read_text())
     assert record["resumed"] is True and record_file.stat().st_mtime_ns == stamp
     _check_two_axes(tmp_path)
+
+    # elsewhere (a later session, another machine): only the records and the random
+    # returns came along; nothing runs again and the report is the same, curves included
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(tmp_path / "records", elsewhere / "records")
+    shutil.copy(tmp_path / "random_returns.json", elsewhere)
+    moved = run_bench(TWO_AXES, elsewhere, episodes=2)
+    assert moved.ran == () and len(moved.skipped) == 5 and not (elsewhere / "runs").exists()
+    assert (elsewhere / "summary.md").read_text() == (tmp_path / "summary.md").read_text()
+    before = list(csv.DictReader((tmp_path / "runs.csv").open()))
+    assert list(csv.DictReader((elsewhere / "runs.csv").open())) == before
+    assert (elsewhere / "curves" / "CartPole-v1-ppo.png").stat().st_size > 1000
 
 
 def test_a_two_axis_grid_runs_on_local_ray(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from rlhp.bench.grid import Cell, Grid
@@ -166,6 +167,24 @@ def test_reward_diagnostics_take_the_last_fit_and_count_flags() -> None:
         "reward_hacking_flags": 2,
     }
     assert reward_diagnostics([])["final_val_accuracy"] is None
+
+
+def test_a_records_learning_curve_keeps_returns_and_correlations_thinned_evenly() -> None:
+    from rlhp.bench.runner import CURVE_POINTS, learning_curve
+
+    rows = [{"env_step": 0}, {"env_step": 1, "rollout/true_return": float("nan")}]
+    rows += [{"env_step": 10 * i, "rollout/true_return": float(i)} for i in range(1, 1001)]
+    rows += [{"env_step": 5_000, "reward/return_correlation": 0.9, "labels/asked": 3}]
+    curve = learning_curve(rows)
+    assert (curve["corr_env_step"], curve["corr"]) == ([5_000.0], [0.9])
+    steps, returns = curve["env_step"], curve["true_return"]
+    assert len(steps) == CURVE_POINTS == len(returns)
+    assert (steps[0], steps[-1], returns[0], returns[-1]) == (10.0, 10_000.0, 1.0, 1000.0)
+    assert all(r == s / 10 for s, r in zip(steps, returns, strict=True))
+    gaps = np.diff(steps)
+    assert gaps.min() >= 20 and gaps.max() <= 30  # 1,000 points to 400: every 2nd or 3rd
+    short = learning_curve(rows[:5])
+    assert short["env_step"] == [10.0, 20.0, 30.0] and short["corr"] == []
 
 
 def test_late_score_reads_the_last_tenth_of_each_learning_curve() -> None:

@@ -1,6 +1,9 @@
 """``rlhp bench``: run the grid's unfinished cells, then write the report.
 
 out/runs/CELL/        each cell's run directory (benchmark.json: its measured record)
+out/records/CELL.json a copy of each finished cell's record, with its thinned learning
+                      curve: all the report reads, so this and random_returns.json are
+                      what to commit or copy to continue the grid elsewhere
 out/logs/CELL.log     each cell process's output
 out/random_returns.json
 out/runs.csv, out/summary.csv, out/summary.md (one row per task × condition: label budget

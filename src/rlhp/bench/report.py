@@ -29,7 +29,6 @@ import matplotlib.pyplot as plt
 from matplotlib.ticker import ScalarFormatter
 
 from rlhp.bench.grid import Cell, changes_env_run
-from rlhp.loop.metrics import read_metrics
 
 RUN_COLUMNS = (
     "env_id", "algo", "reward", "labels", "seed", "timesteps", "condition", "options", "true_return", "true_return_std",
@@ -94,6 +93,7 @@ def with_scores(
     rows = []
     for r in records:
         row = {k: r.get(k) for k in RUN_COLUMNS}
+        row["curve"] = r.get("curve")
         row["options"] = "; ".join(f"{k}={v}" for k, v in _options(r))
         row["condition"] = Cell.from_dict(r).condition
         random = random_returns.get(r["env_id"], float("nan"))
@@ -186,7 +186,8 @@ def markdown_table(summary: Sequence[GroupSummary]) -> str:
 def plot_learning_curves(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[Path]:
     """One PNG per task: training true return against env steps, a thin line per run and
     a thick one for each condition's mean over its seeds; below, corr(learned, true
-    segment return) of the preference runs."""
+    segment return) of the preference runs. Curves come from each row's ``curve`` (the
+    record's thinned metrics), so a report needs no run directory."""
     out_dir.mkdir(parents=True, exist_ok=True)
     by_task: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
@@ -203,26 +204,21 @@ def plot_learning_curves(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[
             members, key=lambda r: (r["reward"] != "env", r["labels"], r["condition"], r["seed"])
         ):
             condition = row["condition"]
-            metrics = read_metrics(Path(row["run_dir"]))
-            points = [
-                (m["env_step"], m["rollout/true_return"])
-                for m in metrics
-                if m.get("rollout/true_return") is not None
-            ]
-            if not points:
+            curve = row.get("curve") or {}
+            if not curve.get("env_step"):
                 continue
-            xs, ys = (np.asarray(v, dtype=np.float64) for v in zip(*points, strict=True))
+            xs, ys = (np.asarray(curve[k], dtype=np.float64) for k in ("env_step", "true_return"))
             curves[condition].append((xs, ys))
             line = ax.plot(xs, ys, color=colours.get(condition), alpha=0.3, linewidth=0.8)[0]
             colours.setdefault(condition, line.get_color())
-            corr = [
-                (m["env_step"], m["reward/return_correlation"])
-                for m in metrics
-                if m.get("reward/return_correlation") is not None
-            ]
-            if corr:
-                cx, cy = zip(*corr, strict=True)
-                ax_corr.plot(cx, cy, color=colours[condition], alpha=0.8, marker=".")
+            if curve.get("corr_env_step"):
+                ax_corr.plot(
+                    curve["corr_env_step"],
+                    curve["corr"],
+                    color=line.get_color(),
+                    alpha=0.8,
+                    marker=".",
+                )
         for condition, runs in curves.items():
             grid = np.linspace(0.0, min(xs[-1] for xs, _ in runs), 100)
             mean = np.mean([np.interp(grid, xs, ys) for xs, ys in runs], axis=0)

@@ -1,8 +1,12 @@
 """Running cells: each in its own process, measured with ``os.wait4``; locally or on Ray.
 
 A cell is finished when its run directory's ``state.json`` says ``finished`` and its
-``benchmark.json`` record exists; finished cells are never run again, so an interrupted
-grid continues where it stopped (an unfinished run resumes from its checkpoint).
+``benchmark.json`` record exists, or when ``out/records/CELL.json`` holds its record;
+finished cells are never run again, so an interrupted grid continues where it stopped
+(an unfinished run resumes from its checkpoint). The records are small (a few KiB:
+the measurements and a thinned learning curve) and are all the report reads, so a grid
+can continue on another machine, or in a later session, from ``out/records`` and
+``out/random_returns.json`` alone: commit them, not the run directories.
 On a cluster the output directory must be on storage every node sees.
 """
 
@@ -30,6 +34,9 @@ from rlhp.loop.metrics import read_metrics
 log = logging.getLogger(__name__)
 
 RECORD_FILE = "benchmark.json"
+RECORDS_DIR = "records"
+CURVE_POINTS = 400
+"""The most points of a learning curve a record keeps (evenly thinned beyond it)."""
 LOCAL_OBJECT_STORE_BYTES = 256 * 1024**2
 """Object store of a Ray started by the harness itself (Ray's default takes 30 % of RAM)."""
 
@@ -38,9 +45,32 @@ def run_dir_of(cell: Cell, out: Path) -> Path:
     return out / "runs" / cell.name
 
 
+def record_file_of(cell: Cell, out: Path) -> Path:
+    """Where the cell's record is kept apart from its run directory."""
+    return out / RECORDS_DIR / f"{cell.name}.json"
+
+
 def finished_record(cell: Cell, out: Path) -> dict[str, Any] | None:
-    """The cell's record if its run finished and was measured, else None."""
+    """The cell's record if its run finished and was measured, else None: from its run
+    directory, else from ``out/records`` (the run directory may be gone)."""
     run_dir = run_dir_of(cell, out)
+    record = _run_dir_record(run_dir)
+    if record is None:
+        try:
+            kept: dict[str, Any] = json.loads(record_file_of(cell, out).read_text())
+        except (OSError, json.JSONDecodeError):
+            return None
+        return None if "error" in kept else kept
+    if "error" not in record and ("late_return" not in record or "curve" not in record):
+        metrics = read_metrics(run_dir)  # a record written before these existed
+        record.setdefault("late_return", late_training_return(metrics, cell.timesteps))
+        record.setdefault("curve", learning_curve(metrics))
+    if "error" not in record and not record_file_of(cell, out).exists():
+        _write_json(record_file_of(cell, out), record)
+    return record
+
+
+def _run_dir_record(run_dir: Path) -> dict[str, Any] | None:
     state_file, record_file = run_dir / "state.json", run_dir / RECORD_FILE
     if not (state_file.exists() and record_file.exists()):
         return None
@@ -50,9 +80,34 @@ def finished_record(cell: Cell, out: Path) -> dict[str, Any] | None:
         record: dict[str, Any] = json.loads(record_file.read_text())
     except (OSError, json.JSONDecodeError):
         return None
-    if "late_return" not in record and "error" not in record:  # written before it existed
-        record["late_return"] = late_training_return(read_metrics(run_dir), cell.timesteps)
     return record
+
+
+def _write_json(path: Path, value: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(value, indent=2))
+    tmp.replace(path)
+
+
+def learning_curve(rows: list[dict[str, Any]]) -> dict[str, list[float]]:
+    """What the report draws of a run, thinned to at most ``CURVE_POINTS`` points each:
+    the true training return and corr(learned, true segment return) against env steps."""
+
+    def series(key: str) -> tuple[list[float], list[float]]:
+        points = [
+            (float(r["env_step"]), float(r[key]))
+            for r in rows
+            if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])
+        ]
+        if len(points) > CURVE_POINTS:
+            keep = np.unique(np.linspace(0, len(points) - 1, CURVE_POINTS).round().astype(int))
+            points = [points[i] for i in keep]
+        return [p[0] for p in points], [p[1] for p in points]
+
+    steps, returns = series("rollout/true_return")
+    corr_steps, corr = series("reward/return_correlation")
+    return {"env_step": steps, "true_return": returns, "corr_env_step": corr_steps, "corr": corr}
 
 
 def run_cell(cell: Cell, out: Path | str, episodes: int) -> dict[str, Any]:
@@ -99,6 +154,7 @@ def run_cell(cell: Cell, out: Path | str, episodes: int) -> dict[str, Any]:
     record.update(
         **reward_diagnostics(metrics),
         late_return=late_training_return(metrics, cell.timesteps),
+        curve=learning_curve(metrics),
         true_return=evaluation["true_return_mean"],
         true_return_std=evaluation["true_return_std"],
         visible_return=evaluation.get("visible_return_mean"),
@@ -107,9 +163,8 @@ def run_cell(cell: Cell, out: Path | str, episodes: int) -> dict[str, Any]:
         return_pearson=evaluation["return_pearson"],
         train_wall_s=float(state.get("wall_time", float("nan"))),
     )
-    tmp = run_dir / (RECORD_FILE + ".tmp")
-    tmp.write_text(json.dumps(record, indent=2))
-    tmp.replace(run_dir / RECORD_FILE)
+    _write_json(run_dir / RECORD_FILE, record)
+    _write_json(record_file_of(cell, out), record)
     return record
 
 
