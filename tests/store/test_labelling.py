@@ -222,3 +222,27 @@ def test_undo_is_a_correction_beside_the_answer(new_location: NewLocation) -> No
     assert store.correct_answer(p1, "ann", "cant_tell", 30.0, now=1_006.0) == "stored"
     assert {p.pair_id for p in store.labelled_pairs()} == {p2}  # can't tell: not trained on
     store.close()
+
+
+def test_counts_use_the_corrected_choice(new_location: NewLocation) -> None:
+    """Ann's 'equal' on p1 corrected to 'left', Bob's 'left' on p2 corrected to can't-tell,
+    Cy's can't-tell on p3 corrected to 'equal': the counts are those of the corrections."""
+    store = LabelStore.create(new_location(), {"env_id": "X"})
+    p1, p2, p3 = _add_pairs_with_clips(store, 3)
+    for pair, choice, name in ((p1, "equal", "ann"), (p2, "left", "bob"), (p3, "cant_tell", "cy")):
+        assert store.submit_answer(Answer(pair, choice, name, 1_000.0), now=1_000.0) == "stored"  # type: ignore[arg-type]
+    before = store.counts()
+    assert (before.answered, before.trainable, before.equal, before.cant_tell) == (3, 2, 1, 1)
+    assert store.correct_answer(p1, "ann", "left", 30.0, now=1_002.0) == "stored"
+    assert store.correct_answer(p2, "bob", "cant_tell", 30.0, now=1_002.0) == "stored"
+    assert store.correct_answer(p3, "cy", "equal", 30.0, now=1_002.0) == "stored"
+    after = store.counts()
+    assert (after.pairs, after.answered, after.answers) == (3, 3, 3)
+    assert (after.trainable, after.equal, after.cant_tell) == (2, 1, 1)
+    assert (after.received, after.skipped) == (2, 1)
+    assert {p.pair_id: p.target for p in store.labelled_pairs()} == {p1: 1.0, p3: 0.5}
+    # the counts agree with what trains: p2 (now can't tell) is skipped, p3 is trainable
+    assert store.correct_answer(p3, "cy", "cant_tell", 30.0, now=1_003.0) == "stored"
+    last = store.counts()
+    assert (last.trainable, last.equal, last.cant_tell, last.skipped) == (1, 0, 2, 2)
+    store.close()

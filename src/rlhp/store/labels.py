@@ -52,11 +52,11 @@ class StoreCounts:
     answered: int
     """Pairs with at least one answer, can't-tell included."""
     trainable: int
-    """Pairs with at least one answer other than can't-tell."""
+    """Pairs with at least one answer other than can't-tell (as corrected)."""
     equal: int
-    """Answers 'equal'."""
+    """Answers 'equal' (as corrected: an answer counts as its newest correction)."""
     cant_tell: int
-    """Answers 'can't tell'."""
+    """Answers 'can't tell' (as corrected)."""
     answers: int
     """All answers, several per pair possible."""
 
@@ -141,16 +141,19 @@ _LABELLED = (
 
 
 def _counts_statement() -> Executable:
-    """All of ``StoreCounts`` in one statement, so the numbers agree with each other."""
+    """All of ``StoreCounts`` in one statement, so the numbers agree with each other.
+
+    Each answer counts as its newest correction (the page's undo), as training reads it:
+    an 'equal' corrected to 'left' is no longer an 'equal', and a pair whose only answer
+    was corrected to can't-tell is no longer trainable."""
     count = select(func.count()).select_from(_answers)
     pairs_answered = select(func.count(_answers.c.pair_id.distinct()))
-    decided = _answers.c.choice != "cant_tell"
     return select(
         select(func.count()).select_from(_pairs).scalar_subquery(),
         pairs_answered.scalar_subquery(),
-        pairs_answered.where(decided).scalar_subquery(),
-        count.where(_answers.c.choice == "equal").scalar_subquery(),
-        count.where(_answers.c.choice == "cant_tell").scalar_subquery(),
+        pairs_answered.where(_CHOICE != "cant_tell").scalar_subquery(),
+        count.where(_CHOICE == "equal").scalar_subquery(),
+        count.where(_CHOICE == "cant_tell").scalar_subquery(),
         count.scalar_subquery(),
     )
 
