@@ -7,6 +7,8 @@ from __future__ import annotations
 import socket
 import sqlite3
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from rlhp.loop.run_dir import store_location
 from rlhp.store.labels import LabelStore
 from rlhp.web.app import LabellingSettings, create_app
 from rlhp.web.guard import MAX_BODY, host_name
-from rlhp.web.server import LabellingServer
+from rlhp.web.server import LabellingServer, page_url
 
 
 def _client(
@@ -67,6 +69,66 @@ def test_a_foreign_host_is_refused_without_a_token(labelling_run: Path) -> None:
         ).status_code
         == 200
     )
+
+
+@pytest.mark.parametrize(
+    ("host", "token", "url"),
+    [
+        ("127.0.0.2", None, "http://127.0.0.2:8765/"),
+        ("::1", None, "http://[::1]:8765/"),
+        ("fd00::7", "s3cret-token", "http://[fd00::7]:8765/?token=s3cret-token"),
+        ("0.0.0.0", "s3cret-token", "http://127.0.0.1:8765/?token=s3cret-token"),
+        ("::", "s3cret-token", "http://127.0.0.1:8765/?token=s3cret-token"),
+    ],
+)
+def test_the_page_url_brackets_an_ipv6_host(host: str, token: str | None, url: str) -> None:
+    assert page_url(host, 8765, token) == url
+
+
+def _status(url: str, host_header: str | None = None) -> int:
+    request = urllib.request.Request(url, headers={"Host": host_header} if host_header else {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return int(reply.status)
+    except urllib.error.HTTPError as refused:
+        return int(refused.code)
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("host", "as_header"),
+    [
+        ("127.0.0.2", "127.0.0.2"),
+        pytest.param(
+            "::1",
+            "[::1]",
+            marks=pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback here"),
+        ),
+    ],
+)
+def test_the_printed_url_opens_on_any_loopback_address(
+    labelling_run: Path, host: str, as_header: str
+) -> None:
+    """``rlhp label RUN --host 127.0.0.2`` answers to the URL it prints, and still refuses
+    a foreign host name and another loopback address it is not bound to."""
+    server = LabellingServer(LabellingSettings(labelling_run), host, 0).start()
+    try:
+        assert server.url == f"http://{as_header}:{server.port}/"
+        assert _status(server.url) == 200
+        assert _status(server.url + "api/config", f"{as_header}:{server.port}") == 200
+        assert _status(server.url, "localhost") == 200
+        assert _status(server.url, f"evil.example:{server.port}") == 421
+        assert _status(server.url, f"127.0.0.3:{server.port}") == 421
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -76,8 +76,9 @@ class LabellingSettings:
     """The task instruction shown above the clips; None: the one the trainer saved in the
     store (``rlhp train --instructions``), else ``DEFAULT_INSTRUCTIONS``."""
     hosts: tuple[str, ...] = LOOPBACK_NAMES
-    """Host names the server answers to without a token (anything else: 421); with a
-    token any host name is accepted, the token being the check."""
+    """Host names the server answers to without a token (anything else: 421), besides
+    the address ``LabellingServer`` listens on, which it adds; with a token any host name
+    is accepted, the token being the check."""
     locks_per_address: int = 24
     """Locks the names used from one client address may hold together (anti-hoarding;
     each name holds at most ``MAX_LOCKS_PER_NAME``)."""

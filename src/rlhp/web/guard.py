@@ -5,7 +5,8 @@ before a byte of it is read, and a body without one (chunked) is read only up to
 limit:
 
 * query strings longer than ``MAX_QUERY`` bytes: 414; bodies over ``MAX_BODY``: 413;
-* a ``Host`` header naming anything but the names the server serves: 421. Without a
+* a ``Host`` header naming anything but the names the server serves (the loopback
+  names and the address it listens on, e.g. ``127.0.0.2``): 421. Without a
   token the server is on loopback, and this is what stops a web page the person visits
   from reaching it by DNS rebinding (its requests carry the attacker's host name);
 * with a token, every request must carry it: ``?token=`` (the page's first load; then

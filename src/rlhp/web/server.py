@@ -5,6 +5,7 @@ Binds 127.0.0.1 by default; any other address needs an access token.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import logging
 import socket
@@ -53,8 +54,20 @@ def check_binding(host: str, token: str | None, port: int = 0) -> None:
 
 
 def page_url(host: str, port: int, token: str | None) -> str:
+    """The address to open: ``http://127.0.0.2:8765/``, an IPv6 host bracketed
+    (``http://[::1]:8765/``), a wildcard address shown as 127.0.0.1."""
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    if ":" in shown:
+        shown = f"[{shown}]"
     return f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
+
+
+def served_hosts(settings: LabellingSettings, host: str) -> tuple[str, ...]:
+    """The host names the server answers to without a token: the loopback names and
+    the address it listens on (``--host 127.0.0.2``: the URL it prints must open)."""
+    bound = host.strip().strip("[]").lower()
+    names = tuple(h.lower() for h in settings.hosts)
+    return names if bound in names else (*names, bound)
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -88,6 +101,7 @@ class LabellingServer:
     ) -> None:
         """``sock``: a socket already bound by ``bind`` (else one is bound here)."""
         check_binding(host, settings.token, port)
+        settings = dataclasses.replace(settings, hosts=served_hosts(settings, host))
         self.settings = settings
         self.host = host
         self._socket = sock if sock is not None else bind(host, port)
