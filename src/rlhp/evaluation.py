@@ -61,7 +61,7 @@ def evaluate(run_dir: Path | str, episodes: int = 20) -> Evaluation:
     config = run.config()
     if not run.agent_checkpoint.exists():
         raise FileNotFoundError(f"{run.path} has no agent checkpoint yet; train it first")
-    store = LabelStore.open(run.store_location, expect={"env_id": config.env_id})
+    store = LabelStore.open(run.store_location, expect={"env_id": config.env_id}, checked=True)
     obs_space, action_space = probe_env(config)
     stack = build_stack(config, EpisodePool(1), None, env_seed=config.seed + EVAL_SEED_OFFSET)
     load_agent(stack, run.agent_checkpoint)

@@ -3,6 +3,7 @@ exit 2, before anything is created; a damaged store is refused by every command.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -14,13 +15,17 @@ from pathlib import Path
 import pytest
 
 from rlhp.cli import main
+from rlhp.config import TrainConfig
 from rlhp.labellers.base import Answer
 from rlhp.store.labels import LabelStore
 from tests.conftest import cartpole_segments
 
 
 def _one_line_error(capsys: pytest.CaptureFixture[str], *words: str) -> str:
-    err = capsys.readouterr().err.strip()
+    """The one-line error on stderr, which names ``words``; nothing on stdout."""
+    captured = capsys.readouterr()
+    assert captured.out == "", captured.out[:200]
+    err = captured.err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("rlhp: error:"), err
     for word in words:
         assert word in err, err
@@ -104,14 +109,26 @@ def test_every_command_refuses_a_damaged_store_in_one_line(
     store = damaged_run / "labels.sqlite"
     before = store.read_bytes()
     (tmp_path / "in.jsonl").write_text("")
+    # what rlhp evaluate needs to reach the store: the store is checked before the agent
+    # (here an empty file) is loaded
+    (damaged_run / "run.json").write_text(json.dumps({"format_version": 1}))
+    (damaged_run / "config.json").write_text(TrainConfig(env_id="CartPole-v1").to_json())
+    (damaged_run / "checkpoints").mkdir()
+    (damaged_run / "checkpoints" / "agent.pt").write_bytes(b"")
+    exported = tmp_path / "out.csv"
     for argv in (
         ["label", str(damaged_run), "--port", "0"],
         ["labels", "import", str(damaged_run), str(tmp_path / "in.jsonl")],
+        ["labels", "export", str(damaged_run)],
+        ["labels", "export", str(damaged_run), "--format", "csv", "--out", str(exported)],
+        ["labels", "export", str(store)],
         ["reward", "fit", str(damaged_run), "--out", str(tmp_path / "r.pt"), "--epochs", "1"],
+        ["evaluate", str(damaged_run), "--episodes", "1"],
     ):
         assert main(argv) == 2, argv
-        _one_line_error(capsys, "damaged", "backup")
+        _one_line_error(capsys, "damaged", "backup")  # and no rows (those pages are readable)
     assert store.read_bytes() == before  # nothing was written into it
+    assert not exported.exists() and not (tmp_path / "r.pt").exists()
 
 
 def test_rlhp_label_says_its_own_message_on_ctrl_c(labelling_run: Path) -> None:

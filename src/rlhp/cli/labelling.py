@@ -171,7 +171,10 @@ def _cmd_labels(args: argparse.Namespace) -> int:
     from rlhp.labels_io import export_labels, import_labels
     from rlhp.store.labels import LabelStore
 
-    store = LabelStore.open(_store_of(args.run_dir), writing=args.labels_command == "import")
+    # both check a damaged file: an import before it writes, an export before it reports
+    # the readable part as every answer
+    writing = args.labels_command == "import"
+    store = LabelStore.open(_store_of(args.run_dir), writing=writing, checked=True)
     try:
         if args.labels_command == "export":
             text = export_labels(store, args.out, args.format)
@@ -205,7 +208,7 @@ def _cmd_reward(args: argparse.Namespace) -> int:
     if args.labels is not None:
         is_csv = args.labels.suffix == ".csv"
         rows = parse_rows(args.labels.read_text(), "csv" if is_csv else "jsonl")
-    store = LabelStore.open(source)
+    store = LabelStore.open(source, checked=True)  # a fit reports on every saved answer
     try:
         model, l2, result = fit_offline(store, config, args.epochs, args.seed, rows)
         env_id = store.meta()["env_id"]

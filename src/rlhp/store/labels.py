@@ -219,7 +219,11 @@ class LabelStore(LabellingQueries):
 
     @classmethod
     def open(
-        cls, location: Location, expect: dict[str, str] | None = None, writing: bool = False
+        cls,
+        location: Location,
+        expect: dict[str, str] | None = None,
+        writing: bool = False,
+        checked: bool = False,
     ) -> LabelStore:
         """Open an existing store, checking that it is an rlhp store this version can read.
 
@@ -229,6 +233,9 @@ class LabelStore(LabellingQueries):
             writing: the caller will add to it: an SQLite file is checked page by page
                 first (``PRAGMA quick_check``), so a damaged file is refused before any
                 answer goes into it.
+            checked: check it page by page although nothing is added: the caller reports
+                on all of it (an export, an evaluation), which the readable part of a
+                damaged file would pass off as the whole.
         """
         where = parse_location(location)
         if where.file is not None and not where.file.is_file():
@@ -236,7 +243,7 @@ class LabelStore(LabellingQueries):
         db = Database(where)
         try:
             schema.check_meta(where, schema.read_meta(db), expect or {})
-            if writing:
+            if writing or checked:
                 db.check_integrity()
             db.add_missing_tables(schema.metadata)
         except BaseException:
