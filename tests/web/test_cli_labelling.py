@@ -39,6 +39,11 @@ def _one_line_error(capsys: pytest.CaptureFixture[str], *words: str) -> str:
         (["--port", "-1"], "--port -1"),
         (["--host", "no-such-host.invalid"], "--host no-such-host.invalid"),
         (["--host", "0.0.0.0", "--token", "short"], "at least 8"),
+        (["--lock-seconds", "0"], "> 0"),
+        (["--lock-seconds", "-5"], "> 0"),
+        (["--lock-seconds", "nan"], "--lock-seconds nan"),
+        (["--lock-seconds", "inf"], "--lock-seconds inf"),
+        (["--locks-per-address", "2"], ">= 3"),
     ],
 )
 def test_a_human_run_with_a_bad_port_or_host_creates_nothing(
@@ -67,7 +72,12 @@ def test_a_busy_port_creates_nothing_and_the_rerun_works(
 
 @pytest.mark.parametrize(
     ("options", "says"),
-    [(["--port", "99999"], "--port 99999"), (["--host", "300.1.2.3"], "--host 300.1.2.3")],
+    [
+        (["--port", "99999"], "--port 99999"),
+        (["--host", "300.1.2.3"], "--host 300.1.2.3"),
+        (["--lock-seconds", "0"], "--lock-seconds 0.0 must be"),
+        (["--locks-per-address", "0"], "--locks-per-address 0 must be >= 3"),
+    ],
 )
 def test_rlhp_label_refuses_a_bad_port_or_host_in_one_line(
     labelling_run: Path, capsys: pytest.CaptureFixture[str], options: list[str], says: str

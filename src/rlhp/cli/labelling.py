@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -96,6 +97,19 @@ def _serve_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def check_page_options(args: argparse.Namespace) -> None:
+    """Refuse a bad ``--lock-seconds`` or ``--locks-per-address``, before anything is made."""
+    from rlhp.store.labelling import MAX_LOCKS_PER_NAME
+
+    if not math.isfinite(args.lock_seconds) or args.lock_seconds <= 0:
+        raise RlhpError(f"--lock-seconds {args.lock_seconds} must be a number of seconds > 0")
+    if args.locks_per_address < MAX_LOCKS_PER_NAME:
+        raise RlhpError(
+            f"--locks-per-address {args.locks_per_address} must be >= {MAX_LOCKS_PER_NAME} "
+            f"(one person holds up to {MAX_LOCKS_PER_NAME} pairs)"
+        )
+
+
 def _settings(args: argparse.Namespace, run_dir: Path, train: bool = False) -> LabellingSettings:
     """The page's settings; ``train``: the trainer's page (its instruction is the default
     one unless given, and is saved in the store for ``rlhp label``)."""
@@ -105,10 +119,7 @@ def _settings(args: argparse.Namespace, run_dir: Path, train: bool = False) -> L
     if train and not args.instructions:
         args = argparse.Namespace(**{**vars(args), "instructions": DEFAULT_INSTRUCTIONS})
 
-    if args.lock_seconds <= 0:
-        raise RlhpError("--lock-seconds must be > 0")
-    if args.locks_per_address < 3:
-        raise RlhpError("--locks-per-address must be >= 3 (one person holds up to 3 pairs)")
+    check_page_options(args)
     return LabellingSettings(
         run_dir,
         store=store_location(run_dir),
@@ -125,8 +136,9 @@ def human_factory(args: argparse.Namespace) -> LabellerFactory:
     from rlhp.web.app import INSTRUCTIONS_KEY
     from rlhp.web.server import LabellingServer, bind, check_binding
 
-    # before the run directory is made: a bad port, host or token, or a busy port, is
-    # one line and exit 2 with nothing left behind
+    # before the run directory is made: a bad port, host, token or lock option, or a
+    # busy port, is one line and exit 2 with nothing left behind
+    check_page_options(args)
     check_binding(args.host, args.token, args.port)
     sock = bind(args.host, args.port)
 
