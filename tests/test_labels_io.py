@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sqlite3
 from pathlib import Path
@@ -147,3 +149,70 @@ def test_an_export_without_the_given_column_still_imports(
         "2,3,4,0,left,ada,100.0,sideways\n"
     )
     assert main(["labels", "import", str(labelling_run), str(bad)]) == 2
+
+
+GOOD_ROW = {
+    "pair_id": 1,
+    "left_id": 1,
+    "right_id": 2,
+    "env_step": 0,
+    "choice": "left",
+    "labeller": "ada",
+    "answered_at": 1.0,
+}
+
+
+def _file(tmp_path: Path, fmt: str, rows: list[dict[str, object]]) -> Path:
+    path = tmp_path / f"in.{fmt}"
+    if fmt == "jsonl":
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    else:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(GOOD_ROW), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        path.write_text(out.getvalue())
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("ann\x1b[31m", "labeller 'ann\\x1b[31m': a labeller name is 1 to 200 printable"),
+        ("a\u200bb", "printable characters"),
+        ("", "printable characters"),
+        ("x" * 201, "1 to 200"),
+        (" ann", "does not keep; write it 'ann'"),
+        ("Ann  Lee", "write it 'Ann Lee'"),
+        ("a\nb", "write it 'a b'"),
+    ],
+)
+def test_import_refuses_a_name_the_page_would_refuse_and_imports_nothing(
+    labelling_run: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    fmt: str,
+    name: str,
+    says: str,
+) -> None:
+    path = _file(
+        tmp_path, fmt, [GOOD_ROW, dict(GOOD_ROW, pair_id=2, left_id=3, right_id=4, labeller=name)]
+    )
+    assert main(["labels", "import", str(labelling_run), str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("rlhp: error: ") and says in err, err
+    second_row = "line 2:" if fmt == "jsonl" else "line 3:"  # CSV: its header is line 1
+    assert second_row in err
+    assert _rows(labelling_run) == []
+
+
+@pytest.mark.parametrize(
+    "name", ["a%zzb", "Ann 100% sure", "rule:rlhp.behaviours.cheetah:prefer_one_leg"]
+)
+def test_names_the_page_or_the_trainer_gives_import(
+    labelling_run: Path, tmp_path: Path, name: str
+) -> None:
+    path = _file(tmp_path, "jsonl", [dict(GOOD_ROW, labeller=name)])
+    assert main(["labels", "import", str(labelling_run), str(path)]) == 0
+    assert _rows(labelling_run) == [(1, "left", name, 1.0)]

@@ -14,7 +14,8 @@ JSON Lines (one object per line) or CSV with that header. A CSV text cell that a
 spreadsheet would run as a formula (it starts with ``=``, ``+``, ``-``, ``@``, a tab or
 a carriage return) is written with a leading ``'``, and import takes that ``'`` off
 again, so names round-trip. Import is all or nothing:
-every row is checked (known pair, same segments, valid choice) before any is stored,
+every row is checked (known pair, same segments, valid choice, a labeller name the
+labelling page would accept: ``rlhp.store.names``) before any is stored,
 and a row already in the store (same pair and labeller) is skipped, so importing the
 same file twice changes nothing.
 """
@@ -32,6 +33,7 @@ from typing import Literal
 from rlhp.errors import RlhpError
 from rlhp.labellers.base import CHOICES, Answer
 from rlhp.store.labels import LabelStore
+from rlhp.store.names import MAX_LABELLER, clean_name
 
 Format = Literal["jsonl", "csv"]
 FIELDS = ("pair_id", "left_id", "right_id", "env_step", "choice", "labeller", "answered_at")
@@ -137,9 +139,21 @@ def _row(line: int, data: object) -> LabelRow:
     for name, value in (("choice", row.choice), ("given", row.given)):
         if value is not None and value not in CHOICES:
             raise RlhpError(f"line {line}: {name} {value!r} is not one of {', '.join(CHOICES)}")
-    if not row.labeller:
-        raise RlhpError(f"line {line}: empty labeller name")
+    try:  # the page's rule, so a file cannot bring in a name the page would refuse
+        name = clean_name(row.labeller, MAX_LABELLER)
+    except ValueError as exc:
+        raise RlhpError(f"line {line}: labeller {_shown(row.labeller)}: {exc}") from exc
+    if name != row.labeller:
+        raise RlhpError(
+            f"line {line}: labeller {_shown(row.labeller)} has spaces the labelling page "
+            f"does not keep; write it {name!r}"
+        )
     return row
+
+
+def _shown(name: str) -> str:
+    """A name in a one-line message: escaped (``repr``), and cut after 60 characters."""
+    return repr(name) if len(name) <= 60 else repr(name[:60]) + "…"
 
 
 def export_labels(store: LabelStore, out: Path | None, fmt: Format) -> str:

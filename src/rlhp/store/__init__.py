@@ -3,7 +3,8 @@
 - ``labels``: ``LabelStore``, what the trainer, the labellers and the web app use;
 - ``schema``: the tables and the format version;
 - ``engine``: store locations (an SQLite file or a PostgreSQL URL) and connections;
-- ``labelling``: the labelling page's queries (soft locks across servers, answers).
+- ``labelling``: the labelling page's queries (soft locks across servers, answers);
+- ``names``: the rule every labeller name follows (the page's and ``labels import``'s).
 
 Imports SQLAlchemy and NumPy only, never torch: the labelling server depends on it.
 Nothing is imported here, so a command that only parses a store location

@@ -45,6 +45,7 @@ from rlhp.labellers.base import Answer
 from rlhp.store.engine import Location
 from rlhp.store.labelling import MAX_LOCKS_PER_NAME
 from rlhp.store.labels import LabelStore
+from rlhp.store.names import MAX_NAME, clean_name
 from rlhp.web.guard import LOOPBACK_NAMES, RequestGuard
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,6 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 NAME_COOKIE = "rlhp_labeller"
 CLIP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,120}\.mp4$")
-MAX_NAME = 40
 MAX_ID = 2**62
 """Pair ids above this are refused (422) before they reach the database's 64-bit integers."""
 DEFAULT_INSTRUCTIONS = "Which clip shows the better behaviour?"
@@ -121,11 +121,11 @@ def _budget(run_dir: Path) -> int | None:
 
 
 def _clean_name(raw: str) -> str:
-    """The one validator every name passes before it reaches the store."""
-    name = " ".join(raw.split())
-    if not name or len(name) > MAX_NAME or any(not ch.isprintable() for ch in name):
-        raise ApiError(400, f"a labeller name is 1 to {MAX_NAME} printable characters")
-    return name
+    """``rlhp.store.names.clean_name`` (the rule ``rlhp labels import`` applies too), as a 400."""
+    try:
+        return clean_name(raw)
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from exc
 
 
 def _name_of_cookie(cookie: str) -> str:
