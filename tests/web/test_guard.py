@@ -8,6 +8,7 @@ import socket
 import sqlite3
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,6 +84,12 @@ def test_a_foreign_host_is_refused_without_a_token(labelling_run: Path) -> None:
 )
 def test_the_page_url_brackets_an_ipv6_host(host: str, token: str | None, url: str) -> None:
     assert page_url(host, 8765, token) == url
+
+
+@pytest.mark.parametrize("token", ["abc+def#gh", "a&b=c%20d", "plain-token"])
+def test_the_page_url_carries_any_token_back_unchanged(token: str) -> None:
+    query = urllib.parse.urlsplit(page_url("127.0.0.1", 8765, token)).query
+    assert urllib.parse.parse_qs(query) == {"token": [token]}
 
 
 def _status(url: str, host_header: str | None = None) -> int:

@@ -10,6 +10,7 @@ import ipaddress
 import logging
 import socket
 import threading
+import urllib.parse
 
 import uvicorn
 
@@ -55,11 +56,13 @@ def check_binding(host: str, token: str | None, port: int = 0) -> None:
 
 def page_url(host: str, port: int, token: str | None) -> str:
     """The address to open: ``http://127.0.0.2:8765/``, an IPv6 host bracketed
-    (``http://[::1]:8765/``), a wildcard address shown as 127.0.0.1."""
+    (``http://[::1]:8765/``), a wildcard address shown as 127.0.0.1, the token
+    percent-encoded (``+``, ``#``, ``&`` and ``%`` survive the trip)."""
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     if ":" in shown:
         shown = f"[{shown}]"
-    return f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
+    query = f"?token={urllib.parse.quote(token, safe='')}" if token else ""
+    return f"http://{shown}:{port}/{query}"
 
 
 def served_hosts(settings: LabellingSettings, host: str) -> tuple[str, ...]:
