@@ -1,8 +1,10 @@
 import numpy as np
+import pytest
 import torch
 from gymnasium import spaces
 
 from rlhp.config import RewardModelConfig
+from rlhp.errors import ConfigError
 from rlhp.queries import EnsembleSelector, UniformSelector
 from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
 from rlhp.segments import SegmentBatch
@@ -132,6 +134,30 @@ def test_numpy_snapshot_matches_the_torch_reward() -> None:
         mean, std = members.mean(dim=0), members.std(dim=0)
         by_hand = torch.maximum(mean - 0.7 * std, torch.minimum(mean, torch.zeros(())))
         assert np.allclose(m.snapshot(0.7)(obs.numpy(), act.numpy()), by_hand.numpy(), atol=1e-5)
+
+
+def test_action_squares_follow_the_actions_and_the_snapshot_matches() -> None:
+    box = spaces.Box(-1, 1, (2,))
+    spec = FeatureSpec.from_spaces(spaces.Box(-5, 5, (3,)), box, True, action_squares=True)
+    assert spec.input_dim == 3 + 2 + 2
+    x = spec.features(torch.tensor([[1.0, 2.0, 3.0]]), torch.tensor([[0.5, -4.0]]))
+    assert x.tolist() == [[1.0, 2.0, 3.0, 0.5, -4.0, 0.25, 16.0]]
+    # discrete actions ignore it (a one-hot squared is itself); without actions it is refused
+    assert not FeatureSpec.from_spaces(box, spaces.Discrete(3), True, True).action_squares
+    with pytest.raises(ValueError, match="action squares"):
+        FeatureSpec((3,), 0, False, action_squares=True)
+    with pytest.raises(ConfigError, match="use_actions"):
+        RewardModelConfig(action_squares=True)
+    torch.manual_seed(2)
+    m = RewardEnsemble(
+        spec, RewardModelConfig(use_actions=True, action_squares=True, zero_init_head=False)
+    )
+    with torch.no_grad():
+        m.input_mean.normal_()
+        m.output_std.uniform_(0.5, 2.0)
+    obs, act = torch.randn(9, 3), torch.rand(9, 2) * 2 - 1
+    expected = m.rewards(obs, act, torch.zeros(9, dtype=torch.bool))
+    assert np.allclose(m.snapshot()(obs.numpy(), act.numpy()), expected.detach().numpy(), atol=1e-5)
 
 
 def test_zero_initialised_heads_start_with_a_flat_reward() -> None:

@@ -98,6 +98,8 @@ def test_hidden_terms_come_from_the_preset_unless_configured() -> None:
     # ... and the cost is a function of the action: the reward model sees actions there only
     assert task_config("Reacher-v5").reward_model.use_actions
     assert task_config("Ant-v5").reward_model.use_actions
+    assert task_config("Ant-v5").reward_model.action_squares  # its 8 torques' energy
+    assert not task_config("Reacher-v5").reward_model.action_squares
     assert hidden_terms(TrainConfig("Ant-v5")) == ()  # full torque costs 4 per step
     assert not task_config("Hopper-v5").reward_model.use_actions
     assert hidden_terms(TrainConfig("CartPole-v1")) == ()

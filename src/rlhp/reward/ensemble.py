@@ -32,20 +32,33 @@ class FeatureSpec:
         obs_shape: shape of one observation.
         action_dim: width of the action features (one-hot size for discrete), 0 if unused.
         discrete_actions: True if actions are integers to one-hot encode.
+        action_squares: continuous actions only: each action's square follows the actions
+            (``[o, a, a²]``), so a control cost quadratic in the action, as MuJoCo's are,
+            is a linear function of the input.
     """
 
     obs_shape: tuple[int, ...]
     action_dim: int
     discrete_actions: bool
+    action_squares: bool = False
+
+    def __post_init__(self) -> None:
+        if self.action_squares and (self.discrete_actions or self.action_dim == 0):
+            raise ValueError("action squares need continuous actions fed to the model")
 
     @property
     def input_dim(self) -> int:
-        return int(np.prod(self.obs_shape)) + self.action_dim
+        return int(np.prod(self.obs_shape)) + self.action_dim * (2 if self.action_squares else 1)
 
     @classmethod
     def from_spaces(
-        cls, obs_space: spaces.Space, action_space: spaces.Space, use_actions: bool
+        cls,
+        obs_space: spaces.Space,
+        action_space: spaces.Space,
+        use_actions: bool,
+        action_squares: bool = False,
     ) -> FeatureSpec:
+        """``action_squares`` applies to continuous (Box) actions; discrete ones ignore it."""
         if not isinstance(obs_space, spaces.Box):
             raise TypeError(f"reward model needs a Box observation space, got {obs_space}")
         obs_shape = tuple(int(d) for d in obs_space.shape)
@@ -54,7 +67,7 @@ class FeatureSpec:
         if isinstance(action_space, spaces.Discrete):
             return cls(obs_shape, int(action_space.n), True)
         if isinstance(action_space, spaces.Box):
-            return cls(obs_shape, int(np.prod(action_space.shape)), False)
+            return cls(obs_shape, int(np.prod(action_space.shape)), False, action_squares)
         raise TypeError(f"reward model cannot encode actions of space {action_space}")
 
     def features(self, obs: Tensor, actions: Tensor) -> Tensor:
@@ -67,7 +80,8 @@ class FeatureSpec:
             act = nn.functional.one_hot(actions.reshape(*lead).long(), self.action_dim).float()
         else:
             act = actions.reshape(*lead, -1).float()
-        return torch.cat([flat, act], dim=-1)
+        parts = [flat, act, act * act] if self.action_squares else [flat, act]
+        return torch.cat(parts, dim=-1)
 
 
 class EnsembleLinear(nn.Module):
@@ -333,7 +347,9 @@ class FrozenReward:
                 act = np.eye(self.spec.action_dim)[actions.reshape(n).astype(np.int64)]
             else:
                 act = actions.reshape(n, -1)
-            x = np.concatenate([x, act], axis=1)
+            x = np.concatenate(
+                [x, act, act * act] if self.spec.action_squares else [x, act], axis=1
+            )
         k = self.head_weight.shape[0]
         h = x @ self.first_weight + self.first_bias  # (n, K·hidden)
         h = np.maximum(h, 0.01 * h).reshape(n, k, -1).transpose(1, 0, 2)  # leaky ReLU, (K, n, h)
@@ -351,7 +367,9 @@ def make_reward_model(
     (``rlhp.reward.cnn``), the MLP above for everything else."""
     from rlhp.reward.cnn import CnnRewardEnsemble, is_image_space
 
-    spec = FeatureSpec.from_spaces(obs_space, action_space, config.use_actions)
+    spec = FeatureSpec.from_spaces(
+        obs_space, action_space, config.use_actions, config.action_squares
+    )
     if is_image_space(obs_space):
         return CnnRewardEnsemble(FeatureSpec(spec.obs_shape, 0, False), config)
     return RewardEnsemble(spec, config)

@@ -59,8 +59,12 @@ MUJOCO_TASKS: dict[str, TaskPreset] = {
     # per episode against -0.3), worse than random on the true return. So the oracle sees
     # it, and the reward model sees the actions it is a function of (docs/mujoco.md).
     "Reacher-v5": TaskPreset(dt=0.02, max_episode_steps=50, reward_uses_actions=True),
-    # Ant's contact cost is small (5e-4) and visible as legs pressing the floor.
-    "Ant-v5": TaskPreset(dt=0.05, max_episode_steps=1000, reward_uses_actions=True),
+    # Ant's contact cost is small (5e-4) and visible as legs pressing the floor. With 105
+    # observations and 8 actions, 700 labels did not teach the MLP the square of each
+    # action: fed the squares, held-out accuracy on Ant's labels rose from 0.76 to 0.85.
+    "Ant-v5": TaskPreset(
+        dt=0.05, max_episode_steps=1000, reward_uses_actions=True, reward_action_squares=True
+    ),
     # The pendulums have no control cost: the oracle sees the env's reward.
     "InvertedPendulum-v5": TaskPreset(dt=0.04, max_episode_steps=1000),
     "InvertedDoublePendulum-v5": TaskPreset(dt=0.05, max_episode_steps=1000),

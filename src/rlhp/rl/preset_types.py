@@ -36,6 +36,10 @@ class TaskPreset:
     """Feed actions to the reward model (``reward_model.use_actions``): for tasks whose
     oracle sees a term that depends on the action itself, such as a visible control cost;
     observations alone cannot tell what torque was applied."""
+    reward_action_squares: bool = False
+    """Feed the actions' squares too (``reward_model.action_squares``): where a visible
+    control cost is quadratic in the action and observations are many, so the model
+    need not build the square from its hidden units."""
     reward_hidden_sizes: tuple[int, ...] = (64, 64)
     """Hidden layers of each reward-model member (paper appendix A: 2 × 64 for MuJoCo)."""
     segment_steps: int | None = None

@@ -245,5 +245,6 @@ def task_config(env_id: str) -> TrainConfig:
             config.reward_model,
             hidden_sizes=task.reward_hidden_sizes,
             use_actions=task.reward_uses_actions,
+            action_squares=task.reward_action_squares,
         ),
     )
