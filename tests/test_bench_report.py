@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from rlhp.bench.grid import Cell, Grid
+from rlhp.bench.grid import Axis, Cell, Grid
 from rlhp.bench.report import markdown_table, normalised_score, summarise, with_scores
 from rlhp.bench.runner import late_training_return
 
@@ -88,6 +88,22 @@ def test_bench_cli_rejects_a_bad_grid(tmp_path: Path, capsys: pytest.CaptureFixt
     argv = ["bench", "--tasks", "CartPole-v1", "--labels", "0", "--out", str(tmp_path)]
     assert main(argv) == 2
     assert "label budgets must be >= 1" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_varied_value_is_checked_against_each_tasks_preset(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rlhp.cli import main
+
+    pytest.importorskip("mujoco", reason="the MuJoCo presets need the rlhp[mujoco] extra")
+    argv = ["bench", "--labels", "10", "--out", str(tmp_path), "--timesteps", "64"]
+    squares = ["--vary", "reward_model.action_squares=true"]
+    # Ant's preset feeds actions to the reward model, so their squares may be varied there
+    Axis.parse("reward_model.action_squares=true").check("Ant-v5")
+    # ... but not where the preset feeds no actions: refused before any cell runs
+    assert main([*argv, "--tasks", "Ant-v5", "Hopper-v5", *squares]) == 2
+    assert "needs reward_model.use_actions=true" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
 
 

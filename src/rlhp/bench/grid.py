@@ -91,7 +91,7 @@ class Axis:
             ValueError: one line naming the axis, the value and what it accepts.
         """
         from rlhp.ablations import ABLATIONS, METHODS
-        from rlhp.config import ORACLE_PRESETS, Selector, TrainConfig
+        from rlhp.config import ORACLE_PRESETS, Selector
         from rlhp.errors import ConfigError
 
         choices = {
@@ -111,8 +111,10 @@ class Axis:
                 if not value.isdigit() or int(value) < 1:
                     raise ValueError(f"--vary segment_length: {value!r} is not an integer >= 1")
             else:
+                from rlhp.rl.presets import task_config  # as rlhp train: the preset first
+
                 try:
-                    TrainConfig(env_id).with_overrides([f"{self.name}={value}"])
+                    task_config(env_id).with_overrides([f"{self.name}={value}"])
                 except ConfigError as exc:
                     raise ValueError(f"--vary {self.name}={value}: {exc}") from exc
 

@@ -62,7 +62,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     try:
         axes = tuple(Axis.parse(text) for text in args.vary)
         for axis in axes:
-            axis.check(args.tasks[0])
+            for task in args.tasks:  # each with its preset: a value may fit one task only
+                axis.check(task)
         grid = Grid(
             tasks=tuple(args.tasks),
             labels=tuple(args.labels),
