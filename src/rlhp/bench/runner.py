@@ -52,7 +52,9 @@ def record_file_of(cell: Cell, out: Path) -> Path:
 
 def finished_record(cell: Cell, out: Path) -> dict[str, Any] | None:
     """The cell's record if its run finished and was measured, else None: from its run
-    directory, else from ``out/records`` (the run directory may be gone)."""
+    directory, else from ``out/records`` (the run directory may be gone). A run
+    directory's record older than ``out/records`` (or than its late return and curve)
+    gets them here, from its metrics, and is copied into ``out/records``."""
     run_dir = run_dir_of(cell, out)
     record = _run_dir_record(run_dir)
     if record is None:

@@ -2,6 +2,7 @@
 
 - ``labels``: ``LabelStore``, what the trainer, the labellers and the web app use;
 - ``schema``: the tables and the format version;
+- ``blobs``: how a segment's arrays are kept as bytes (``.npz``, no pickles);
 - ``engine``: store locations (an SQLite file or a PostgreSQL URL) and connections;
 - ``labelling``: the labelling page's queries (soft locks across servers, answers);
 - ``names``: the rule every labeller name follows (the page's and ``labels import``'s).

@@ -16,9 +16,7 @@ store of a newer version are refused with an error that says so.
 
 from __future__ import annotations
 
-import io
 import time
-import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from statistics import fmean
@@ -30,6 +28,7 @@ from sqlalchemy.exc import DBAPIError
 from rlhp.errors import StoreError
 from rlhp.labellers.base import TARGETS, Answer, Choice
 from rlhp.store import schema
+from rlhp.store.blobs import from_blob, to_blob
 from rlhp.store.engine import Database, Location, StoreLocation, database_error, parse_location
 from rlhp.store.labelling import LabellingQueries, answer_row, effective_choice
 
@@ -80,26 +79,6 @@ class LabelledPair:
     right_id: int
     target: float
     env_step: int
-
-
-def _to_blob(**arrays: np.ndarray) -> bytes:
-    import numpy as np
-
-    buffer = io.BytesIO()
-    np.savez(buffer, allow_pickle=False, **arrays)
-    return buffer.getvalue()
-
-
-def _from_blob(blob: bytes) -> dict[str, np.ndarray]:
-    import numpy as np
-
-    try:
-        with np.load(io.BytesIO(blob), allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except (ValueError, OSError, zipfile.BadZipFile) as exc:  # SQLite does not checksum blobs
-        raise StoreError(
-            f"the label store holds a damaged segment ({exc}); restore it from a backup"
-        ) from exc
 
 
 # Statements are built once; each call only executes them.
@@ -278,7 +257,7 @@ class LabelStore(LabellingQueries):
                     "episode": s.episode,
                     "start": s.start,
                     "length": s.length,
-                    "data": _to_blob(**arrays),
+                    "data": to_blob(**arrays),
                 }
             )
         with self._db.write() as conn:
@@ -287,7 +266,7 @@ class LabelStore(LabellingQueries):
                 conn.execute(
                     _truth.insert(),
                     [
-                        {"segment_id": sid, "rewards": _to_blob(rewards=true_rewards[i])}
+                        {"segment_id": sid, "rewards": to_blob(rewards=true_rewards[i])}
                         for i, sid in enumerate(ids)
                     ],
                 )
@@ -300,7 +279,7 @@ class LabelStore(LabellingQueries):
             row = conn.execute(_SEGMENT, {"segment": segment_id}).first()
         if row is None:
             raise KeyError(f"no segment {segment_id}")
-        arrays = _from_blob(row[0])
+        arrays = from_blob(row[0])
         states = arrays.get("states")  # recorded for human feedback only
         actions, absorbing = arrays["actions"], arrays["absorbing"]
         if "frames" in arrays:  # stacked pixel observations, each frame stored once
@@ -322,7 +301,7 @@ class LabelStore(LabellingQueries):
             blob = conn.scalar(_TRUTH, {"segment": segment_id})
         if blob is None:
             raise KeyError(f"no true rewards stored for segment {segment_id}")
-        return _from_blob(blob)["rewards"]
+        return from_blob(blob)["rewards"]
 
     def set_clip(self, segment_id: int, relative_path: str) -> None:
         with self._db.write() as conn:
