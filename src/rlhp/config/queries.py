@@ -71,6 +71,13 @@ class ScheduleConfig:
     """c of the decaying rate in env steps; None means a twentieth of the step budget."""
     updates: int = 50
     """Reward-model updates (query rounds) spread over the run after pre-training."""
+    wait_for_people: bool = False
+    """With people (``--feedback human``, a rule on the page): every reward update waits
+    until the labels due by then are answered, as pre-training always does. The agent
+    pauses for its labeller: a run's label count no longer depends on how fast the page
+    is answered (rule-driven page runs, tests), and a person who answers slowly still
+    gets every pair asked into the reward model. False: RL goes on with whatever labels
+    exist (the paper's asynchronous design)."""
 
     def __post_init__(self) -> None:
         check(self.labels >= 1, "the label budget must be >= 1 (use --labels N with N >= 1)")

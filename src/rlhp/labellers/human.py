@@ -4,8 +4,9 @@
 returns; the pair is already in the store, and the labelling web app offers it once
 both clips exist. People's answers are written into the store by the web app — maybe by
 another process — so ``collect`` returns nothing: the loop reads every answer from the
-store when it refits the reward model. Only pre-training waits for people
-(``wait_for_answers``); afterwards training goes on with whatever labels exist.
+store when it refits the reward model. Pre-training waits for people
+(``wait_for_answers``); afterwards training goes on with whatever labels exist, unless
+``schedule.wait_for_people`` makes every update wait too.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ class HumanLabeller(Labeller):
             now = time.monotonic()
             if now - last_log >= WAIT_LOG_SECONDS:
                 log.warning(
-                    "pre-training waits for people: %d of %d labels answered "
+                    "training waits for people: %d of %d labels answered "
                     "(%d clips still rendering); answer at %s",
                     counts.answered, wanted, self.clips.pending(), self.where,
                 )  # fmt: skip

@@ -258,6 +258,7 @@ class PreferenceLoop:
             env_step,
             epochs=self.config.reward_model.epochs_per_update,
             max_steps=self.config.reward_model.max_steps_per_update,
+            wait_for=self.schedule.due(env_step) if self.config.schedule.wait_for_people else 0,
         )
         self._checkpoint()
 
@@ -286,14 +287,15 @@ class PreferenceLoop:
 
         Args:
             wait: join the fit started here before returning (pre-training).
-            wait_for: block until this many labels are answered (people; pre-training).
+            wait_for: block until this many labels are answered (people: pre-training,
+                and every update with ``schedule.wait_for_people``).
         """
         assert self.updater is not None
         installed = self._install(env_step)
         self.updater.ask_due(self.schedule, env_step, self.next_update)
-        # -- wait hook (issue #3): only pre-training waits, and only for people --
+        # -- wait hook (issue #3): pre-training (and wait_for_people) waits for people --
         if wait_for > 0 and self.labeller.asynchronous:
-            log.info("pre-training waits until %d labels are answered", wait_for)
+            log.info("waiting until %d labels are answered", wait_for)
             self.labeller.wait_for_answers(wait_for)
         # -- end wait hook --
         new_answers = self.updater.collect()
