@@ -160,6 +160,28 @@ def test_action_squares_follow_the_actions_and_the_snapshot_matches() -> None:
     assert np.allclose(m.snapshot()(obs.numpy(), act.numpy()), expected.detach().numpy(), atol=1e-5)
 
 
+def test_observation_dims_reads_the_leading_entries_only_and_the_snapshot_matches() -> None:
+    box = spaces.Box(-1, 1, (2,))
+    spec = FeatureSpec.from_spaces(spaces.Box(-5, 5, (5,)), box, True, True, observation_dims=2)
+    assert spec.input_dim == 2 + 2 + 2
+    x = spec.features(torch.tensor([[1.0, 2.0, 3.0, 4.0, 5.0]]), torch.tensor([[0.5, -4.0]]))
+    assert x.tolist() == [[1.0, 2.0, 0.5, -4.0, 0.25, 16.0]]
+    with pytest.raises(ValueError, match="observations have 5 entries"):
+        FeatureSpec((5,), 0, False, observation_dims=6)
+    with pytest.raises(ConfigError, match="observation_dims must be >= 1"):
+        RewardModelConfig(observation_dims=0)
+    torch.manual_seed(3)
+    config = RewardModelConfig(use_actions=True, observation_dims=2, zero_init_head=False)
+    m = RewardEnsemble(spec, config)
+    obs, act = torch.randn(9, 5), torch.rand(9, 2) * 2 - 1
+    expected = m.rewards(obs, act, torch.zeros(9, dtype=torch.bool))
+    assert np.allclose(m.snapshot()(obs.numpy(), act.numpy()), expected.detach().numpy(), atol=1e-5)
+    # what the model does not read cannot change its reward
+    changed = obs.clone()
+    changed[:, 2:] = 100.0
+    assert torch.equal(m.rewards(changed, act, torch.zeros(9, dtype=torch.bool)), expected)
+
+
 def test_zero_initialised_heads_start_with_a_flat_reward() -> None:
     spec = FeatureSpec.from_spaces(spaces.Box(-1, 1, (4,)), spaces.Discrete(3), False)
     flat = RewardEnsemble(spec, RewardModelConfig())

@@ -106,6 +106,8 @@ def test_hidden_terms_come_from_the_preset_unless_configured() -> None:
     assert hidden_terms(TrainConfig("Hopper-v5").with_overrides(["oracle.hidden_terms=[]"])) == ()
     with pytest.raises(ConfigError, match="reward_nope"):
         probe_env(TrainConfig("Hopper-v5").with_overrides(['oracle.hidden_terms=["reward_nope"]']))
+    with pytest.raises(ConfigError, match=r"observation_dims=12 does not fit.*1 to 11 here"):
+        probe_env(TrainConfig("Hopper-v5").with_overrides(["reward_model.observation_dims=12"]))
 
 
 def test_train_applies_the_preset_and_flags_override_it() -> None:

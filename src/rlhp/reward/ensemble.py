@@ -35,20 +35,34 @@ class FeatureSpec:
         action_squares: continuous actions only: each action's square follows the actions
             (``[o, a, a²]``), so a control cost quadratic in the action, as MuJoCo's are,
             is a linear function of the input.
+        observation_dims: read only the first this many entries of each flattened
+            observation (None: all of them).
     """
 
     obs_shape: tuple[int, ...]
     action_dim: int
     discrete_actions: bool
     action_squares: bool = False
+    observation_dims: int | None = None
 
     def __post_init__(self) -> None:
         if self.action_squares and (self.discrete_actions or self.action_dim == 0):
             raise ValueError("action squares need continuous actions fed to the model")
+        flat = int(np.prod(self.obs_shape))
+        if self.observation_dims is not None and not 1 <= self.observation_dims <= flat:
+            raise ValueError(
+                f"reward_model.observation_dims={self.observation_dims} but observations "
+                f"have {flat} entries: use a number from 1 to {flat}, or none for all"
+            )
+
+    @property
+    def obs_dim(self) -> int:
+        """Observation entries the model reads."""
+        return self.observation_dims or int(np.prod(self.obs_shape))
 
     @property
     def input_dim(self) -> int:
-        return int(np.prod(self.obs_shape)) + self.action_dim * (2 if self.action_squares else 1)
+        return self.obs_dim + self.action_dim * (2 if self.action_squares else 1)
 
     @classmethod
     def from_spaces(
@@ -57,23 +71,25 @@ class FeatureSpec:
         action_space: spaces.Space,
         use_actions: bool,
         action_squares: bool = False,
+        observation_dims: int | None = None,
     ) -> FeatureSpec:
         """``action_squares`` applies to continuous (Box) actions; discrete ones ignore it."""
         if not isinstance(obs_space, spaces.Box):
             raise TypeError(f"reward model needs a Box observation space, got {obs_space}")
         obs_shape = tuple(int(d) for d in obs_space.shape)
         if not use_actions:
-            return cls(obs_shape, 0, False)
+            return cls(obs_shape, 0, False, observation_dims=observation_dims)
         if isinstance(action_space, spaces.Discrete):
-            return cls(obs_shape, int(action_space.n), True)
+            return cls(obs_shape, int(action_space.n), True, observation_dims=observation_dims)
         if isinstance(action_space, spaces.Box):
-            return cls(obs_shape, int(np.prod(action_space.shape)), False, action_squares)
+            width = int(np.prod(action_space.shape))
+            return cls(obs_shape, width, False, action_squares, observation_dims)
         raise TypeError(f"reward model cannot encode actions of space {action_space}")
 
     def features(self, obs: Tensor, actions: Tensor) -> Tensor:
         """``(..., *obs_shape)``, ``(..., *act_shape)`` → ``(..., input_dim)`` float32."""
         lead = obs.shape[: obs.dim() - len(self.obs_shape)]
-        flat = obs.reshape(*lead, -1).float()
+        flat = obs.reshape(*lead, -1)[..., : self.obs_dim].float()
         if self.action_dim == 0:
             return flat
         if self.discrete_actions:
@@ -341,7 +357,7 @@ class FrozenReward:
     def advantages(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
         """``(K, n)`` each member's normalised reward minus its absorbing-state reward."""
         n = obs.shape[0]
-        x = obs.reshape(n, -1)
+        x = obs.reshape(n, -1)[:, : self.spec.obs_dim]
         if self.spec.action_dim:
             if self.spec.discrete_actions:
                 act = np.eye(self.spec.action_dim)[actions.reshape(n).astype(np.int64)]
@@ -368,7 +384,7 @@ def make_reward_model(
     from rlhp.reward.cnn import CnnRewardEnsemble, is_image_space
 
     spec = FeatureSpec.from_spaces(
-        obs_space, action_space, config.use_actions, config.action_squares
+        obs_space, action_space, config.use_actions, config.action_squares, config.observation_dims
     )
     if is_image_space(obs_space):
         return CnnRewardEnsemble(FeatureSpec(spec.obs_shape, 0, False), config)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 import torch
 from gymnasium import spaces
 from stable_baselines3 import A2C, PPO, SAC
@@ -106,6 +107,13 @@ def probe_env(config: TrainConfig) -> tuple[spaces.Space, spaces.Space]:
     if not isinstance(obs_space, spaces.Box):
         raise ConfigError(
             f"{config.env_id} has observation space {obs_space}; rlhp needs a Box observation space"
+        )
+    dims, flat = config.reward_model.observation_dims, int(np.prod(obs_space.shape))
+    if dims is not None and (len(obs_space.shape) != 1 or dims > flat):
+        raise ConfigError(
+            f"reward_model.observation_dims={dims} does not fit {config.env_id}'s observations "
+            f"of shape {obs_space.shape}: it takes a vector observation's leading entries "
+            f"(1 to {flat} here); set it to none for all of them"
         )
     return obs_space, action_space
 

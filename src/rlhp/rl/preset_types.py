@@ -40,6 +40,10 @@ class TaskPreset:
     """Feed the actions' squares too (``reward_model.action_squares``): where a visible
     control cost is quadratic in the action and observations are many, so the model
     need not build the square from its hidden units."""
+    reward_observation_dims: int | None = None
+    """The leading observation entries the reward model reads
+    (``reward_model.observation_dims``); None: all. For tasks whose observations end in
+    quantities a person cannot see and the reward hardly depends on (Ant's contact forces)."""
     reward_hidden_sizes: tuple[int, ...] = (64, 64)
     """Hidden layers of each reward-model member (paper appendix A: 2 × 64 for MuJoCo)."""
     segment_steps: int | None = None

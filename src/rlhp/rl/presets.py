@@ -246,5 +246,6 @@ def task_config(env_id: str) -> TrainConfig:
             hidden_sizes=task.reward_hidden_sizes,
             use_actions=task.reward_uses_actions,
             action_squares=task.reward_action_squares,
+            observation_dims=task.reward_observation_dims,
         ),
     )
