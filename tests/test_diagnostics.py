@@ -6,7 +6,13 @@ import math
 
 import pytest
 
-from rlhp.loop.diagnostics import HackingMonitor, check_reward_hacking
+from rlhp.loop.diagnostics import (
+    HackingCheck,
+    HackingMonitor,
+    check_reward_hacking,
+    hacking_warning,
+    tie_warning,
+)
 
 
 def test_falling_correlation_with_rising_learned_return_is_flagged() -> None:
@@ -78,3 +84,20 @@ def test_monitor_rebuilds_true_returns_on_resume() -> None:
     resumed = HackingMonitor.from_rows(rows)
     assert not resumed.update(0.668, 259.3, 76.6).flagged
     assert HackingMonitor.from_rows(rows).update(0.668, 259.3).flagged  # true return unknown
+
+
+def test_the_warnings_say_what_happened_and_what_to_do() -> None:
+    check = HackingCheck(True, correlation_change=-0.31, learned_return_change=12.5)
+    oracle = hacking_warning(check, 4096, 4, people=False)
+    assert oracle.startswith("possible reward hacking at step 4096: corr(learned, true) fell")
+    assert "by 0.31 over the last 4 updates" in oracle and "rose by 12.50" in oracle
+    assert "raise reward_model.pessimism" in oracle
+    assert "the env's own reward" in hacking_warning(check, 1, 4, people=True)
+    # a round is worth a warning only with 5+ answers, half of them ties
+    assert tie_warning(4, 4) is None and tie_warning(4, 9) is None
+    assert tie_warning(5, 10) == (
+        "5 of 10 new answers are ties: these labels carry no preference. The next round "
+        "pairs segments that end an episode with ones that do not. If this persists, "
+        "lengthen segments or check that the task's reward varies."
+    )
+    assert "banks labels until segments differ" in (tie_warning(6, 6) or "")

@@ -1,5 +1,6 @@
 """Reward-hacking diagnostic: the learned reward stops tracking the true one while the
-agent keeps collecting more of it.
+agent keeps collecting more of it. And the words of the loop's two warnings (reward
+hacking, rounds of ties): the loop logs them, this module says them.
 
 The signature of an agent exploiting r̂ (paper §3.3, "the agent learned to exploit the
 reward model"): over the last few reward updates the correlation between learned and
@@ -133,6 +134,41 @@ class HackingMonitor:
             self.min_drop,
             self.true_returns,
         )
+
+
+def hacking_warning(check: HackingCheck, env_step: int, window: int, people: bool) -> str:
+    """The warning for a flagged ``check``; ``people``: the labels come from people, who
+    may be teaching what the env's reward does not measure."""
+    truth, advice = (
+        (
+            "the env's own reward",
+            "expected if your labellers are teaching something the env's reward "
+            "does not measure; otherwise check the clips",
+        )
+        if people
+        else ("true", "check the clips, add labels or raise reward_model.pessimism")
+    )
+    return (
+        f"possible reward hacking at step {env_step}: corr(learned, {truth}) fell by "
+        f"{-check.correlation_change:.2f} over the last {window} updates while the learned "
+        f"return rose by {check.learned_return_change:.2f}; {advice}"
+    )
+
+
+TIE_WARNING_FRACTION = 0.5
+"""Warn when at least this share of a round's answers are 'equal'."""
+
+
+def tie_warning(ties: int, answers: int) -> str | None:
+    """The warning for a round with ``ties`` of ``answers`` 'equal', or None if few tied."""
+    if answers < 5 or ties / answers < TIE_WARNING_FRACTION:
+        return None
+    banks = " and banks labels until segments differ" if ties == answers else ""
+    return (
+        f"{ties} of {answers} new answers are ties: these labels carry no preference. The "
+        f"next round pairs segments that end an episode with ones that do not{banks}. If "
+        "this persists, lengthen segments or check that the task's reward varies."
+    )
 
 
 def _number(value: Any) -> float:

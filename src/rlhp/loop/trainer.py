@@ -33,7 +33,7 @@ from rlhp.config import TrainConfig
 from rlhp.devices import resolve_device
 from rlhp.labellers.base import Labeller, check_labeller
 from rlhp.labellers.factory import LabellerFactory, make_labeller
-from rlhp.loop.diagnostics import HackingMonitor
+from rlhp.loop.diagnostics import HackingMonitor, hacking_warning, tie_warning
 from rlhp.loop.metrics import MetricsSink, read_metrics
 from rlhp.loop.run_dir import RunDir
 from rlhp.loop.schedule import LabelSchedule
@@ -54,9 +54,6 @@ from rlhp.segments import EpisodePool
 from rlhp.store.labels import LabelStore
 
 log = logging.getLogger(__name__)
-
-TIE_WARNING_FRACTION = 0.5
-"""Warn when at least this share of a round's answers are 'equal'."""
 
 
 @dataclass(frozen=True)
@@ -299,16 +296,9 @@ class PreferenceLoop:
             self.labeller.wait_for_answers(wait_for)
         # -- end wait hook --
         new_answers = self.updater.collect()
-        round_ties = sum(a.choice == "equal" for a in new_answers)
-        if len(new_answers) >= 5 and round_ties / len(new_answers) >= TIE_WARNING_FRACTION:
-            log.warning(
-                "%d of %d new answers are ties: these labels carry no preference. The next "
-                "round pairs segments that end an episode with ones that do not%s. If this "
-                "persists, lengthen segments or check that the task's reward varies.",
-                round_ties,
-                len(new_answers),
-                " and banks labels until segments differ" if round_ties == len(new_answers) else "",
-            )
+        ties = tie_warning(sum(a.choice == "equal" for a in new_answers), len(new_answers))
+        if ties is not None:
+            log.warning(ties)
         self.updater.fit_new_answers(env_step, epochs, max_steps)
         if wait:
             installed = self._install(env_step) or installed
@@ -321,27 +311,9 @@ class PreferenceLoop:
         installed = self.updater.install_finished(env_step)
         if installed is None:
             return False
-        hacking = installed.hacking
-        if hacking.flagged:
-            truth, advice = (
-                (
-                    "the env's own reward",
-                    "expected if your labellers are teaching something the env's reward "
-                    "does not measure; otherwise check the clips",
-                )
-                if self.config.feedback == "human"
-                else ("true", "check the clips, add labels or raise reward_model.pessimism")
-            )
-            log.warning(
-                "possible reward hacking at step %d: corr(learned, %s) fell by %.2f over the "
-                "last %d updates while the learned return rose by %.2f; %s",
-                env_step,
-                truth,
-                -hacking.correlation_change,
-                self.updater.hacking.window,
-                hacking.learned_return_change,
-                advice,
-            )
+        if installed.hacking.flagged:
+            window, people = self.updater.hacking.window, self.config.feedback == "human"
+            log.warning(hacking_warning(installed.hacking, env_step, window, people))
         self._log_row(env_step, installed.values)
         return True
 
