@@ -88,11 +88,11 @@ def test_monitor_rebuilds_true_returns_on_resume() -> None:
 
 def test_the_warnings_say_what_happened_and_what_to_do() -> None:
     check = HackingCheck(True, correlation_change=-0.31, learned_return_change=12.5)
-    oracle = hacking_warning(check, 4096, 4, people=False)
+    oracle = hacking_warning(check, 4096, 4, taught=False)
     assert oracle.startswith("possible reward hacking at step 4096: corr(learned, true) fell")
     assert "by 0.31 over the last 4 updates" in oracle and "rose by 12.50" in oracle
     assert "raise reward_model.pessimism" in oracle
-    assert "the env's own reward" in hacking_warning(check, 1, 4, people=True)
+    assert "the env's own reward" in hacking_warning(check, 1, 4, taught=True)
     # a round is worth a warning only with 5+ answers, half of them ties
     assert tie_warning(4, 4) is None and tie_warning(4, 9) is None
     assert tie_warning(5, 10) == (

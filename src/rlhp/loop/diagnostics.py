@@ -136,16 +136,16 @@ class HackingMonitor:
         )
 
 
-def hacking_warning(check: HackingCheck, env_step: int, window: int, people: bool) -> str:
-    """The warning for a flagged ``check``; ``people``: the labels come from people, who
-    may be teaching what the env's reward does not measure."""
+def hacking_warning(check: HackingCheck, env_step: int, window: int, taught: bool) -> str:
+    """The warning for a flagged ``check``; ``taught``: the labels come from people or a
+    comparison rule, who may be teaching what the env's reward does not measure."""
     truth, advice = (
         (
             "the env's own reward",
             "expected if your labellers are teaching something the env's reward "
             "does not measure; otherwise check the clips",
         )
-        if people
+        if taught
         else ("true", "check the clips, add labels or raise reward_model.pessimism")
     )
     return (

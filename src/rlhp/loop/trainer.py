@@ -312,8 +312,10 @@ class PreferenceLoop:
         if installed is None:
             return False
         if installed.hacking.flagged:
-            window, people = self.updater.hacking.window, self.config.feedback == "human"
-            log.warning(hacking_warning(installed.hacking, env_step, window, people))
+            # people, or a rule, may be teaching what the env's reward does not measure
+            taught = self.config.feedback == "human" or self.config.rule is not None
+            window = self.updater.hacking.window
+            log.warning(hacking_warning(installed.hacking, env_step, window, taught))
         self._log_row(env_step, installed.values)
         return True
 
