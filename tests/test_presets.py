@@ -100,6 +100,8 @@ def test_hidden_terms_come_from_the_preset_unless_configured() -> None:
     assert task_config("Ant-v5").reward_model.use_actions
     assert task_config("Ant-v5").reward_model.action_squares  # its 8 torques' energy
     assert not task_config("Reacher-v5").reward_model.action_squares
+    assert task_config("Ant-v5").reward_model.observation_dims == 27  # not its contact forces
+    assert task_config("Hopper-v5").reward_model.observation_dims is None
     assert hidden_terms(TrainConfig("Ant-v5")) == ()  # full torque costs 4 per step
     assert not task_config("Hopper-v5").reward_model.use_actions
     assert hidden_terms(TrainConfig("CartPole-v1")) == ()
@@ -213,3 +215,14 @@ def test_trpo_without_sb3_contrib_is_a_usage_error(monkeypatch: pytest.MonkeyPat
     monkeypatch.setitem(sys.modules, "sb3_contrib", None)  # import fails as if not installed
     with pytest.raises(ConfigError, match=r"rlhp\[contrib\]"):
         probe_env(TrainConfig("CartPole-v1").with_overrides(["agent.algo=trpo"]))
+
+
+def test_ants_reward_model_reads_its_positions_and_velocities_not_its_contact_forces() -> None:
+    env = gym.make("Ant-v5")
+    obs, _ = env.reset(seed=0)
+    obs, *_ = env.step(env.action_space.sample())
+    data = env.unwrapped.data  # type: ignore[attr-defined]
+    dims = task_config("Ant-v5").reward_model.observation_dims
+    assert obs.shape == (105,) and dims == 13 + 14
+    assert np.allclose(obs[:13], data.qpos[2:]) and np.allclose(obs[13:dims], data.qvel)
+    env.close()

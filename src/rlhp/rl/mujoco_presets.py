@@ -62,8 +62,14 @@ MUJOCO_TASKS: dict[str, TaskPreset] = {
     # Ant's contact cost is small (5e-4) and visible as legs pressing the floor. With 105
     # observations and 8 actions, 700 labels did not teach the MLP the square of each
     # action: fed the squares, held-out accuracy on Ant's labels rose from 0.76 to 0.85.
+    # Its last 78 observations are contact forces, which no one watching a clip sees and
+    # the reward hardly depends on: read only the 27 positions and velocities (0.90).
     "Ant-v5": TaskPreset(
-        dt=0.05, max_episode_steps=1000, reward_uses_actions=True, reward_action_squares=True
+        dt=0.05,
+        max_episode_steps=1000,
+        reward_uses_actions=True,
+        reward_action_squares=True,
+        reward_observation_dims=27,
     ),
     # The pendulums have no control cost: the oracle sees the env's reward.
     "InvertedPendulum-v5": TaskPreset(dt=0.04, max_episode_steps=1000),
