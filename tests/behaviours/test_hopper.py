@@ -35,6 +35,16 @@ def _airborne_turn(start: float, end: float, steps: int = 40) -> np.ndarray:
     return states
 
 
+def _on_the_floor(body: HopperBody, pitch: np.ndarray) -> np.ndarray:
+    """Lying on the floor at each ``pitch`` (legs straight): the torso placed so that the
+    lowest point of torso, thigh and leg is on the floor (kinematics only: at some
+    pitches the foot is then below it)."""
+    states = np.zeros((len(pitch), 12))
+    states[:, 2] = pitch
+    states[:, 1] = -body.pose(states).body_clearance  # clearances at height 0
+    return states
+
+
 @pytest.fixture(scope="module")
 def body() -> HopperBody:
     return HopperBody()
@@ -86,6 +96,20 @@ def test_backflips_are_counted_from_states(
     assert backflips_per_episode([np.concatenate(pieces)], body) == [flips]
 
 
+def test_a_turn_made_rolling_on_the_floor_or_too_slowly_is_no_backflip(body: HopperBody) -> None:
+    # what a run taught by the second rule did: from standing, over backwards on the
+    # floor through 2π, and up on its foot again (the first two conditions alone: 1)
+    rolling = _on_the_floor(body, np.linspace(-1.0, 1.0 - TWO_PI, 300))
+    assert not body.pose(rolling).aloft.any()
+    states = np.concatenate([_standing(0), rolling, _standing(-TWO_PI)])
+    assert backflips_per_episode([states], body) == [0]
+    # a clean turn in the air, but slower than FLIP_SECONDS (1.5 s, 188 steps)
+    slow = np.concatenate([_standing(0), _airborne_turn(0, -TWO_PI, 190), _standing(-TWO_PI)])
+    assert backflips_per_episode([slow], body) == [0]
+    quick = np.concatenate([_standing(0), _airborne_turn(0, -TWO_PI, 180), _standing(-TWO_PI)])
+    assert backflips_per_episode([quick], body) == [1]
+
+
 def test_a_full_turn_that_lands_lying_down_is_no_backflip(body: HopperBody) -> None:
     lying = _standing(-TWO_PI)
     lying[:, 1] = 0.3  # torso on the floor
@@ -96,10 +120,15 @@ def test_a_full_turn_that_lands_lying_down_is_no_backflip(body: HopperBody) -> N
 def test_count_backflips_on_pitch_and_landing_flags_alone() -> None:
     pitch = np.array([0, 0, -3, -6.2, -6.3, -6.3, 0.1])
     up = np.array([1, 1, 0, 1, 1, 1, 1], bool)
-    assert count_backflips(pitch, up, hold=2) == 1
-    assert count_backflips(pitch, up, hold=4) == 0  # the landing lasted 3 steps
-    assert count_backflips(pitch[2:], up[2:], hold=2) == 0  # the first landing is the reference
-    assert count_backflips(pitch[2:], up[2:], hold=2, reference=0.0) == 1
+    air = np.ones(7, bool)
+    assert count_backflips(pitch, up, air, hold=2) == 1
+    assert count_backflips(pitch, up, air, hold=4) == 0  # the landing lasted 3 steps
+    assert count_backflips(pitch[2:], up[2:], air[2:], hold=2) == 0  # the first is the reference
+    assert count_backflips(pitch[2:], up[2:], air[2:], hold=2, reference=0.0) == 1
+    touched = np.array([1, 1, 0, 1, 1, 1, 1], bool)  # the torso hit the floor mid-turn
+    assert count_backflips(pitch, up, touched, hold=2) == 0
+    assert count_backflips(pitch, up, air, hold=2, max_flight=1) == 0  # 2 steps off its foot
+    assert count_backflips(pitch, up, air, hold=2, max_flight=2) == 1
 
 
 def _segment(states: np.ndarray) -> Segment:
@@ -132,9 +161,7 @@ def test_the_rule_prefers_landed_flips_then_backward_turns_then_standing(
         assert prefer_backflip(_segment(better), _segment(worse)) == "left"
         assert prefer_backflip(_segment(worse), _segment(better)) == "right"
     assert prefer_backflip(_segment(standing), _segment(_standing(0.2, 60))) == "equal"
-    rolling = _standing(0, 60)
-    rolling[:, 1] = 0.3
-    rolling[:, 2] = np.linspace(0, -TWO_PI, 60)  # over and over on the floor
+    rolling = _on_the_floor(body, np.linspace(-np.pi / 2, -1.5 * np.pi, 60))  # over, lying
     assert backflip_score(body.pose(rolling)) == 0.0  # not a backward turn in the air
     assert prefer_backflip(_segment(standing), _segment(rolling)) == "left"
     jumping = _standing(0, 60)
