@@ -130,7 +130,7 @@ def count_backflips(
         max_flight: most steps from one landing to the next that can hold a flip.
     """
     flips, run = 0, 0
-    clean, flight = True, 0  # since the last landed step: only the foot touched; steps
+    clean, flight = True, 0  # since the last landed step: only the foot touched; steps since
     for angle, up, air in zip(pitch, on_foot, aloft, strict=True):
         run = run + 1 if up else 0
         if run < hold:
