@@ -151,18 +151,25 @@ def test_the_rule_prefers_landed_flips_then_backward_turns_then_standing(
     lying[:, 1] = 0.3
     ranked = [landed, spinning, standing, lying]
     scores = [backflip_score(body.pose(s)) for s in ranked]
-    # 2 × 1 landed + 1 turn + 0.25 × 20/60 upright + 0.25 × (2.2 - 1.3) jump;
-    # 40/41 of half a turn + the same upright and jump terms; standing 0.25; lying 0
+    # 2 × 1 landed + the turn made off the floor (40 of its 41 steps: the step that
+    # leaves the floor is not in the air) + 0.25 × 20/60 upright + 0.25 × (2.2 - 1.3)
+    # jump; 39/41 of half a turn + the same upright and jump terms; standing 0.25; lying 0
     upright_and_jump = 0.25 / 3 + 0.25 * 0.9
-    np.testing.assert_allclose(
-        scores, [3 + upright_and_jump, 0.5 * 40 / 41 + upright_and_jump, 0.25, 0.0], atol=1e-9
-    )
+    expected = [2 + 40 / 41 + upright_and_jump, 0.5 * 39 / 41 + upright_and_jump, 0.25, 0.0]
+    np.testing.assert_allclose(scores, expected, atol=1e-9)
     for better, worse in itertools.pairwise(ranked):
         assert prefer_backflip(_segment(better), _segment(worse)) == "left"
         assert prefer_backflip(_segment(worse), _segment(better)) == "right"
     assert prefer_backflip(_segment(standing), _segment(_standing(0.2, 60))) == "equal"
     rolling = _on_the_floor(body, np.linspace(-np.pi / 2, -1.5 * np.pi, 60))  # over, lying
     assert backflip_score(body.pose(rolling)) == 0.0  # not a backward turn in the air
+    # leaning back on its foot and pivoting further back: a turn on the floor too
+    pivot = np.zeros((60, 12))
+    pivot[:, 2] = np.linspace(-0.6, -1.4, 60)
+    pivot[:, 1] = -body.pose(pivot).foot_clearance  # the foot on the floor
+    pose = body.pose(pivot)
+    assert pose.aloft.all() and not pose.airborne.any() and not pose.on_foot.any()
+    assert backflip_score(pose) == 0.0
     assert prefer_backflip(_segment(standing), _segment(rolling)) == "left"
     jumping = _standing(0, 60)
     jumping[30:35, 1] = 1.5  # a hop 0.2 m above standing tall: 0.05 more, 5 steps off its foot

@@ -81,6 +81,11 @@ class HopperPose:
         return (self.body_clearance > TOUCH) | self.on_foot
 
     @property
+    def airborne(self) -> np.ndarray:
+        """``(T,)`` bool: nothing touches the floor, not even the foot."""
+        return (self.body_clearance > TOUCH) & (self.foot_clearance > TOUCH)
+
+    @property
     def on_foot(self) -> np.ndarray:
         """``(T,)`` bool: upright on its foot."""
         lean = np.angle(np.exp(1j * self.pitch))  # pitch wrapped to (-π, π]
@@ -150,21 +155,23 @@ def count_backflips(
 def backflip_score(pose: HopperPose, valid: np.ndarray | None = None) -> float:
     """How much of a backflip one clip shows; the rule compares two of these.
 
-    ``2 × landed backflips + backward turns made in the air (nothing but the foot
-    touching the floor; clipped to [-0.5, 1.5]) + 0.25 × share of steps upright on its
-    foot + 0.25 × jump height (m above standing, at most 1)``: a landed flip beats any
-    amount of spinning, spinning backwards beats standing, standing beats lying, and a
-    jump (what a flip starts with) beats staying down. Rolling over on the floor is no
-    rotation: the first version of this rule counted it, and taught Hopper to fall
-    backwards and roll; the second counted turns made with the torso 0.7 m up and
-    landings after any 2π, and taught it to writhe on the floor and stand up 2π lower
-    (docs/benchmarks.md, issue 12). The reference for landings is the
+    ``2 × landed backflips + backward turns made in the air (nothing touching the
+    floor, not even the foot; clipped to [-0.5, 1.5]) + 0.25 × share of steps upright on
+    its foot + 0.25 × jump height (m above standing, at most 1)``: a landed flip beats
+    any amount of spinning, spinning backwards beats standing, standing beats lying, and
+    a jump (what a flip starts with) beats staying down. Turning on the floor is no
+    rotation: the first version of this rule counted rolling over, and taught Hopper to
+    fall backwards and roll; the second counted turns made with the torso 0.7 m up and
+    landings after any 2π, and taught it to writhe on the floor and stand up 2π lower;
+    a third counted turns with only the foot on the floor, and at 290k steps its policy
+    lay propped on its foot and pivoted (docs/benchmarks.md, issue 12). The reference for landings is the
     upright pitch the clip starts nearest to, or, if it starts upside down, the one
     above it: a clip that starts mid-flip counts that flip when it lands. ``valid``: ``(T,)`` bool, steps that are not
     absorbing (default: all).
     """
     keep = np.ones(pose.pitch.shape, bool) if valid is None else valid
     pitch, up, aloft = pose.pitch[keep], pose.on_foot[keep], pose.aloft[keep]
+    flying = pose.airborne[keep]
     if len(pitch) == 0:
         return -1.0
     start = float(pitch[0])
@@ -172,7 +179,7 @@ def backflip_score(pose: HopperPose, valid: np.ndarray | None = None) -> float:
     upside_down = abs(np.angle(np.exp(1j * start))) > np.pi / 2
     reference = 2 * np.pi * (np.ceil(turn) if upside_down else np.round(turn))
     landed = count_backflips(pitch, up, aloft, reference=float(reference))
-    turns = float(np.clip(np.sum(-np.diff(pitch) * aloft[:-1]) / (2 * np.pi), -0.5, 1.5))
+    turns = float(np.clip(np.sum(-np.diff(pitch) * flying[:-1]) / (2 * np.pi), -0.5, 1.5))
     jump = float(np.clip(pose.height[keep].max() - STAND_HEIGHT, 0.0, 1.0))
     return 2.0 * landed + turns + 0.25 * float(up.mean()) + 0.25 * jump
 
