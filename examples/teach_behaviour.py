@@ -64,7 +64,9 @@ BEHAVIOURS = {
 def teaching_config(
     behaviour: str, labels: int, timesteps: int, seed: int, through: Through
 ) -> TrainConfig:
-    """The task's preset, taught by the behaviour's rule (on the page: ``feedback=human``)."""
+    """The task's preset, taught by the behaviour's rule (on the page: ``feedback=human``,
+    and every reward update waits for the page's answers, so a loaded machine's slow
+    clips cost wall time, not labels)."""
     what = BEHAVIOURS[behaviour]
     config = task_config(what.env_id)
     return dataclasses.replace(
@@ -73,7 +75,7 @@ def teaching_config(
         seed=seed,
         rule=what.rule,
         feedback="human" if through == "page" else "oracle",
-        schedule=ScheduleConfig(labels=labels),
+        schedule=ScheduleConfig(labels=labels, wait_for_people=through == "page"),
     )
 
 
