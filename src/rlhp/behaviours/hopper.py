@@ -164,10 +164,11 @@ def backflip_score(pose: HopperPose, valid: np.ndarray | None = None) -> float:
     fall backwards and roll; the second counted turns made with the torso 0.7 m up and
     landings after any 2π, and taught it to writhe on the floor and stand up 2π lower;
     a third counted turns with only the foot on the floor, and at 290k steps its policy
-    lay propped on its foot and pivoted (docs/benchmarks.md, issue 12). The reference for landings is the
-    upright pitch the clip starts nearest to, or, if it starts upside down, the one
-    above it: a clip that starts mid-flip counts that flip when it lands. ``valid``: ``(T,)`` bool, steps that are not
-    absorbing (default: all).
+    lay propped on its foot and pivoted (docs/benchmarks.md, issue 12).
+
+    The reference for landings is the upright pitch the clip starts nearest to, or, if
+    it starts upside down, the one above it: a clip that starts mid-flip counts that flip
+    when it lands. ``valid``: ``(T,)`` bool, steps that are not absorbing (default: all).
     """
     keep = np.ones(pose.pitch.shape, bool) if valid is None else valid
     pitch, up, aloft = pose.pitch[keep], pose.on_foot[keep], pose.aloft[keep]
