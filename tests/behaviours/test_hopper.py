@@ -152,9 +152,9 @@ def test_the_rule_prefers_landed_flips_then_backward_turns_then_standing(
     ranked = [landed, spinning, standing, lying]
     scores = [backflip_score(body.pose(s)) for s in ranked]
     # 2 × 1 landed + the turn made off the floor (40 of its 41 steps: the step that
-    # leaves the floor is not in the air) + 0.25 × 20/60 upright + 0.25 × (2.2 - 1.3)
-    # jump; 39/41 of half a turn + the same upright and jump terms; standing 0.25; lying 0
-    upright_and_jump = 0.25 / 3 + 0.25 * 0.9
+    # leaves the floor is not in the air) + 0.25 × 20/60 upright + (2.2 - 1.3)
+    # jump (1 per m); 39/41 of half a turn + the same upright and jump terms; standing 0.25; lying 0
+    upright_and_jump = 0.25 / 3 + 1.0 * 0.9
     expected = [2 + 40 / 41 + upright_and_jump, 0.5 * 39 / 41 + upright_and_jump, 0.25, 0.0]
     np.testing.assert_allclose(scores, expected, atol=1e-9)
     for better, worse in itertools.pairwise(ranked):
@@ -172,7 +172,7 @@ def test_the_rule_prefers_landed_flips_then_backward_turns_then_standing(
     assert backflip_score(pose) == 0.0
     assert prefer_backflip(_segment(standing), _segment(rolling)) == "left"
     jumping = _standing(0, 60)
-    jumping[30:35, 1] = 1.5  # a hop 0.2 m above standing tall: 0.05 more, 5 steps off its foot
+    jumping[30:35, 1] = 1.5  # a hop 0.2 m above standing tall: 0.2 more, 5 steps off its foot
     assert prefer_backflip(_segment(jumping), _segment(standing)) == "left"
 
 
@@ -181,4 +181,4 @@ def test_a_clip_that_starts_mid_flip_counts_the_flip_when_it_lands(body: HopperB
     score = backflip_score(body.pose(second_half))
     # landed from the upright pitch 0 it left, half a turn seen, upright 10 of 30 steps,
     # 0.9 m above standing
-    assert score == pytest.approx(2 + 0.5 * 20 / 21 + 0.25 * 10 / 30 + 0.25 * 0.9, abs=0.01)
+    assert score == pytest.approx(2 + 0.5 * 20 / 21 + 0.25 * 10 / 30 + 1.0 * 0.9, abs=0.01)

@@ -49,6 +49,9 @@ FLIP_STEPS = MUJOCO_TASKS[ENV_ID].segment_length(FLIP_SECONDS)
 """``FLIP_SECONDS`` in Hopper steps (188)."""
 STAND_HEIGHT = 1.3
 """Torso height (m) of Hopper standing tall; higher is a jump."""
+JUMP_WEIGHT = 1.0
+"""Score per metre of jump (at most 1 m) in ``backflip_score``: at 0.25 per metre a run
+stood still from 0 to 526k steps (standing scores 0.25; a 0.2 m hop added 0.05)."""
 TIE = 0.02
 """Rule scores closer than this are "about the same"."""
 
@@ -157,14 +160,15 @@ def backflip_score(pose: HopperPose, valid: np.ndarray | None = None) -> float:
 
     ``2 × landed backflips + backward turns made in the air (nothing touching the
     floor, not even the foot; clipped to [-0.5, 1.5]) + 0.25 × share of steps upright on
-    its foot + 0.25 × jump height (m above standing, at most 1)``: a landed flip beats
-    any amount of spinning, spinning backwards beats standing, standing beats lying, and
-    a jump (what a flip starts with) beats staying down. Turning on the floor is no
+    its foot + JUMP_WEIGHT × jump height (m above standing, at most 1)``: a landed flip
+    beats any amount of spinning, spinning backwards beats standing, standing beats
+    lying, and a jump (what a flip starts with) beats staying down. Turning on the floor is no
     rotation: the first version of this rule counted rolling over, and taught Hopper to
     fall backwards and roll; the second counted turns made with the torso 0.7 m up and
     landings after any 2π, and taught it to writhe on the floor and stand up 2π lower;
     a third counted turns with only the foot on the floor, and at 290k steps its policy
-    lay propped on its foot and pivoted (docs/benchmarks.md, issue 12).
+    lay propped on its foot and pivoted; crediting airborne turns only, with a jump
+    worth 0.25 per metre, one stood still (docs/benchmarks.md, issue 12).
 
     The reference for landings is the upright pitch the clip starts nearest to, or, if
     it starts upside down, the one above it: a clip that starts mid-flip counts that flip
@@ -182,7 +186,7 @@ def backflip_score(pose: HopperPose, valid: np.ndarray | None = None) -> float:
     landed = count_backflips(pitch, up, aloft, reference=float(reference))
     turns = float(np.clip(np.sum(-np.diff(pitch) * flying[:-1]) / (2 * np.pi), -0.5, 1.5))
     jump = float(np.clip(pose.height[keep].max() - STAND_HEIGHT, 0.0, 1.0))
-    return 2.0 * landed + turns + 0.25 * float(up.mean()) + 0.25 * jump
+    return 2.0 * landed + turns + 0.25 * float(up.mean()) + JUMP_WEIGHT * jump
 
 
 @functools.cache
