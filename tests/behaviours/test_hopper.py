@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import itertools
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
 from rlhp.behaviours.hopper import (
+    DT,
+    FLIP_STEPS,
     HopperBody,
     backflip_score,
     backflips_per_episode,
@@ -94,6 +97,13 @@ def test_backflips_are_counted_from_states(
     body: HopperBody, pieces: list[np.ndarray], flips: int
 ) -> None:
     assert backflips_per_episode([np.concatenate(pieces)], body) == [flips]
+
+
+def test_the_flip_time_limit_is_in_hoppers_own_steps() -> None:
+    env = gym.make("Hopper-v5")
+    assert env.unwrapped.dt == pytest.approx(DT)  # type: ignore[attr-defined]
+    env.close()
+    assert FLIP_STEPS == 188
 
 
 def test_a_turn_made_rolling_on_the_floor_or_too_slowly_is_no_backflip(body: HopperBody) -> None:

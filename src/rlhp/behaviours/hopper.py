@@ -30,7 +30,6 @@ import numpy as np
 
 from rlhp.behaviours.body import Body
 from rlhp.labellers.base import Choice
-from rlhp.rl.mujoco_presets import MUJOCO_TASKS
 from rlhp.segments import Segment
 
 ENV_ID = "Hopper-v5"
@@ -45,7 +44,10 @@ HOLD = 5
 FLIP_SECONDS = 1.5
 """Longest time (s) from leaving the last landing to the next that can hold a backflip
 (the paper's 1.5 s clips hold one)."""
-FLIP_STEPS = MUJOCO_TASKS[ENV_ID].segment_length(FLIP_SECONDS)
+DT = 0.008
+"""Seconds per Hopper step (frame skip 4 × 2 ms; ``tests/behaviours`` checks it against
+the env). A literal, so that loading a rule does not import the presets and torch."""
+FLIP_STEPS = round(FLIP_SECONDS / DT)
 """``FLIP_SECONDS`` in Hopper steps (188)."""
 STAND_HEIGHT = 1.3
 """Torso height (m) of Hopper standing tall; higher is a jump."""
