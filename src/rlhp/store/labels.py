@@ -22,13 +22,14 @@ from dataclasses import dataclass
 from statistics import fmean
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Executable, bindparam, func, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import DBAPIError
 
 from rlhp.errors import StoreError
 from rlhp.labellers.base import TARGETS, Answer, Choice
 from rlhp.store import schema
 from rlhp.store.blobs import from_blob, to_blob
+from rlhp.store.counts import StoreCounts, read_counts
 from rlhp.store.engine import Database, Location, StoreLocation, database_error, parse_location
 from rlhp.store.labelling import LabellingQueries, answer_row, effective_choice
 
@@ -40,34 +41,6 @@ if TYPE_CHECKING:
 # NumPy (and the segments built on it) load on the first segment read or written: the
 # labelling server only counts, claims and answers until a clip's timeline is asked for,
 # so it starts without NumPy's import (15 % of its start-up CPU, docs/benchmarks.md).
-
-
-@dataclass(frozen=True)
-class StoreCounts:
-    """Queries asked and answers received, counted separately (B-Pref)."""
-
-    pairs: int
-    """Pairs asked about (the label budget counts these)."""
-    answered: int
-    """Pairs with at least one answer, can't-tell included."""
-    trainable: int
-    """Pairs with at least one answer other than can't-tell (as corrected)."""
-    equal: int
-    """Answers 'equal' (as corrected: an answer counts as its newest correction)."""
-    cant_tell: int
-    """Answers 'can't tell' (as corrected)."""
-    answers: int
-    """All answers, several per pair possible."""
-
-    @property
-    def received(self) -> int:
-        """Labels received: pairs with an answer the model trains on (left, right, equal)."""
-        return self.trainable
-
-    @property
-    def skipped(self) -> int:
-        """Queries spent without a label: answered, but only with can't-tell (B-Pref's skips)."""
-        return self.answered - self.trainable
 
 
 @dataclass(frozen=True)
@@ -117,27 +90,6 @@ _LABELLED = (
     .where(_CHOICE != "cant_tell")
     .order_by(_pairs.c.id, _answers.c.id)
 )
-
-
-def _counts_statement() -> Executable:
-    """All of ``StoreCounts`` in one statement, so the numbers agree with each other.
-
-    Each answer counts as its newest correction (the page's undo), as training reads it:
-    an 'equal' corrected to 'left' is no longer an 'equal', and a pair whose only answer
-    was corrected to can't-tell is no longer trainable."""
-    count = select(func.count()).select_from(_answers)
-    pairs_answered = select(func.count(_answers.c.pair_id.distinct()))
-    return select(
-        select(func.count()).select_from(_pairs).scalar_subquery(),
-        pairs_answered.scalar_subquery(),
-        pairs_answered.where(_CHOICE != "cant_tell").scalar_subquery(),
-        count.where(_CHOICE == "equal").scalar_subquery(),
-        count.where(_CHOICE == "cant_tell").scalar_subquery(),
-        count.scalar_subquery(),
-    )
-
-
-_COUNTS = _counts_statement()
 
 
 class LabelStore(LabellingQueries):
@@ -386,15 +338,7 @@ class LabelStore(LabellingQueries):
 
     def counts(self) -> StoreCounts:
         with self._db.read() as conn:
-            pairs, answered, trainable, equal, cant_tell, answers = conn.execute(_COUNTS).one()
-        return StoreCounts(
-            pairs=int(pairs),
-            answered=int(answered),
-            trainable=int(trainable),
-            equal=int(equal),
-            cant_tell=int(cant_tell),
-            answers=int(answers),
-        )
+            return read_counts(conn)
 
 
 def _choice(value: Choice | str) -> Choice:
