@@ -1,0 +1,80 @@
+"""What a Hopper teaching run's policy does, episode by episode, from simulator state.
+
+Plays ``--episodes`` deterministic evaluation episodes of the run's policy (as
+``rlhp.behaviours.report.measure_run`` does) and prints one JSON line per episode:
+clean backflips (the measure), backward turns made airborne, the share of steps upright
+on the foot and with nothing but the foot on the floor, torso heights, and every
+landing-to-landing turn of ≥ 2π with how long it took and how low the torso went — the
+numbers behind "it writhed on the floor and stood up 2π lower" (docs/benchmarks.md,
+issue 12):
+
+    .venv/bin/python benchmarks/backflip_inspect.py runs/teach/backflip-1m-s0 --episodes 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rlhp.behaviours.hopper import HOLD, HopperBody, HopperPose, count_backflips
+from rlhp.recording import policy_episodes
+
+
+def full_turns(pose: HopperPose, hold: int = HOLD) -> list[dict[str, Any]]:
+    """Each pair of consecutive landings between which the pitch fell by ≥ 2π, however
+    the turn was made."""
+    turns, run, last = [], 0, None  # last landing: (pitch, step)
+    for t, (angle, up) in enumerate(zip(pose.pitch, pose.on_foot, strict=True)):
+        run = run + 1 if up else 0
+        if run < hold:
+            continue
+        if last is not None:
+            k = round((last[0] - float(angle)) / (2 * np.pi))
+            if k != 0:
+                span = slice(last[1], t + 1)
+                turns.append({
+                    "from_step": last[1], "to_step": t, "turns": k,
+                    "min_torso_height": round(float(pose.height[span].min()), 2),
+                    "share_torso_above_0.7m": round(float(np.mean(pose.height[span] >= 0.7)), 2),
+                    "clean": bool(pose.aloft[span].all()),
+                })  # fmt: skip
+        if last is None or round((last[0] - float(angle)) / (2 * np.pi)) != 0:
+            last = (float(angle), t)
+    return turns
+
+
+def inspect(run: Path, episodes: int) -> list[dict[str, Any]]:
+    body = HopperBody("rlhp/HopperNoTermination-v5")
+    out = []
+    for episode in policy_episodes(run, episodes):
+        if episode.states is None:
+            raise SystemExit(f"{run}'s episodes have no simulator states")
+        pose = body.pose(episode.states)
+        airborne_turns = np.sum(-np.diff(pose.pitch) * pose.airborne[:-1]) / (2 * np.pi)
+        out.append({
+            "backflips": count_backflips(pose.pitch, pose.on_foot, pose.aloft),
+            "airborne_turns": round(float(airborne_turns), 2),
+            "on_foot_share": round(float(pose.on_foot.mean()), 3),
+            "aloft_share": round(float(pose.aloft.mean()), 3),
+            "torso_height_median": round(float(np.median(pose.height)), 2),
+            "torso_height_max": round(float(pose.height.max()), 2),
+            "full_turns": full_turns(pose),
+        })  # fmt: skip
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path)
+    parser.add_argument("--episodes", type=int, default=3)
+    args = parser.parse_args()
+    for row in inspect(args.run, args.episodes):
+        print(json.dumps(row))
+
+
+if __name__ == "__main__":
+    main()
