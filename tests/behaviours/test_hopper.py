@@ -151,44 +151,53 @@ def _segment(states: np.ndarray) -> Segment:
     )
 
 
-def test_the_rule_prefers_landed_flips_then_backward_turns_then_standing(
+def test_the_rule_prefers_landed_flips_then_backward_turns_then_jumps(
     body: HopperBody,
 ) -> None:
     landed = np.concatenate([_standing(0), _airborne_turn(0, -TWO_PI), _standing(-TWO_PI)])
     spinning = np.concatenate([_standing(0, 20), _airborne_turn(0, -np.pi)])
+    jumping = _standing(0, 60)
+    jumping[30:35, 1] = STAND_Z + 0.3  # a hop: the foot 0.29 m clear of the floor, 5 steps
     standing = _standing(0, 60)
-    lying = _standing(0, 60)
-    lying[:, 1] = 0.3
-    ranked = [landed, spinning, standing, lying]
+    ranked = [landed, spinning, jumping, standing]
     scores = [backflip_score(body.pose(s)) for s in ranked]
-    # 2 × 1 landed + the turn made off the floor (40 of its 41 steps: the step that
-    # leaves the floor is not in the air) + 0.25 × 20/60 upright + (2.2 - 1.3)
-    # jump (1 per m); 39/41 of half a turn + the same upright and jump terms; standing 0.25; lying 0
-    upright_and_jump = 0.25 / 3 + 1.0 * 0.9
-    expected = [2 + 40 / 41 + upright_and_jump, 0.5 * 39 / 41 + upright_and_jump, 0.25, 0.0]
+    # 2 × 1 landed + the turn made in the air (40 of its 41 steps: the step that leaves
+    # the floor is not in the air) + 2 × 1 m of flight (the body's lowest point, clipped)
+    # + 40/60 of the steps in the air; 39/41 of half a turn + the same flight and air
+    # terms; 2 × 0.29 m + 5/60 in the air; standing on its foot scores nothing
+    flight_and_air = 2.0 * 1.0 + 40 / 60
+    expected = [2 + 40 / 41 + flight_and_air, 0.5 * 39 / 41 + flight_and_air, 0.58 + 5 / 60, 0]
     np.testing.assert_allclose(scores, expected, atol=1e-9)
     for better, worse in itertools.pairwise(ranked):
         assert prefer_backflip(_segment(better), _segment(worse)) == "left"
         assert prefer_backflip(_segment(worse), _segment(better)) == "right"
+    lying = _standing(0, 60)
+    lying[:, 1] = 0.3
+    assert backflip_score(body.pose(lying)) == 0.0  # no better than standing, no worse
+    assert prefer_backflip(_segment(standing), _segment(lying)) == "equal"
     assert prefer_backflip(_segment(standing), _segment(_standing(0.2, 60))) == "equal"
     rolling = _on_the_floor(body, np.linspace(-np.pi / 2, -1.5 * np.pi, 60))  # over, lying
-    assert backflip_score(body.pose(rolling)) == 0.0  # not a backward turn in the air
+    assert backflip_score(body.pose(rolling)) == pytest.approx(0.0, abs=1e-9)  # on the floor
     # leaning back on its foot and pivoting further back: a turn on the floor too
     pivot = np.zeros((60, 12))
     pivot[:, 2] = np.linspace(-0.6, -1.4, 60)
     pivot[:, 1] = -body.pose(pivot).foot_clearance  # the foot on the floor
     pose = body.pose(pivot)
     assert pose.aloft.all() and not pose.airborne.any() and not pose.on_foot.any()
+    assert backflip_score(pose) == pytest.approx(0.0, abs=1e-9)
+    assert prefer_backflip(_segment(jumping), _segment(rolling)) == "left"
+    # upside down on the floor and bouncing 10 cm off it: in the air, but no jump
+    bounce = _on_the_floor(body, np.full(60, -np.pi))
+    bounce[30:35, 1] += 0.1
+    pose = body.pose(bounce)
+    assert pose.airborne[30:35].all() and not pose.launched.any()
     assert backflip_score(pose) == 0.0
-    assert prefer_backflip(_segment(standing), _segment(rolling)) == "left"
-    jumping = _standing(0, 60)
-    jumping[30:35, 1] = 1.5  # a hop 0.2 m above standing tall: 0.2 more, 5 steps off its foot
-    assert prefer_backflip(_segment(jumping), _segment(standing)) == "left"
+    assert body.pose(jumping).launched[30:35].all()
 
 
 def test_a_clip_that_starts_mid_flip_counts_the_flip_when_it_lands(body: HopperBody) -> None:
     second_half = np.concatenate([_airborne_turn(-np.pi, -TWO_PI, 20), _standing(-TWO_PI)])
     score = backflip_score(body.pose(second_half))
-    # landed from the upright pitch 0 it left, half a turn seen, upright 10 of 30 steps,
-    # 0.9 m above standing
-    assert score == pytest.approx(2 + 0.5 * 20 / 21 + 0.25 * 10 / 30 + 1.0 * 0.9, abs=0.01)
+    # landed from the upright pitch 0 it left, half a turn seen, 1 m of flight (clipped),
+    # in the air 20 of 30 steps
+    assert score == pytest.approx(2 + 0.5 * 20 / 21 + 2.0 + 20 / 30, abs=0.01)

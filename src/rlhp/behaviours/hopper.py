@@ -49,11 +49,11 @@ DT = 0.008
 the env). A literal, so that loading a rule does not import the presets and torch."""
 FLIP_STEPS = round(FLIP_SECONDS / DT)
 """``FLIP_SECONDS`` in Hopper steps (188)."""
-STAND_HEIGHT = 1.3
-"""Torso height (m) of Hopper standing tall; higher is a jump."""
-JUMP_WEIGHT = 1.0
-"""Score per metre of jump (at most 1 m) in ``backflip_score``: at 0.25 per metre a run
-stood still from 0 to 526k steps (standing scores 0.25; a 0.2 m hop added 0.05)."""
+FLIGHT_WEIGHT = 2.0
+"""Score per metre of flight in ``backflip_score``: the most the whole body (foot
+included) is clear of the floor, at most 1 m."""
+AIR_WEIGHT = 1.0
+"""Score for a clip spent entirely in the air (nothing touching the floor), pro rata."""
 TIE = 0.02
 """Rule scores closer than this are "about the same"."""
 
@@ -89,6 +89,16 @@ class HopperPose:
     def airborne(self) -> np.ndarray:
         """``(T,)`` bool: nothing touches the floor, not even the foot."""
         return (self.body_clearance > TOUCH) & (self.foot_clearance > TOUCH)
+
+    @property
+    def launched(self) -> np.ndarray:
+        """``(T,)`` bool: airborne in a flight that left the floor from the foot (at the
+        last step that touched, ``aloft``): a jump, not a bounce off the torso or leg of a
+        Hopper lying on the floor. A flight the clip starts in counts."""
+        airborne, aloft = self.airborne, self.aloft
+        touched = np.maximum.accumulate(np.where(airborne, -1, np.arange(len(airborne))))
+        from_foot = np.where(touched >= 0, aloft[np.maximum(touched, 0)], True)
+        return airborne & from_foot
 
     @property
     def on_foot(self) -> np.ndarray:
@@ -160,17 +170,25 @@ def count_backflips(
 def backflip_score(pose: HopperPose, valid: np.ndarray | None = None) -> float:
     """How much of a backflip one clip shows; the rule compares two of these.
 
-    ``2 × landed backflips + backward turns made in the air (nothing touching the
-    floor, not even the foot; clipped to [-0.5, 1.5]) + 0.25 × share of steps upright on
-    its foot + JUMP_WEIGHT × jump height (m above standing, at most 1)``: a landed flip
-    beats any amount of spinning, spinning backwards beats standing, standing beats
-    lying, and a jump (what a flip starts with) beats staying down. Turning on the floor is no
-    rotation: the first version of this rule counted rolling over, and taught Hopper to
-    fall backwards and roll; the second counted turns made with the torso 0.7 m up and
-    landings after any 2π, and taught it to writhe on the floor and stand up 2π lower;
-    a third counted turns with only the foot on the floor, and at 290k steps its policy
-    lay propped on its foot and pivoted; crediting airborne turns only, with a jump
-    worth 0.25 per metre, one stood still (docs/benchmarks.md, issue 12).
+    ``2 × landed backflips + backward turns made in the air (clipped to [-0.5, 1.5]) +
+    FLIGHT_WEIGHT × flight height (m, at most 1) + AIR_WEIGHT × share of steps in the
+    air``, where "in the air" is a jump (``HopperPose.launched``: nothing touching the
+    floor, not even the foot, since leaving it from the foot alone) and the flight height
+    is the most the lowest point of the body rises above the floor in one. A landed flip
+    beats any amount of spinning, and spinning backwards beats a jump of the same height;
+    standing and lying both score 0: only jumping (what a flip starts with) scores at
+    all. Bounces off the floor do not count: random Hopper clips, flailing on the
+    floor, leave it for a step or two in most 1.5 s clips, and a rule that paid for
+    that would teach bouncing on the floor.
+
+    Each earlier rule taught the policy its loophole (docs/benchmarks.md, issue 12). The
+    first counted rolling over, and Hopper fell backwards and rolled; the second counted
+    turns made with the torso 0.7 m up and landings after any 2π, and it writhed on the
+    floor and stood up 2π lower; a third counted turns with only the foot on the floor,
+    and it lay propped on its foot and pivoted. The fourth and fifth credited airborne
+    turns only, with 0.25 for a clip upright on its foot and a jump worth 0.25 or 1 per
+    metre of torso height above standing tall, and both stood still: standing was a safe
+    0.25, and the clips near it differed by a few centimetres.
 
     The reference for landings is the upright pitch the clip starts nearest to, or, if
     it starts upside down, the one above it: a clip that starts mid-flip counts that flip
@@ -178,7 +196,7 @@ def backflip_score(pose: HopperPose, valid: np.ndarray | None = None) -> float:
     """
     keep = np.ones(pose.pitch.shape, bool) if valid is None else valid
     pitch, up, aloft = pose.pitch[keep], pose.on_foot[keep], pose.aloft[keep]
-    flying = pose.airborne[keep]
+    flying = pose.launched[keep]
     if len(pitch) == 0:
         return -1.0
     start = float(pitch[0])
@@ -187,8 +205,9 @@ def backflip_score(pose: HopperPose, valid: np.ndarray | None = None) -> float:
     reference = 2 * np.pi * (np.ceil(turn) if upside_down else np.round(turn))
     landed = count_backflips(pitch, up, aloft, reference=float(reference))
     turns = float(np.clip(np.sum(-np.diff(pitch) * flying[:-1]) / (2 * np.pi), -0.5, 1.5))
-    jump = float(np.clip(pose.height[keep].max() - STAND_HEIGHT, 0.0, 1.0))
-    return 2.0 * landed + turns + 0.25 * float(up.mean()) + JUMP_WEIGHT * jump
+    lowest = np.minimum(pose.foot_clearance[keep], pose.body_clearance[keep])[flying]
+    flight = float(np.clip(lowest.max(), 0.0, 1.0)) if flying.any() else 0.0
+    return 2.0 * landed + turns + FLIGHT_WEIGHT * flight + AIR_WEIGHT * float(flying.mean())
 
 
 @functools.cache
