@@ -3,7 +3,8 @@
 Plays ``--episodes`` deterministic evaluation episodes of the run's policy (as
 ``rlhp.behaviours.report.measure_run`` does) and prints one JSON line per episode:
 clean backflips (the measure), backward turns made airborne, the share of steps upright
-on the foot and with nothing but the foot on the floor, torso heights, and every
+on the foot, with nothing but the foot on the floor and in a jump, the jumps and the
+highest (the body's lowest point above the floor), torso heights, and every
 landing-to-landing turn of ≥ 2π with how long it took and how low the torso went — the
 numbers behind "it writhed on the floor and stood up 2π lower" (docs/benchmarks.md,
 issue 12):
@@ -55,11 +56,15 @@ def inspect(run: Path, episodes: int) -> list[dict[str, Any]]:
             raise SystemExit(f"{run}'s episodes have no simulator states")
         pose = body.pose(episode.states)
         airborne_turns = np.sum(-np.diff(pose.pitch) * pose.airborne[:-1]) / (2 * np.pi)
+        lowest = np.minimum(pose.foot_clearance, pose.body_clearance)
         out.append({
             "backflips": count_backflips(pose.pitch, pose.on_foot, pose.aloft),
             "airborne_turns": round(float(airborne_turns), 2),
             "on_foot_share": round(float(pose.on_foot.mean()), 3),
             "aloft_share": round(float(pose.aloft.mean()), 3),
+            "jump_share": round(float(pose.launched.mean()), 3),
+            "jumps": int(np.sum(np.diff(pose.launched.astype(int)) == 1)),
+            "flight_max": round(float(lowest[pose.launched].max(initial=0.0)), 2),
             "torso_height_median": round(float(np.median(pose.height)), 2),
             "torso_height_max": round(float(pose.height.max()), 2),
             "full_turns": full_turns(pose),
