@@ -49,10 +49,17 @@ DT = 0.008
 the env). A literal, so that loading a rule does not import the presets and torch."""
 FLIP_STEPS = round(FLIP_SECONDS / DT)
 """``FLIP_SECONDS`` in Hopper steps (188)."""
-FLIGHT_WEIGHT = 2.0
-"""Score per metre of flight in ``backflip_score``: the most the whole body (foot
-included) is clear of the floor, at most 1 m."""
-AIR_WEIGHT = 1.0
+LANDED_WEIGHT = 3.0
+"""Score per landed backflip in ``backflip_score``."""
+TURN_WEIGHT = 2.0
+"""Score per full backward turn made in the air (net of forward turns)."""
+FLIGHT_WEIGHT = 1.0
+"""Score per metre of flight: the most the whole body (foot included) is clear of the
+floor, counted up to ``MAX_FLIGHT``."""
+MAX_FLIGHT = 0.5
+"""Flight height (m) beyond which a higher jump scores no more: a rule that paid up to
+1 m, at 2 per metre, taught jumps of 0.7-0.9 m that turned either way (net ≈ 0)."""
+AIR_WEIGHT = 0.5
 """Score for a clip spent entirely in the air (nothing touching the floor), pro rata."""
 TIE = 0.02
 """Rule scores closer than this are "about the same"."""
@@ -170,15 +177,15 @@ def count_backflips(
 def backflip_score(pose: HopperPose, valid: np.ndarray | None = None) -> float:
     """How much of a backflip one clip shows; the rule compares two of these.
 
-    ``2 × landed backflips + backward turns made in the air (clipped to [-0.5, 1.5]) +
-    FLIGHT_WEIGHT × flight height (m, at most 1) + AIR_WEIGHT × share of steps in the
-    air``, where "in the air" is a jump (``HopperPose.launched``: nothing touching the
-    floor, not even the foot, since leaving it from the foot alone) and the flight height
-    is the most the lowest point of the body rises above the floor in one. A landed flip
-    beats any amount of spinning, and spinning backwards beats a jump of the same height;
-    standing and lying both score 0: only jumping (what a flip starts with) scores at
-    all. Bounces off the floor do not count: random Hopper clips, flailing on the
-    floor, leave it for a step or two in most 1.5 s clips, and a rule that paid for
+    ``3 × landed backflips + 2 × backward turns made in the air (net of forward ones,
+    clipped to [-0.5, 1.5]) + flight height (m, at most 0.5) + 0.5 × share of steps in
+    the air``, where "in the air" is a jump (``HopperPose.launched``: nothing touching
+    the floor, not even the foot, since leaving it from the foot alone) and the flight
+    height is the most the lowest point of the body rises above the floor in one. A
+    landed flip beats any amount of spinning, and a quarter turn backwards beats any jump
+    without one; standing and lying both score 0: only jumping (what a flip starts with)
+    scores at all. Bounces off the floor do not count: random Hopper clips, flailing on
+    the floor, leave it for a step or two in most 1.5 s clips, and a rule that paid for
     that would teach bouncing on the floor.
 
     Each earlier rule taught the policy its loophole (docs/benchmarks.md, issue 12). The
@@ -188,7 +195,10 @@ def backflip_score(pose: HopperPose, valid: np.ndarray | None = None) -> float:
     and it lay propped on its foot and pivoted. The fourth and fifth credited airborne
     turns only, with 0.25 for a clip upright on its foot and a jump worth 0.25 or 1 per
     metre of torso height above standing tall, and both stood still: standing was a safe
-    0.25, and the clips near it differed by a few centimetres.
+    0.25, and the clips near it differed by a few centimetres. The sixth gave standing
+    nothing and paid 1 per full airborne turn, 2 per metre of flight (up to 1 m) and 1 for
+    a clip all in the air: by 600k steps it jumped 8-11 times an episode, up to 0.87 m,
+    in the air 42-49 % of the time, turning as much forwards as backwards.
 
     The reference for landings is the upright pitch the clip starts nearest to, or, if
     it starts upside down, the one above it: a clip that starts mid-flip counts that flip
@@ -206,8 +216,9 @@ def backflip_score(pose: HopperPose, valid: np.ndarray | None = None) -> float:
     landed = count_backflips(pitch, up, aloft, reference=float(reference))
     turns = float(np.clip(np.sum(-np.diff(pitch) * flying[:-1]) / (2 * np.pi), -0.5, 1.5))
     lowest = np.minimum(pose.foot_clearance[keep], pose.body_clearance[keep])[flying]
-    flight = float(np.clip(lowest.max(), 0.0, 1.0)) if flying.any() else 0.0
-    return 2.0 * landed + turns + FLIGHT_WEIGHT * flight + AIR_WEIGHT * float(flying.mean())
+    flight = float(np.clip(lowest.max(), 0.0, MAX_FLIGHT)) if flying.any() else 0.0
+    air = float(flying.mean())
+    return LANDED_WEIGHT * landed + TURN_WEIGHT * turns + FLIGHT_WEIGHT * flight + AIR_WEIGHT * air
 
 
 @functools.cache
