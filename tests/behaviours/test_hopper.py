@@ -11,9 +11,12 @@ import pytest
 from rlhp.behaviours.hopper import (
     DT,
     FLIP_STEPS,
+    JUMP_GATE,
+    FlipSummary,
     HopperBody,
     backflip_score,
     backflips_per_episode,
+    compare_flips,
     count_backflips,
     prefer_backflip,
 )
@@ -161,18 +164,12 @@ def test_the_rule_prefers_landed_flips_then_backward_turns_then_jumps(
     standing = _standing(0, 60)
     ranked = [landed, spinning, jumping, standing]
     scores = [backflip_score(body.pose(s)) for s in ranked]
-    # 3 × 1 landed + 2 × the turn made in the air (40 of its 41 steps: the step that
-    # leaves the floor is not in the air) + 0.5 m of flight (the body's lowest point, a
-    # metre up, counted to 0.5) + 0.5 × 40/60 of the steps in the air; 2 × 39/41 of half a
-    # turn + the same flight and air terms; 0.29 m + 0.5 × 5/60 in the air; standing on
-    # its foot scores nothing
-    flight_and_air = 0.5 + 0.5 * 40 / 60
-    expected = [
-        3 + 2 * 40 / 41 + flight_and_air,
-        2 * 0.5 * 39 / 41 + flight_and_air,
-        0.29 + 0.5 * 5 / 60,
-        0,
-    ]
+    # 2 × 1 landed + the turn made in the air (40 of its 41 steps: the step that leaves
+    # the floor is not in the air) + 2 × 1 m of flight (the body's lowest point, clipped)
+    # + 40/60 of the steps in the air; 39/41 of half a turn + the same flight and air
+    # terms; 2 × 0.29 m + 5/60 in the air; standing on its foot scores nothing
+    flight_and_air = 2.0 * 1.0 + 40 / 60
+    expected = [2 + 40 / 41 + flight_and_air, 0.5 * 39 / 41 + flight_and_air, 0.58 + 5 / 60, 0]
     np.testing.assert_allclose(scores, expected, atol=1e-9)
     for better, worse in itertools.pairwise(ranked):
         assert prefer_backflip(_segment(better), _segment(worse)) == "left"
@@ -201,9 +198,28 @@ def test_the_rule_prefers_landed_flips_then_backward_turns_then_jumps(
     assert body.pose(jumping).launched[30:35].all()
 
 
+def test_between_two_real_jumps_the_backward_turn_decides() -> None:
+    high = FlipSummary(landed=0, turns=0.0, flight=0.9, air=0.5)
+    turning = FlipSummary(landed=0, turns=0.25, flight=JUMP_GATE, air=0.2)
+    assert high.score > turning.score  # on the score alone the higher jump would win
+    assert compare_flips(turning, high) == "left"
+    assert compare_flips(high, turning) == "right"
+    forwards = FlipSummary(landed=0, turns=-0.25, flight=0.9, air=0.5)
+    assert compare_flips(turning, forwards) == "left"
+    # below the gate, jumping decides: a low hop that turns loses to a real jump
+    hop = FlipSummary(landed=0, turns=0.25, flight=0.1, air=0.05)
+    assert compare_flips(high, hop) == "left"
+    # turns about the same: back to the score (higher, longer), or "equal"
+    assert compare_flips(high, FlipSummary(0, 0.02, 0.6, 0.4)) == "left"
+    assert compare_flips(high, FlipSummary(0, 0.01, 0.9, 0.5)) == "equal"
+    # a landed flip beats any jump or turn without one
+    landed = FlipSummary(landed=1, turns=0.0, flight=JUMP_GATE, air=0.1)
+    assert compare_flips(landed, FlipSummary(0, 1.5, 1.0, 1.0)) == "left"
+
+
 def test_a_clip_that_starts_mid_flip_counts_the_flip_when_it_lands(body: HopperBody) -> None:
     second_half = np.concatenate([_airborne_turn(-np.pi, -TWO_PI, 20), _standing(-TWO_PI)])
     score = backflip_score(body.pose(second_half))
-    # landed from the upright pitch 0 it left, half a turn seen, 0.5 m of flight (the
-    # most counted), in the air 20 of 30 steps
-    assert score == pytest.approx(3 + 2 * 0.5 * 20 / 21 + 0.5 + 0.5 * 20 / 30, abs=0.01)
+    # landed from the upright pitch 0 it left, half a turn seen, 1 m of flight (clipped),
+    # in the air 20 of 30 steps
+    assert score == pytest.approx(2 + 0.5 * 20 / 21 + 2.0 + 20 / 30, abs=0.01)

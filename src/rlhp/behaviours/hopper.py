@@ -49,18 +49,16 @@ DT = 0.008
 the env). A literal, so that loading a rule does not import the presets and torch."""
 FLIP_STEPS = round(FLIP_SECONDS / DT)
 """``FLIP_SECONDS`` in Hopper steps (188)."""
-LANDED_WEIGHT = 3.0
-"""Score per landed backflip in ``backflip_score``."""
-TURN_WEIGHT = 2.0
-"""Score per full backward turn made in the air (net of forward turns)."""
-FLIGHT_WEIGHT = 1.0
-"""Score per metre of flight: the most the whole body (foot included) is clear of the
-floor, counted up to ``MAX_FLIGHT``."""
-MAX_FLIGHT = 0.5
-"""Flight height (m) beyond which a higher jump scores no more: a rule that paid up to
-1 m, at 2 per metre, taught jumps of 0.7-0.9 m that turned either way (net ≈ 0)."""
-AIR_WEIGHT = 0.5
+FLIGHT_WEIGHT = 2.0
+"""Score per metre of flight in ``FlipSummary.score``: the most the whole body (foot
+included) is clear of the floor, at most 1 m."""
+AIR_WEIGHT = 1.0
 """Score for a clip spent entirely in the air (nothing touching the floor), pro rata."""
+JUMP_GATE = 0.3
+"""Flight (m) from which a clip is a real jump: between two such clips the backward turn
+decides (``prefer_backflip``)."""
+TURN_TIE = 0.05
+"""Backward turns (of a full turn) closer than this are "about the same"."""
 TIE = 0.02
 """Rule scores closer than this are "about the same"."""
 
@@ -174,31 +172,37 @@ def count_backflips(
     return flips
 
 
-def backflip_score(pose: HopperPose, valid: np.ndarray | None = None) -> float:
-    """How much of a backflip one clip shows; the rule compares two of these.
+@dataclass(frozen=True)
+class FlipSummary:
+    """What a clip shows of a backflip.
 
-    ``3 × landed backflips + 2 × backward turns made in the air (net of forward ones,
-    clipped to [-0.5, 1.5]) + flight height (m, at most 0.5) + 0.5 × share of steps in
-    the air``, where "in the air" is a jump (``HopperPose.launched``: nothing touching
-    the floor, not even the foot, since leaving it from the foot alone) and the flight
-    height is the most the lowest point of the body rises above the floor in one. A
-    landed flip beats any amount of spinning, and a quarter turn backwards beats any jump
-    without one; standing and lying both score 0: only jumping (what a flip starts with)
-    scores at all. Bounces off the floor do not count: random Hopper clips, flailing on
-    the floor, leave it for a step or two in most 1.5 s clips, and a rule that paid for
-    that would teach bouncing on the floor.
+    Attributes:
+        landed: clean backflips landed (``count_backflips``).
+        turns: backward turns made in the air, net of forward ones, clipped to
+            [-0.5, 1.5].
+        flight: the most the body's lowest point rose above the floor in a jump (m, at
+            most 1).
+        air: share of the clip's steps in a jump.
+    """
 
-    Each earlier rule taught the policy its loophole (docs/benchmarks.md, issue 12). The
-    first counted rolling over, and Hopper fell backwards and rolled; the second counted
-    turns made with the torso 0.7 m up and landings after any 2π, and it writhed on the
-    floor and stood up 2π lower; a third counted turns with only the foot on the floor,
-    and it lay propped on its foot and pivoted. The fourth and fifth credited airborne
-    turns only, with 0.25 for a clip upright on its foot and a jump worth 0.25 or 1 per
-    metre of torso height above standing tall, and both stood still: standing was a safe
-    0.25, and the clips near it differed by a few centimetres. The sixth gave standing
-    nothing and paid 1 per full airborne turn, 2 per metre of flight (up to 1 m) and 1 for
-    a clip all in the air: by 600k steps it jumped 8-11 times an episode, up to 0.87 m,
-    in the air 42-49 % of the time, turning as much forwards as backwards.
+    landed: int
+    turns: float
+    flight: float
+    air: float
+
+    @property
+    def score(self) -> float:
+        """``2 × landed + turns + FLIGHT_WEIGHT × flight + AIR_WEIGHT × air``."""
+        return 2.0 * self.landed + self.turns + FLIGHT_WEIGHT * self.flight + AIR_WEIGHT * self.air
+
+
+def flip_summary(pose: HopperPose, valid: np.ndarray | None = None) -> FlipSummary | None:
+    """The ``FlipSummary`` of one clip; None if it has no valid step.
+
+    "In the air" is a jump (``HopperPose.launched``: nothing touching the floor, not even
+    the foot, since leaving it from the foot alone), so bounces off the floor do not
+    count: random Hopper clips, flailing on the floor, leave it for a step or two in most
+    1.5 s clips, and a rule that paid for that would teach bouncing on the floor.
 
     The reference for landings is the upright pitch the clip starts nearest to, or, if
     it starts upside down, the one above it: a clip that starts mid-flip counts that flip
@@ -208,17 +212,56 @@ def backflip_score(pose: HopperPose, valid: np.ndarray | None = None) -> float:
     pitch, up, aloft = pose.pitch[keep], pose.on_foot[keep], pose.aloft[keep]
     flying = pose.launched[keep]
     if len(pitch) == 0:
-        return -1.0
+        return None
     start = float(pitch[0])
     turn = start / (2 * np.pi)
     upside_down = abs(np.angle(np.exp(1j * start))) > np.pi / 2
     reference = 2 * np.pi * (np.ceil(turn) if upside_down else np.round(turn))
-    landed = count_backflips(pitch, up, aloft, reference=float(reference))
-    turns = float(np.clip(np.sum(-np.diff(pitch) * flying[:-1]) / (2 * np.pi), -0.5, 1.5))
     lowest = np.minimum(pose.foot_clearance[keep], pose.body_clearance[keep])[flying]
-    flight = float(np.clip(lowest.max(), 0.0, MAX_FLIGHT)) if flying.any() else 0.0
-    air = float(flying.mean())
-    return LANDED_WEIGHT * landed + TURN_WEIGHT * turns + FLIGHT_WEIGHT * flight + AIR_WEIGHT * air
+    return FlipSummary(
+        landed=count_backflips(pitch, up, aloft, reference=float(reference)),
+        turns=float(np.clip(np.sum(-np.diff(pitch) * flying[:-1]) / (2 * np.pi), -0.5, 1.5)),
+        flight=float(np.clip(lowest.max(), 0.0, 1.0)) if flying.any() else 0.0,
+        air=float(flying.mean()),
+    )
+
+
+def backflip_score(pose: HopperPose, valid: np.ndarray | None = None) -> float:
+    """``FlipSummary.score`` of one clip (-1 for a clip with no valid step)."""
+    summary = flip_summary(pose, valid)
+    return -1.0 if summary is None else summary.score
+
+
+def compare_flips(left: FlipSummary, right: FlipSummary) -> Choice:
+    """Which of two clips is more of a backflip, as a person teaching one would judge.
+
+    More landed flips wins. Between two real jumps (both at least ``JUMP_GATE`` high),
+    the one that turned further backwards in the air wins, however high either went.
+    Otherwise the higher ``FlipSummary.score`` wins: landed flips, then turns, flight
+    height and time in the air; standing and lying both score 0, so only jumping (what a
+    flip starts with) scores at all.
+
+    Each earlier rule taught the policy its loophole (docs/benchmarks.md, issue 12). The
+    first counted rolling over, and Hopper fell backwards and rolled; the second counted
+    turns made with the torso 0.7 m up and landings after any 2π, and it writhed on the
+    floor and stood up 2π lower; a third counted turns with only the foot on the floor,
+    and it lay propped on its foot and pivoted. The fourth and fifth credited airborne
+    turns only, with 0.25 for a clip upright on its foot and a jump worth 0.25 or 1 per
+    metre of torso height above standing tall, and both stood still: standing was a safe
+    0.25, and the clips near it differed by a few centimetres. The sixth was the score
+    alone: by 600k steps it jumped 8-11 times an episode, up to 0.87 m, in the air 42-49 %
+    of the time, turning as much forwards as backwards. The seventh weighted turns twice
+    a full jump and counted flight to 0.5 m only: it jumped backwards once, from the start
+    of each episode, and lay on the floor for the rest (307k steps). Hence the gate: jump
+    first, and once both clips jump, turn.
+    """
+    if left.landed != right.landed:
+        return "left" if left.landed > right.landed else "right"
+    if min(left.flight, right.flight) >= JUMP_GATE and abs(left.turns - right.turns) >= TURN_TIE:
+        return "left" if left.turns > right.turns else "right"
+    if abs(left.score - right.score) < TIE:
+        return "equal"
+    return "left" if left.score > right.score else "right"
 
 
 @functools.cache
@@ -227,20 +270,19 @@ def _hopper() -> HopperBody:
 
 
 def prefer_backflip(left: Segment, right: Segment) -> Choice:
-    """The comparison rule "which clip is more of a clean backflip?" for Hopper.
-
-    Reads only the simulator states recorded with each clip.
-    """
+    """The comparison rule "which clip is more of a clean backflip?" for Hopper
+    (``compare_flips``). Reads only the simulator states recorded with each clip."""
     if left.states is None or right.states is None:
         return "cant_tell"
     body = _hopper()
-    scores = [
-        backflip_score(body.pose(s.states), ~s.absorbing)  # type: ignore[arg-type]
+    summaries = [
+        flip_summary(body.pose(s.states), ~s.absorbing)  # type: ignore[arg-type]
         for s in (left, right)
     ]
-    if abs(scores[0] - scores[1]) < TIE:
-        return "equal"
-    return "left" if scores[0] > scores[1] else "right"
+    first, second = summaries
+    if first is None or second is None:  # all absorbing: worse than any clip with steps
+        return "equal" if first is second else "left" if second is None else "right"
+    return compare_flips(first, second)
 
 
 def backflips_per_episode(episodes: list[np.ndarray], body: HopperBody | None = None) -> list[int]:
