@@ -56,7 +56,7 @@ AIR_WEIGHT = 1.0
 """Score for a clip spent entirely in the air (nothing touching the floor), pro rata."""
 JUMP_GATE = 0.3
 """Flight (m) from which a clip is a real jump: between two such clips the backward turn
-decides (``prefer_backflip``)."""
+decides (``compare_flips``)."""
 TURN_TIE = 0.05
 """Backward turns (of a full turn) closer than this are "about the same"."""
 TIE = 0.02
@@ -200,7 +200,7 @@ def flip_summary(pose: HopperPose, valid: np.ndarray | None = None) -> FlipSumma
     """The ``FlipSummary`` of one clip; None if it has no valid step.
 
     "In the air" is a jump (``HopperPose.launched``: nothing touching the floor, not even
-    the foot, since leaving it from the foot alone), so bounces off the floor do not
+    the foot, since it left the floor from the foot), so bounces off the floor do not
     count: random Hopper clips, flailing on the floor, leave it for a step or two in most
     1.5 s clips, and a rule that paid for that would teach bouncing on the floor.
 
