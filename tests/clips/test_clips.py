@@ -6,7 +6,7 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from rlhp.clips.encode import encode_mp4
+from rlhp.clips.encode import GIF_COLOURS, VideoWriter, encode_mp4
 from rlhp.clips.render import frame_stride, make_render_env, make_renderer, render_segment
 from rlhp.clips.worker import ClipWorker
 from rlhp.segments import Segment
@@ -77,6 +77,33 @@ def test_encode_mp4_keeps_frame_count_and_size(tmp_path: Path) -> None:
     assert meta["fps"] == 25
     assert decoded[0][:, :25].mean() > 240 and decoded[0][:, 35:].mean() < 15
     assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_a_gif_has_one_palette_for_all_its_frames_close_to_the_colours(tmp_path: Path) -> None:
+    from PIL import Image
+
+    frames = np.zeros((8, 40, 60, 3), np.uint8)
+    frames[..., 2] = np.linspace(0, 255, 60, dtype=np.uint8)  # a blue ramp
+    for t in range(8):
+        frames[t, ..., 1] = 20 * t  # and the light changes from frame to frame
+        frames[t, 10:20, 5 * t : 5 * t + 10] = (200, 120, 40)  # an orange square moving right
+    writer = VideoWriter(tmp_path / "v.gif", fps=10)
+    for frame in frames:
+        writer.write(frame)
+    writer.close()
+    with Image.open(tmp_path / "v.gif") as gif:
+        assert gif.n_frames == 8
+        decoded = []
+        for i in range(gif.n_frames):
+            gif.seek(i)
+            decoded.append(np.asarray(gif.convert("RGB"), dtype=int))
+    # one palette for the whole video (8 × 61 colours went in): a colour does not change
+    # from one frame to the next as each frame's own palette would make it
+    colours = {tuple(c) for frame in decoded for c in frame.reshape(-1, 3)}
+    assert len(colours) <= GIF_COLOURS
+    for frame, back in zip(frames, decoded, strict=True):
+        assert np.abs(back - frame).mean() < 6, np.abs(back - frame).mean()
+    assert np.abs(decoded[7][15, 40] - [200, 120, 40]).max() <= 8  # the square where it went
 
 
 def test_worker_renders_in_the_background_and_records_the_clip(tmp_path: Path) -> None:
