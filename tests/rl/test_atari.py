@@ -158,6 +158,21 @@ def test_pixel_presets_are_the_zoos_ppo_and_the_papers_a2c() -> None:
     assert agent_preset("CartPole-v1", "ppo").policy == "MlpPolicy"
 
 
+def test_pixel_fits_are_installed_at_the_next_update() -> None:
+    from rlhp.rl.presets import task_config
+
+    for env_id, pretrain_epochs in (("ALE/Pong-v5", 200), ("MinAtar/Breakout-v1", 60)):
+        config = task_config(env_id).with_overrides(
+            ["total_timesteps=500000", "schedule.updates=50"]
+        )
+        reward = config.reward_model
+        assert reward.install_at_next_update and reward.batch_size == 16
+        assert reward.pretrain_epochs == pretrain_epochs
+        assert config.install_lag == 10_000  # one update interval: RL never waits for a fit
+    plain = task_config("CartPole-v1").with_overrides(["total_timesteps=100000"])
+    assert not plain.reward_model.install_at_next_update and plain.install_lag == 500
+
+
 def test_life_loss_ends_the_episode_only_when_asked() -> None:
     env = make_pixel_env("ALE/Breakout-v5", AtariConfig(terminal_on_life_loss=True))
     env.reset(seed=0)

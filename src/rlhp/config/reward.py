@@ -116,6 +116,11 @@ class RewardModelConfig:
     next rollout end after that (or the next update at the latest); None: 0.5 % of the
     step budget. Long enough to hide a fit behind short rollouts (CartPole's are 256
     steps), short enough that the agent never learns long on an old reward."""
+    install_at_next_update: bool = False
+    """Install each background fit at the next reward update instead, whatever
+    ``install_lag`` says: for tasks whose fits outlast 0.5 % of the run (pixel rewards,
+    fast simulators), so RL never stops to wait for a fit. The agent learns one update
+    interval on each r̂, never a step on a half-trained one; runs stay reproducible."""
     refit_inputs: bool = True
     """Re-standardise the model's inputs on all labelled segments before every fit, so
     states the policy reaches later are not extrapolated from the first rollouts' scale."""

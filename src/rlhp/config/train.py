@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +79,8 @@ class TrainConfig:
     @property
     def install_lag(self) -> int:
         """Env steps between starting a background reward fit and installing it."""
+        if self.reward_model.install_at_next_update:  # the next update installs it
+            return math.ceil(self.total_timesteps / self.schedule.updates)
         lag = self.reward_model.install_lag
         return self.total_timesteps // 200 if lag is None else lag
 
