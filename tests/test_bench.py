@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -64,6 +65,9 @@ def _check_two_axes(out: Path) -> None:
         assert selectors == {row["options"].split(";")[0].split("=")[1]}
         assert (steps == {0}) == ("no_online_queries" in row["options"])
     assert (out / "curves" / "CartPole-v1-ppo.png").stat().st_size > 1000
+    record = json.loads(next((out / "records").glob("*.json")).read_text())
+    assert record["finished_at"].endswith("Z") and record["cpu_count"] == os.cpu_count()
+    assert len(record["commit"]) == 40  # the tests run from this checkout
 
 
 def test_a_two_axis_grid_runs_locally_and_resumes(tmp_path: Path) -> None:

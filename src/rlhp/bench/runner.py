@@ -165,9 +165,37 @@ def run_cell(cell: Cell, out: Path | str, episodes: int) -> dict[str, Any]:
         return_pearson=evaluation["return_pearson"],
         train_wall_s=float(state.get("wall_time", float("nan"))),
     )
+    record.update(provenance())
     _write_json(run_dir / RECORD_FILE, record)
     _write_json(record_file_of(cell, out), record)
     return record
+
+
+def provenance() -> dict[str, Any]:
+    """When, from what code and on what machine a record was measured: the UTC time it
+    finished, rlhp's git commit (and whether its tree had uncommitted changes) when rlhp
+    runs from a checkout, the machine's cores and its 1-minute load average (a wall
+    ratio measured beside other work reads differently from one on idle cores)."""
+    here = Path(__file__).resolve().parent
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", "-C", str(here), *args], capture_output=True, text=True, timeout=10
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no", "--", ".") if commit else None
+    return {
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "commit": commit,
+        "uncommitted_changes": None if status is None else bool(status),
+        "cpu_count": os.cpu_count(),
+        "load_average": round(os.getloadavg()[0], 2),
+    }
 
 
 def reward_diagnostics(rows: list[dict[str, Any]]) -> dict[str, Any]:
