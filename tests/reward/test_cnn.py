@@ -154,3 +154,41 @@ def test_the_trainer_teaches_it_which_cell_is_good() -> None:
     # accuracy on each member's own held-out pairs, never trained on (chance: 0.5)
     assert metrics.val_accuracy > 0.75, metrics
     assert metrics.l2 != RewardModelConfig().l2_initial  # the adaptive L2 moved
+
+
+def test_inference_pads_batches_to_a_few_sizes_and_returns_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """oneDNN caches a primitive per input shape: without grad the convolutions see at
+    most 12 batch sizes (powers of two up to the chunk), and every frame's reward is the
+    one it gets alone."""
+    from rlhp.reward import cnn
+
+    model = _model(MINATAR).eval()
+    frozen = model.snapshot()
+    sizes: set[int] = set()
+    conv2d = F.conv2d
+
+    def recording(x: torch.Tensor, *args: object, **kw: object) -> torch.Tensor:
+        sizes.add(x.shape[0])
+        return conv2d(x, *args, **kw)  # type: ignore[arg-type]
+
+    obs = torch.randint(0, 256, (cnn.INFERENCE_CHUNK + 300, 4, 10, 10), dtype=torch.uint8)
+    every = frozen(obs.numpy(), np.zeros(len(obs)))  # each frame's reward, in other batches
+    for n in (1, 3, 37, 100, 513, 2049, cnn.INFERENCE_CHUNK + 300):
+        none = torch.zeros(n, dtype=torch.bool)
+        with torch.no_grad():
+            alone = torch.stack([_member_alone(model, k, obs[:n]) for k in range(3)])
+            with monkeypatch.context() as patch:
+                patch.setattr(cnn.F, "conv2d", recording)
+                raw = model.raw_rewards(obs[:n], torch.zeros(n), none)
+                agent = frozen(obs[:n].numpy(), np.zeros(n))
+        torch.testing.assert_close(raw, alone, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(agent, every[:n], rtol=1e-5, atol=1e-7)
+    assert sizes <= {1 << i for i in range(12)} and max(sizes) == cnn.INFERENCE_CHUNK
+    sizes.clear()
+    model.train()  # training: batch statistics, so the batch is never padded
+    with monkeypatch.context() as patch:
+        patch.setattr(cnn.F, "conv2d", recording)
+        model.raw_rewards(obs[:37], torch.zeros(37), torch.zeros(37, dtype=torch.bool))
+    assert sizes == {37}
