@@ -71,6 +71,16 @@ def conv_layers(height: int, width: int) -> tuple[tuple[int, int], ...]:
     return PAPER_CONV if size >= 1 else SMALL_CONV
 
 
+def fold_batch_norm(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> tuple[Tensor, Tensor]:
+    """The weight and bias of ``conv`` followed by ``norm`` in eval mode, as one convolution:
+    w·γ/√(σ²+ε) and (b − μ)·γ/√(σ²+ε) + β per output channel."""
+    assert norm.running_mean is not None and norm.running_var is not None
+    assert conv.bias is not None
+    scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+    weight = conv.weight * scale[:, None, None, None]
+    return weight, (conv.bias - norm.running_mean) * scale + norm.bias
+
+
 class CnnRewardEnsemble(RewardEnsemble):
     """K convolutional reward predictors r̂ₖ(o) plus a learned absorbing-state reward each.
 
@@ -118,13 +128,22 @@ class CnnRewardEnsemble(RewardEnsemble):
         return total
 
     def _members_forward(self, x: Tensor, shared: bool) -> Tensor:
-        """``(N, C, H, W)`` (shared) or ``(N, K·C, H, W)`` floats in [0, 1] → ``(K, N)``."""
+        """``(N, C, H, W)`` (shared) or ``(N, K·C, H, W)`` floats in [0, 1] → ``(K, N)``.
+
+        Without grad in eval mode, batch norm is folded into each convolution (one pass
+        over the activations fewer), as in the agent's snapshot.
+        """
         k = self.members
+        folded = not self.training and not torch.is_grad_enabled()
         if self.layout == PAPER_CONV:  # measured: 1.5× faster convolutions on a CPU at 84²
             x = x.contiguous(memory_format=torch.channels_last)
         for i, (conv, norm) in enumerate(zip(self.convs, self.norms, strict=True)):
-            assert isinstance(conv, nn.Conv2d)
+            assert isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d)
             groups = 1 if (i == 0 and shared) else k  # layer 1 on a shared input: all filters
+            if folded:
+                weight, bias = fold_batch_norm(conv, norm)
+                x = F.leaky_relu(F.conv2d(x, weight, bias, conv.stride, groups=groups), 0.01)
+                continue
             x = F.conv2d(x, conv.weight, conv.bias, conv.stride, groups=groups)
             x = self._dropout(F.leaky_relu(norm(x), 0.01))
         n = x.shape[0]
@@ -228,12 +247,8 @@ class CnnFrozenReward:
         convs = []
         for conv, norm in zip(model.convs, model.norms, strict=True):
             assert isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d)
-            assert norm.running_mean is not None and norm.running_var is not None
-            scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
-            weight = conv.weight * scale[:, None, None, None]
-            bias = (conv.bias - norm.running_mean) * scale + norm.bias  # type: ignore[operator]
-            stride = conv.stride[0]
-            convs.append((weight.detach().clone(), bias.detach().clone(), stride))
+            weight, bias = fold_batch_norm(conv, norm)
+            convs.append((weight.detach().clone(), bias.detach().clone(), conv.stride[0]))
         factor = model.target_std / model.output_std  # (K,)
         head_w = model.head.weight * factor[:, None, None]
         head_b = (model.head.bias - model.output_mean[:, None, None]) * factor[:, None, None]
