@@ -192,3 +192,17 @@ def test_inference_pads_batches_to_a_few_sizes_and_returns_the_same(
         patch.setattr(cnn.F, "conv2d", recording)
         model.raw_rewards(obs[:37], torch.zeros(37), torch.zeros(37, dtype=torch.bool))
     assert sizes == {37}
+
+
+@pytest.mark.parametrize("p", [0.5, 0.25])
+def test_dropout_keeps_1_minus_p_and_each_expectation(p: float) -> None:
+    model = _model(MINATAR, dropout=p).train()
+    torch.manual_seed(3)
+    ones = torch.ones(200, 48, 8, 8)
+    out = model._dropout(ones)
+    kept = out != 0
+    # 614,400 Bernoulli draws: the kept share is 1 - p within 5 standard errors
+    assert abs(float(kept.float().mean()) - (1 - p)) < 5 * (p * (1 - p) / ones.numel()) ** 0.5
+    assert torch.allclose(out[kept], torch.full_like(out[kept], 1 / (1 - p)))
+    assert not torch.equal(model._dropout(ones), out)  # a fresh mask every call
+    assert torch.equal(model.eval()._dropout(ones), ones)

