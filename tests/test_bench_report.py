@@ -282,3 +282,27 @@ def test_scores_pair_each_condition_with_its_own_twin() -> None:
         "100 labels, selector=uniform, agent.n_envs=1",
         "100 labels, selector=uniform, agent.n_envs=2",
     ]
+
+
+def test_the_summary_says_when_and_from_what_code_its_runs_were_measured() -> None:
+    from rlhp.bench.report import provenance_line
+
+    rows = [
+        {
+            "finished_at": "2026-12-06T03:10:00Z",
+            "commit": "b88ac4c" + "0" * 33,
+            "load_average": 2.4,
+        },
+        {
+            "finished_at": "2026-12-06T02:05:00Z",
+            "commit": "d286ac7" + "0" * 33,
+            "load_average": 1.1,
+        },
+        {"finished_at": None, "commit": None, "load_average": None},  # a record from before
+    ]
+    assert provenance_line(rows) == (
+        "Runs finished 2026-12-06T02:05:00Z – 2026-12-06T03:10:00Z (UTC), from commit(s) "
+        "b88ac4c, d286ac7; 1-minute load average as each ended 1.1–2.4; 1 older run(s) "
+        "not dated.\n"
+    )
+    assert provenance_line(rows[2:]) == ""

@@ -27,6 +27,7 @@ from rlhp.bench.report import (
     markdown_table,
     plot_label_efficiency,
     plot_learning_curves,
+    provenance_line,
     summarise,
     with_scores,
     write_csv,
@@ -95,6 +96,9 @@ def run_bench(
     rows = with_scores([records[c.name] for c in cells], randoms)
     summary = summarise(rows)
     markdown = markdown_table(summary)
+    provenance = provenance_line(rows)
+    if provenance:
+        markdown += "\n" + provenance
     files = [
         write_csv(rows, report / "runs.csv", RUN_COLUMNS),
         write_csv(

@@ -36,6 +36,7 @@ RUN_COLUMNS = (
     "train_wall_s", "wall_ratio",
     "process_wall_s", "cpu_s", "peak_rss_mib", "labels_answered", "final_val_accuracy",
     "final_return_correlation", "reward_hacking_flags", "return_pearson", "run_dir", "error",
+    "finished_at", "commit", "load_average",
 )  # fmt: skip
 """Columns of ``runs.csv``, one row per cell."""
 
@@ -181,6 +182,24 @@ def markdown_table(summary: Sequence[GroupSummary]) -> str:
             f"| {g.wall_mean_s:.0f} | {ratio} | {g.peak_rss_max_mib:.0f} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def provenance_line(rows: Sequence[dict[str, Any]]) -> str:
+    """When and from which commits the rows were measured, and the machine's load then
+    (records older than these fields are counted as such)."""
+    times = sorted(str(r["finished_at"]) for r in rows if r.get("finished_at"))
+    if not times:
+        return ""
+    commits = sorted({str(r["commit"])[:7] for r in rows if r.get("commit")})
+    loads = [float(r["load_average"]) for r in rows if r.get("load_average") is not None]
+    older = len(rows) - len(times)
+    return (
+        f"Runs finished {times[0]} – {times[-1]} (UTC), from commit(s) "
+        f"{', '.join(commits) or 'unknown'}; 1-minute load average as each ended "
+        f"{min(loads):.1f}–{max(loads):.1f}"
+        + (f"; {older} older run(s) not dated" if older else "")
+        + ".\n"
+    )
 
 
 def plot_learning_curves(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[Path]:
