@@ -10,7 +10,7 @@ EXTRAS ?= dev,mujoco,contrib,ray,postgres,atari,minatar
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint install clean-demo browser postgres bench-mujoco \
+.PHONY: demo test lint install clean-demo browser postgres bench-mujoco bench-minatar \
 	bench-research bench-ablations bench-efficiency bench-methods bench-selectors bench-teachers
 
 $(STAMP): pyproject.toml constraints.txt
@@ -62,6 +62,13 @@ lint: $(STAMP)
 bench-mujoco: $(STAMP)
 	$(BIN)/rlhp bench --tasks Hopper-v5 HalfCheetah-v5 --labels 700 --seeds 0 1 2 \
 		--timesteps 300000 --algo ppo --out runs/bench-mujoco $(BENCH_FLAGS)
+
+# Issue-10 MinAtar grid (pixels, the CNN reward; ≈ 75 min on 2 cores with BENCH_FLAGS=--jobs 2,
+# which runs two cells side by side, so its wall ratios are contended; docs/benchmarks.md); resumable.
+bench-minatar: $(STAMP)
+	$(BIN)/rlhp bench --tasks MinAtar/Breakout-v1 MinAtar/SpaceInvaders-v1 MinAtar/Freeway-v1 \
+		--labels 700 --seeds 0 1 2 --timesteps 500000 --algo ppo \
+		--out benchmarks/results/minatar-2026-12-06 $(BENCH_FLAGS)
 
 # Issue-13 research grids (docs/benchmarks.md, "Issue 13 — to run"). Every grid shares one
 # --out, so a cell two grids have in common (the env-reward twins, the full method at

@@ -306,3 +306,22 @@ def test_the_summary_says_when_and_from_what_code_its_runs_were_measured() -> No
         "not dated.\n"
     )
     assert provenance_line(rows[2:]) == ""
+
+
+def test_curves_of_an_env_id_with_a_slash_are_one_file(tmp_path: Path) -> None:
+    from rlhp.bench.report import plot_label_efficiency, plot_learning_curves
+
+    records = []
+    for reward, labels in (("env", 0), ("preferences", 100), ("preferences", 200)):
+        record = _record(reward, labels, 0, 5.0, 10.0)
+        record["env_id"] = "MinAtar/Breakout-v1"
+        record["curve"] = {"env_step": [0.0, 10.0], "true_return": [0.5, 5.0]}
+        records.append(record)
+    rows = with_scores(records, {"MinAtar/Breakout-v1": 0.5})
+    paths = plot_learning_curves(rows, tmp_path)
+    paths += plot_label_efficiency(summarise(rows), tmp_path)
+    assert sorted(p.name for p in paths) == [
+        "MinAtar_Breakout-v1-ppo-labels.png",
+        "MinAtar_Breakout-v1-ppo.png",
+    ]
+    assert all(p.parent == tmp_path and p.stat().st_size > 0 for p in paths)

@@ -41,6 +41,11 @@ RUN_COLUMNS = (
 """Columns of ``runs.csv``, one row per cell."""
 
 
+def file_stem(env_id: str) -> str:
+    """An env id as one file name: ``ALE/Pong-v5`` → ``ALE_Pong-v5`` (as cells name runs)."""
+    return env_id.replace("/", "_")
+
+
 def normalised_score(pref_return: float, env_return: float, random_return: float) -> float:
     """(R_pref − R_random) / (R_env − R_random); NaN when the env run is no better than random."""
     span = env_return - random_return
@@ -258,7 +263,7 @@ def plot_learning_curves(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[
         ax.set_ylabel("true episode return")
         ax.grid(alpha=0.3)
         ax.legend()
-        path = out_dir / f"{env_id}-{algo}.png"
+        path = out_dir / f"{file_stem(env_id)}-{algo}.png"
         fig.savefig(path, dpi=100)
         plt.close(fig)
         paths.append(path)
@@ -301,7 +306,7 @@ def plot_label_efficiency(summary: Sequence[GroupSummary], out_dir: Path) -> lis
         ax.set_title(f"{env_id} · {algo.upper()}\nfeedback efficiency (mean ± std over seeds)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-        path = out_dir / f"{env_id}-{algo}-labels.png"
+        path = out_dir / f"{file_stem(env_id)}-{algo}-labels.png"
         fig.savefig(path, dpi=100)
         plt.close(fig)
         paths.append(path)
