@@ -72,3 +72,25 @@ def test_record_refuses_bad_input_in_one_line(
     assert len(lines) == 3 and all(line.startswith("rlhp: error: ") for line in lines)
     assert "must end in .mp4 or .gif" in lines[0]
     assert not (tmp_path / "x.avi").exists()
+
+
+def test_record_draws_a_pixel_run_from_its_frames(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """MinAtar (and ALE) runs have no simulator state to replay: the video is the frames
+    the agent saw, drawn as the labelling page's clips, at 15 steps a second."""
+    pytest.importorskip("minatar", reason="needs the minatar extra: pip install 'rlhp[minatar]'")
+    run, out = tmp_path / "breakout", tmp_path / "breakout.gif"
+    overrides = json.dumps({"n_steps": 32, "batch_size": 32})
+    argv = ["train", "MinAtar/Breakout-v1", "--reward", "env", "--timesteps", "32"]
+    argv += ["--set", "agent.n_envs=1", "--set", f"agent.overrides={overrides}", "--no-progress"]
+    assert main([*argv, "--out", str(run)]) == 0
+    assert main(["record", str(run), "--out", str(out), "--max-seconds", "2", "--fps", "5"]) == 0
+    steps = int(capsys.readouterr().out.split("episode(s) of [")[1].split("]")[0])
+    assert 1 <= steps <= 30  # 2 s at 15 steps a second
+    with Image.open(out) as gif:
+        # every 3rd step shown at 5 fps; MinAtar's 10×10 grid at 32× is 320×320
+        assert gif.size == (320, 320) and gif.n_frames == -(-steps // 3)
+        rgb = gif.convert("RGB")
+        colours = {rgb.getpixel((x, y)) for x in range(16, 320, 32) for y in range(16, 320, 32)}
+    assert len(colours) >= 2  # the ball, paddle and bricks on black

@@ -4,7 +4,9 @@
 seeds as ``rlhp evaluate``) and records every step's simulator state with the same
 wrapper that records training rollouts. ``record_video`` replays those states through
 the clip renderer (``rlhp.clips.render``) into an MP4 or GIF: what ``rlhp record``
-writes. The behaviour measures (``rlhp.behaviours``) read the same episodes.
+writes. Pixel environments (ALE, MinAtar) have no state to replay: their videos are the
+frames the agent saw, drawn as the labelling page's clips (``rlhp.clips.pixels``). The
+behaviour measures (``rlhp.behaviours``) read the same episodes.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ import numpy as np
 import torch
 
 from rlhp.clips.encode import VideoWriter
+from rlhp.clips.pixels import PIXEL_FPS, pixel_clip
 from rlhp.clips.render import frame_stride, make_renderer
 from rlhp.evaluation import EVAL_SEED_OFFSET
 from rlhp.loop.run_dir import RunDir
 from rlhp.rl.agents import build_stack, load_agent
-from rlhp.segments import Episode, EpisodePool
+from rlhp.rl.atari import is_pixel_env
+from rlhp.segments import Episode, EpisodePool, Segment
 
 
 @torch.no_grad()
@@ -43,7 +47,7 @@ def policy_episodes(
     stack = build_stack(single, pool, None, env_seed=config.seed + seed_offset)
     load_agent(stack, run.agent_checkpoint)
     stack.wrapper.explore_for(0)
-    stack.wrapper.record_states = True
+    stack.wrapper.record_states = not is_pixel_env(config.env_id)  # pixels: the frames are all
     if stack.normalize is not None:
         stack.normalize.training = False
         stack.normalize.norm_reward = False
@@ -87,6 +91,8 @@ def record_video(
     """
     config = RunDir.open(Path(run_dir)).config()
     played = policy_episodes(run_dir, episodes)
+    if is_pixel_env(config.env_id):
+        return _record_pixels(config.env_id, played, Path(out), max_fps, max_seconds)
     frames = make_renderer(config.env_id, size)
     stride = frame_stride(frames.steps_per_second, max_fps)
     fps = frames.steps_per_second / stride
@@ -106,3 +112,30 @@ def record_video(
         frames.close()
     assert writer.size is not None
     return Recording(Path(out), writer.frames, *writer.size, fps, tuple(lengths))
+
+
+def _record_pixels(
+    env_id: str, played: list[Episode], out: Path, max_fps: float, max_seconds: float | None
+) -> Recording:
+    """ALE and MinAtar: the frames the agent saw, drawn as the labelling page's clips are
+    (``rlhp.clips.pixels``), at the agent's 15 steps a second."""
+    stride = frame_stride(PIXEL_FPS, max_fps)
+    writer = VideoWriter(out, PIXEL_FPS / stride)
+    lengths = []
+    try:
+        for episode in played:
+            steps = len(episode.obs)
+            if max_seconds is not None:
+                steps = min(steps, max(1, math.floor(max_seconds * PIXEL_FPS)))
+            lengths.append(steps)
+            shown = Segment(
+                obs=episode.obs[:steps:stride],
+                actions=episode.actions[:steps:stride],
+                absorbing=np.zeros(len(range(0, steps, stride)), dtype=bool),
+            )
+            for frame in pixel_clip(env_id, shown):
+                writer.write(frame)
+    finally:
+        writer.close()
+    assert writer.size is not None
+    return Recording(out, writer.frames, *writer.size, PIXEL_FPS / stride, tuple(lengths))
