@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rlhp.config import AgentConfig, RewardModelConfig, ScheduleConfig, TrainConfig
@@ -74,3 +75,45 @@ def test_a_reward_checkpoint_without_trainer_state_loads(updater: RewardUpdater)
     assert torch.equal(updater.trainer.l2, torch.full((3,), 0.5))
     updater.load({"model": updater.model.state_dict()})  # weights alone: fresh optimiser
     assert updater.published is not None
+
+
+def _normalised_on(updater: RewardUpdater, pairs: int, monkeypatch: pytest.MonkeyPatch) -> int:
+    """How many labelled pairs ``refresh_reward`` sets the output normalisation from."""
+    import torch
+
+    from rlhp.reward.training import Comparisons
+
+    model, seen = updater.model, []
+    space = updater.stack.wrapper.observation_space
+    obs = torch.zeros((pairs, 2, 5, *space.shape), dtype=torch.float32)
+    if space.dtype == np.uint8:
+        obs = obs.to(torch.uint8)
+    data = Comparisons(
+        obs, torch.zeros(pairs, 2, 5), torch.zeros(pairs, 2, 5, dtype=torch.bool), torch.rand(pairs)
+    )
+    monkeypatch.setattr(
+        model,
+        "fit_output_normalization",
+        lambda o, a, b: seen.append(o.shape[0] // 2),  # (pairs·2, T, …)
+    )
+    updater.refresh_reward(data)
+    return seen[0]
+
+
+def test_the_cnn_normalises_its_output_on_fewer_pairs(
+    updater: RewardUpdater, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("minatar", reason="needs the minatar extra: pip install 'rlhp[minatar]'")
+    from rlhp.loop.updating import NORMALIZATION_PAIRS, PIXEL_NORMALIZATION_PAIRS
+    from rlhp.rl.presets import task_config
+
+    assert _normalised_on(updater, 600, monkeypatch) == NORMALIZATION_PAIRS == 512
+    config = task_config("MinAtar/Breakout-v1").with_overrides(
+        ["total_timesteps=2048", "schedule.labels=20", "reward_model.background_fit=false"]
+    )
+    run = RunDir.create(tmp_path / "minatar", config)
+    store = LabelStore.create(run.store_location, store_meta(config))
+    loop = PreferenceLoop(config, run, store, resume=False, progress=False)
+    assert loop.updater is not None
+    assert _normalised_on(loop.updater, 600, monkeypatch) == PIXEL_NORMALIZATION_PAIRS == 128
+    assert _normalised_on(loop.updater, 100, monkeypatch) == 100
