@@ -119,8 +119,9 @@ class RewardModelConfig:
     install_at_next_update: bool = False
     """Install each background fit at the next reward update instead, whatever
     ``install_lag`` says: for tasks whose fits outlast 0.5 % of the run (pixel rewards,
-    fast simulators), so RL never stops to wait for a fit. The agent learns one update
-    interval on each r̂, never a step on a half-trained one; runs stay reproducible."""
+    fast simulators), so a fit shorter than an update interval no longer stops RL. The
+    agent learns one update interval on each r̂, never a step on a half-trained one;
+    runs stay reproducible."""
     refit_inputs: bool = True
     """Re-standardise the model's inputs on all labelled segments before every fit, so
     states the policy reaches later are not extrapolated from the first rollouts' scale."""

@@ -164,7 +164,7 @@ class CnnRewardEnsemble(RewardEnsemble):
         """
         if not self.training or self.dropout_p == 0.0:
             return x
-        threshold = round(self.dropout_p * 256)
+        threshold = min(round(self.dropout_p * 256), 255)  # at least one byte value kept
         n = x.numel()
         words = torch.empty(-(-n // 7), dtype=torch.int64, device=x.device).random_()
         low = slice(0, 7) if sys.byteorder == "little" else slice(1, 8)
@@ -195,7 +195,7 @@ class CnnRewardEnsemble(RewardEnsemble):
         else:
             x = obs.reshape(-1, *image)
         inference = not torch.is_grad_enabled() and not self.training
-        chunk = INFERENCE_CHUNK if inference else x.shape[0]
+        chunk = max(1, x.shape[0]) if torch.is_grad_enabled() else INFERENCE_CHUNK
         parts = []
         for i in range(0, x.shape[0], chunk):
             part = x[i : i + chunk]

@@ -119,7 +119,8 @@ def pixel_task_config(config: TrainConfig) -> TrainConfig:
     """The paper's Atari schedule and reward-model defaults on top of ``config``.
 
     A CNN fit outlasts the default install lag (0.5 % of the run) on a CPU, so each fit
-    is installed at the next update (``install_at_next_update``) and RL never waits.
+    is installed at the next update (``install_at_next_update``): a fit shorter than an
+    update interval no longer stops RL.
     """
     return dataclasses.replace(
         config,
