@@ -182,3 +182,43 @@ def test_life_loss_ends_the_episode_only_when_asked() -> None:
         _, _, terminated, _, info = env.step(int(rng.integers(0, 4)))
     assert info["lives"] == 4  # the first life lost ended it; the game was not over
     env.close()
+
+
+def test_two_minatar_frames_show_the_freeway_crossing_one_frame_hides() -> None:
+    pytest.importorskip("minatar", reason="needs the minatar extra: pip install 'rlhp[minatar]'")
+    from rlhp.clips.pixels import pixel_clip
+    from rlhp.segments import Segment
+
+    from rlhp.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="atari.minatar_frames must be >= 1"):
+        AtariConfig(minatar_frames=0)
+    one = make_pixel_env("MinAtar/Freeway-v1", AtariConfig())
+    two = make_pixel_env("MinAtar/Freeway-v1", AtariConfig(minatar_frames=2))
+    assert one.observation_space.shape == (7, 10, 10)
+    assert two.observation_space.shape == (14, 10, 10)
+    single, _ = one.reset(seed=0)
+    pair, _ = two.reset(seed=0)
+    np.testing.assert_array_equal(pair[7:], single)  # the newest frame last
+
+    def chicken_row(frame: np.ndarray) -> int:
+        return int(np.argwhere(frame[0])[0][0])
+
+    for _ in range(200):  # "up" until the chicken crosses (known: within 50 steps)
+        single, reward, *_ = one.step(1)
+        pair, reward_two, *_ = two.step(1)
+        np.testing.assert_array_equal(pair[7:], single)
+        assert reward == reward_two
+        if reward > 0:
+            break
+    assert reward == 1.0
+    # the rewarded frame alone shows the chicken at the start row, as every start and
+    # every car hit does; the frame before it shows where it came from: the top
+    assert chicken_row(single) == 9 and chicken_row(pair[:7]) == 1
+    clip_two = pixel_clip("MinAtar/Freeway-v1", Segment(pair[None], np.zeros(1), np.zeros(1, bool)))
+    clip_one = pixel_clip(
+        "MinAtar/Freeway-v1", Segment(single[None], np.zeros(1), np.zeros(1, bool))
+    )
+    np.testing.assert_array_equal(clip_two, clip_one)  # people see the newest frame
+    one.close()
+    two.close()

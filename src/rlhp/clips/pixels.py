@@ -4,7 +4,8 @@ No renderer and no simulator state: a segment already holds every frame the agen
 An Atari clip shows the newest frame of each observation — the ALE's own screen, max-
 pooled over two frames, in grayscale, with the score blanked exactly as the reward model
 sees it — upscaled 4× (84² → 336²) with nearest-neighbour pixels, at the agent's 15 Hz
-(60 Hz / frame skip 4). A MinAtar clip colours each of its object channels. Steps after
+(60 Hz / frame skip 4). A MinAtar clip colours each of its object channels (of the
+newest frame, when ``atari.minatar_frames`` concatenates several). Steps after
 the episode ended hold the last frame, dimmed, with a red band at the bottom.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rlhp.rl.atari import is_minatar
+from rlhp.rl.atari import is_minatar, minatar_channels
 from rlhp.segments import Segment
 
 PIXEL_FPS = 15.0
@@ -34,6 +35,7 @@ def pixel_clip(env_id: str, segment: Segment) -> np.ndarray:
     """Frames ``(T, H', W', 3)`` uint8 of ``segment`` for a person to watch."""
     obs = segment.obs  # (T, C, H, W)
     if is_minatar(env_id):
+        obs = obs[:, -minatar_channels(env_id) :]  # the newest frame (atari.minatar_frames)
         colours = PALETTE[np.arange(obs.shape[1]) % len(PALETTE)]  # (C, 3)
         on = obs > 0  # (T, C, H, W)
         last = np.where(on.any(axis=1), obs.shape[1] - 1 - np.argmax(on[:, ::-1], axis=1), -1)

@@ -42,6 +42,11 @@ class AtariConfig:
     """Agent steps last this many frames; the observation is the max of the last two."""
     frame_stack: int = 4
     """84×84 grayscale frames stacked in one observation."""
+    minatar_frames: int = 1
+    """MinAtar: consecutive frames in one observation, their channels concatenated
+    (``(k·C, 10, 10)``, oldest first); 1 is MinAtar's own single frame. With 2 the reward
+    model sees moves no single frame shows: Freeway's rewarded step already shows the
+    chicken back at the bottom, where every start and car hit also puts it."""
     sticky_actions: float = 0.0
     """The ALE's repeat_action_probability (v5's default is 0.25; the paper had none)."""
     mask_score: bool = True
@@ -59,4 +64,5 @@ class AtariConfig:
             self.frame_skip >= 1 and self.frame_stack >= 1,
             "atari.frame_skip and atari.frame_stack must be >= 1",
         )
+        check(self.minatar_frames >= 1, "atari.minatar_frames must be >= 1")
         check(0.0 <= self.sticky_actions < 1.0, "atari.sticky_actions must be in [0, 1)")

@@ -22,6 +22,7 @@ path as Atari frames; nothing else is changed.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import gymnasium as gym
@@ -70,6 +71,30 @@ class MinAtarImage(gym.ObservationWrapper):
         )
 
 
+class ConcatenatedFrames(gym.ObservationWrapper):
+    """The last ``k`` ``(C, H, W)`` observations as one ``(k·C, H, W)`` image, oldest first."""
+
+    def __init__(self, env: gym.Env, k: int) -> None:
+        from gymnasium.wrappers import FrameStackObservation
+
+        super().__init__(FrameStackObservation(env, k))
+        c, h, w = env.observation_space.shape  # type: ignore[misc]
+        self.observation_space = spaces.Box(0, 255, shape=(k * c, h, w), dtype=np.uint8)
+
+    def observation(self, observation: Any) -> np.ndarray:
+        return np.ascontiguousarray(observation).reshape(self.observation_space.shape)
+
+
+@functools.cache
+def minatar_channels(env_id: str) -> int:
+    """Object channels of one frame of a MinAtar game (Breakout 4, Freeway 7, …)."""
+    _register_minatar()
+    env = gym.make(env_id)
+    channels = int(env.observation_space.shape[-1])  # type: ignore[index]
+    env.close()
+    return channels
+
+
 def _register_ale() -> None:
     try:
         import ale_py
@@ -96,11 +121,12 @@ def make_pixel_env(env_id: str, atari: AtariConfig, render_mode: str | None = No
     if is_minatar(env_id):
         _register_minatar()
         try:
-            return MinAtarImage(gym.make(env_id, render_mode=render_mode))
+            env: gym.Env = MinAtarImage(gym.make(env_id, render_mode=render_mode))
         except gym.error.Error as exc:
             raise ConfigError(
                 f"unknown MinAtar game {env_id!r} ({exc}); e.g. MinAtar/Breakout-v1"
             ) from exc
+        return env if atari.minatar_frames == 1 else ConcatenatedFrames(env, atari.minatar_frames)
     _register_ale()
     from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
 
