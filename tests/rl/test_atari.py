@@ -187,11 +187,10 @@ def test_life_loss_ends_the_episode_only_when_asked() -> None:
 def test_two_minatar_frames_show_the_freeway_crossing_one_frame_hides() -> None:
     pytest.importorskip("minatar", reason="needs the minatar extra: pip install 'rlhp[minatar]'")
     from rlhp.clips.pixels import pixel_clip
+    from rlhp.errors import ConfigError
     from rlhp.segments import Segment
 
-    from rlhp.errors import ConfigError
-
-    with pytest.raises(ConfigError, match="atari.minatar_frames must be >= 1"):
+    with pytest.raises(ConfigError, match=r"atari\.minatar_frames must be >= 1"):
         AtariConfig(minatar_frames=0)
     one = make_pixel_env("MinAtar/Freeway-v1", AtariConfig())
     two = make_pixel_env("MinAtar/Freeway-v1", AtariConfig(minatar_frames=2))
