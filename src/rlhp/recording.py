@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,51 +92,56 @@ def record_video(
     """
     config = RunDir.open(Path(run_dir)).config()
     played = policy_episodes(run_dir, episodes)
-    if is_pixel_env(config.env_id):
-        return _record_pixels(config.env_id, played, Path(out), max_fps, max_seconds)
-    frames = make_renderer(config.env_id, size)
-    stride = frame_stride(frames.steps_per_second, max_fps)
-    fps = frames.steps_per_second / stride
-    writer = VideoWriter(Path(out), fps)
-    lengths = []
+    env_id = config.env_id
+    if is_pixel_env(env_id):  # the frames the agent saw, drawn as the page's clips
+        return _write_episodes(
+            Path(out), played, PIXEL_FPS, max_fps, max_seconds,
+            lambda episode, shown: pixel_clip(env_id, _steps_of(episode, shown)),
+        )  # fmt: skip
+    frames = make_renderer(env_id, size)
     try:
-        for episode in played:
-            assert episode.states is not None
-            states = episode.states
-            if max_seconds is not None:
-                states = states[: max(1, math.floor(max_seconds * frames.steps_per_second))]
-            lengths.append(len(states))
-            for state in states[::stride]:
-                writer.write(frames.frame(np.asarray(state)))
+        return _write_episodes(
+            Path(out), played, frames.steps_per_second, max_fps, max_seconds,
+            lambda episode, shown: (frames.frame(np.asarray(s)) for s in _states(episode)[shown]),
+        )  # fmt: skip
     finally:
-        writer.close()
         frames.close()
-    assert writer.size is not None
-    return Recording(Path(out), writer.frames, *writer.size, fps, tuple(lengths))
 
 
-def _record_pixels(
-    env_id: str, played: list[Episode], out: Path, max_fps: float, max_seconds: float | None
+def _write_episodes(
+    out: Path,
+    played: list[Episode],
+    steps_per_second: float,
+    max_fps: float,
+    max_seconds: float | None,
+    draw: Callable[[Episode, slice], Iterable[np.ndarray]],
 ) -> Recording:
-    """ALE and MinAtar: the frames the agent saw, drawn as the labelling page's clips are
-    (``rlhp.clips.pixels``), at the agent's 15 steps a second."""
-    stride = frame_stride(PIXEL_FPS, max_fps)
-    writer = VideoWriter(out, PIXEL_FPS / stride)
+    """Write the frames ``draw`` gives for the shown steps of each episode: every
+    ``frame_stride``-th step of at most ``max_seconds`` of it, in real time."""
+    stride = frame_stride(steps_per_second, max_fps)
+    fps = steps_per_second / stride
+    writer = VideoWriter(out, fps)
     lengths = []
     try:
         for episode in played:
             steps = len(episode.obs)
             if max_seconds is not None:
-                steps = min(steps, max(1, math.floor(max_seconds * PIXEL_FPS)))
+                steps = min(steps, max(1, math.floor(max_seconds * steps_per_second)))
             lengths.append(steps)
-            shown = Segment(
-                obs=episode.obs[:steps:stride],
-                actions=episode.actions[:steps:stride],
-                absorbing=np.zeros(len(range(0, steps, stride)), dtype=bool),
-            )
-            for frame in pixel_clip(env_id, shown):
+            for frame in draw(episode, slice(0, steps, stride)):
                 writer.write(frame)
     finally:
         writer.close()
     assert writer.size is not None
-    return Recording(out, writer.frames, *writer.size, PIXEL_FPS / stride, tuple(lengths))
+    return Recording(out, writer.frames, *writer.size, fps, tuple(lengths))
+
+
+def _states(episode: Episode) -> np.ndarray:
+    assert episode.states is not None  # recorded for every env but pixel ones
+    return episode.states
+
+
+def _steps_of(episode: Episode, shown: slice) -> Segment:
+    """The shown steps of a pixel episode as a segment (what ``pixel_clip`` draws)."""
+    obs = episode.obs[shown]
+    return Segment(obs=obs, actions=episode.actions[shown], absorbing=np.zeros(len(obs), bool))
