@@ -104,10 +104,11 @@ def test_the_cnn_normalises_its_output_on_fewer_pairs(
     updater: RewardUpdater, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytest.importorskip("minatar", reason="needs the minatar extra: pip install 'rlhp[minatar]'")
-    from rlhp.loop.updating import NORMALIZATION_PAIRS, PIXEL_NORMALIZATION_PAIRS
+    from rlhp.reward.cnn import CnnRewardEnsemble
+    from rlhp.reward.ensemble import RewardEnsemble
     from rlhp.rl.presets import task_config
 
-    assert _normalised_on(updater, 600, monkeypatch) == NORMALIZATION_PAIRS == 512
+    assert _normalised_on(updater, 600, monkeypatch) == RewardEnsemble.normalization_pairs == 512
     config = task_config("MinAtar/Breakout-v1").with_overrides(
         ["total_timesteps=2048", "schedule.labels=20", "reward_model.background_fit=false"]
     )
@@ -115,5 +116,6 @@ def test_the_cnn_normalises_its_output_on_fewer_pairs(
     store = LabelStore.create(run.store_location, store_meta(config))
     loop = PreferenceLoop(config, run, store, resume=False, progress=False)
     assert loop.updater is not None
-    assert _normalised_on(loop.updater, 600, monkeypatch) == PIXEL_NORMALIZATION_PAIRS == 128
+    assert _normalised_on(loop.updater, 600, monkeypatch) == CnnRewardEnsemble.normalization_pairs
+    assert CnnRewardEnsemble.normalization_pairs == 128
     assert _normalised_on(loop.updater, 100, monkeypatch) == 100

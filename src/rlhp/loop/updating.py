@@ -25,7 +25,6 @@ from rlhp.loop.fitting import Fitter
 from rlhp.loop.labelled import LabelledData
 from rlhp.loop.schedule import LabelSchedule
 from rlhp.queries import QuerySelector, make_selector
-from rlhp.reward.cnn import CnnRewardEnsemble
 from rlhp.reward.ensemble import RewardEnsemble
 from rlhp.reward.saved import checkpoint
 from rlhp.reward.surf import UnlabelledPairs
@@ -38,13 +37,6 @@ from rlhp.store.labels import LabelStore
 
 DIAGNOSTIC_SEGMENTS = 128
 """Recent segments sampled from the pool for the learned/true return correlation."""
-NORMALIZATION_PAIRS = 512
-"""Labelled pairs (at most) whose steps set each member's output normalisation."""
-PIXEL_NORMALIZATION_PAIRS = 128
-"""The same for the CNN (6,400 steps of 25-step pairs: plenty for a mean and a std):
-512 pairs through the convolutions took ~1.2 s of the agent's thread at every update of
-a MinAtar run whose PPO needs 2.3 s per update. Drawn from the same permutation, so the
-MLP's runs are unchanged."""
 
 
 @dataclass(frozen=True)
@@ -252,12 +244,7 @@ class RewardUpdater:
         doing (a sample of recent segments moved CartPole's alive/absorbing gap 3× between
         two updates and cost a seed its convergence).
         """
-        pairs = (
-            PIXEL_NORMALIZATION_PAIRS
-            if isinstance(self.model, CnnRewardEnsemble)
-            else NORMALIZATION_PAIRS
-        )
-        pick = self.sample_rng.permutation(len(data))[:pairs]
+        pick = self.sample_rng.permutation(len(data))[: self.model.normalization_pairs]
         index = torch.as_tensor(np.sort(pick))
         self.model.fit_output_normalization(
             data.obs[index].flatten(0, 1),

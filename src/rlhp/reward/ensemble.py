@@ -123,6 +123,8 @@ class RewardEnsemble(nn.Module):
     output_mean: Tensor
     output_std: Tensor
     absorbing_seen: Tensor
+    normalization_pairs: int = 512
+    """Labelled pairs (at most) whose steps set each member's output normalisation."""
 
     def __init__(self, spec: FeatureSpec, config: RewardModelConfig) -> None:
         super().__init__()
