@@ -173,10 +173,10 @@ def run_cell(cell: Cell, out: Path | str, episodes: int) -> dict[str, Any]:
 
 def provenance() -> dict[str, Any]:
     """When, from what code and on what machine a record was measured: the UTC time it
-    finished, rlhp's git commit (and whether its tree had uncommitted changes) when rlhp
-    runs from a checkout, the machine's cores and its 1-minute load average (a wall
-    ratio measured beside other work reads differently from one on idle cores)."""
-    here = Path(__file__).resolve().parent
+    finished, rlhp's git commit (and whether the rlhp package's files differ from it)
+    when rlhp runs from a checkout, the machine's cores and its 1-minute load average (a
+    wall ratio measured beside other work reads differently from one on idle cores)."""
+    here = Path(__file__).resolve().parents[1]  # the rlhp package: the code a run runs
 
     def git(*args: str) -> str | None:
         try:
