@@ -17,13 +17,14 @@ from rlhp.rl.agents import collect_untrained
 from rlhp.store.labels import LabelStore
 
 
-@pytest.fixture
-def updater(tmp_path: Path) -> RewardUpdater:
+def _loop(tmp_path: Path, min_new_answers: int = 1) -> PreferenceLoop:
     config = TrainConfig(
         "Pendulum-v1",
         total_timesteps=2_000,
         schedule=ScheduleConfig(labels=60, updates=2),
-        reward_model=RewardModelConfig(pretrain_epochs=30, background_fit=False),
+        reward_model=RewardModelConfig(
+            pretrain_epochs=30, background_fit=False, min_new_answers=min_new_answers
+        ),
         agent=AgentConfig(overrides={"n_steps": 64}),
     )
     config = replace(config, queries=replace(config.queries, segment_length=20))
@@ -31,6 +32,12 @@ def updater(tmp_path: Path) -> RewardUpdater:
     store = LabelStore.create(run.store_location, store_meta(config))
     loop = PreferenceLoop(config, run, store, resume=False, progress=False)
     collect_untrained(loop.stack, 2_000)
+    return loop
+
+
+@pytest.fixture
+def updater(tmp_path: Path) -> RewardUpdater:
+    loop = _loop(tmp_path)
     assert loop.updater is not None
     return loop.updater
 
@@ -64,6 +71,26 @@ def test_an_update_asks_what_is_due_fits_new_answers_once_and_installs(
 
     updater.fit_new_answers(env_step=64, epochs=30, max_steps=None)  # no new answers
     assert updater.install_finished(env_step=64) is None
+
+
+def test_a_fit_waits_for_min_new_answers_until_the_budget_is_asked(tmp_path: Path) -> None:
+    loop = _loop(tmp_path, min_new_answers=16)
+    updater, schedule = loop.updater, loop.schedule
+    assert updater is not None
+    assert loop._fit_minimum(wait=True) == 1  # pre-training always fits what it has
+    assert loop._fit_minimum() == 16
+    updater.ask_due(schedule, env_step=0, next_update=1)
+    answered = len(updater.collect())
+    assert 1 <= answered < 16  # 6 pre-training labels of 60
+    updater.fit_new_answers(env_step=0, epochs=5, max_steps=None, minimum=16)
+    assert updater.install_finished(env_step=0) is None  # too few: r̂ stays as it is
+    updater.fit_new_answers(env_step=0, epochs=5, max_steps=None, minimum=answered)
+    installed = updater.install_finished(env_step=0)
+    assert installed is not None and installed.values["labels/answered"] == answered
+
+    updater.ask_due(schedule, env_step=2_000, next_update=3)  # the rest of the budget
+    assert updater.store.counts().pairs == schedule.total
+    assert loop._fit_minimum() == 1  # nothing more will come: fit whatever is new
 
 
 def test_a_reward_checkpoint_without_trainer_state_loads(updater: RewardUpdater) -> None:

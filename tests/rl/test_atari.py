@@ -167,6 +167,7 @@ def test_pixel_fits_are_installed_at_the_next_update() -> None:
         )
         reward = config.reward_model
         assert reward.install_at_next_update and reward.batch_size == 16
+        assert reward.min_new_answers == 16  # a fit waits for a batch of new answers
         assert reward.pretrain_epochs == pretrain_epochs
         assert config.install_lag == 10_000  # one update interval: RL never waits for a fit
     plain = task_config("CartPole-v1").with_overrides(["total_timesteps=100000"])

@@ -94,6 +94,12 @@ class RewardModelConfig:
     max_steps_per_update: int = 40
     """…but at most this many gradient steps, so an update costs the same with 100 or
     10,000 labels; the ensemble is warm-started, so the passes add up across updates."""
+    min_new_answers: int = 1
+    """A reward update fits only once this many answers arrived since the last fit (or
+    every label of the budget has been asked); until then r̂ stays as it is. Late in a
+    run the decaying schedule asks a few labels an update, and a capped fit on a few new
+    labels among hundreds costs as much as one on many: the pixel presets wait for a
+    batch's worth (16), which halves their fits."""
     pretrain_epochs: int = 60
     """Passes over the pre-training comparisons before RL starts."""
     l2_initial: float = 1e-4
@@ -162,6 +168,7 @@ class RewardModelConfig:
         check(0.0 <= self.holdout_fraction < 1.0, "reward_model.holdout_fraction must be in [0, 1)")
         check(self.batch_size >= 1, "reward_model.batch_size must be >= 1")
         check(self.max_steps_per_update >= 1, "reward_model.max_steps_per_update must be >= 1")
+        check(self.min_new_answers >= 1, "reward_model.min_new_answers must be >= 1")
         check(
             self.normalized_std is None or self.normalized_std > 0,
             "reward_model.normalized_std must be > 0",

@@ -247,7 +247,10 @@ class PreferenceLoop:
                 # people answer while RL runs: their labels reach r̂ now, not next update
                 reward = self.config.reward_model
                 updater.fit_new_answers(
-                    env_step, reward.epochs_per_update, reward.max_steps_per_update
+                    env_step,
+                    reward.epochs_per_update,
+                    reward.max_steps_per_update,
+                    self._fit_minimum(),
                 )
             return
         self._advance_updates(env_step)
@@ -299,11 +302,19 @@ class PreferenceLoop:
         ties = tie_warning(sum(a.choice == "equal" for a in new_answers), len(new_answers))
         if ties is not None:
             log.warning(ties)
-        self.updater.fit_new_answers(env_step, epochs, max_steps)
+        self.updater.fit_new_answers(env_step, epochs, max_steps, self._fit_minimum(wait))
         if wait:
             installed = self._install(env_step) or installed
         if not installed:
             self._log_row(env_step, self.updater.label_counts())
+
+    def _fit_minimum(self, wait: bool = False) -> int:
+        """New answers a fit needs now: ``reward_model.min_new_answers``, or one when the
+        loop waits for the fit (pre-training) or every label of the budget was asked."""
+        assert self.updater is not None
+        if wait or self.updater.store.counts().pairs >= self.schedule.total:
+            return 1
+        return self.config.reward_model.min_new_answers
 
     def _install(self, env_step: int) -> bool:
         """Install the running fit once it is done; log it. False if there was none."""

@@ -149,10 +149,13 @@ class RewardUpdater:
 
     # -- fitting and installing ------------------------------------------------------------
 
-    def fit_new_answers(self, env_step: int, epochs: int, max_steps: int | None) -> None:
-        """Start a fit if answers arrived since the last one (none new: r̂ stays as it is)."""
+    def fit_new_answers(
+        self, env_step: int, epochs: int, max_steps: int | None, minimum: int = 1
+    ) -> None:
+        """Start a fit if at least ``minimum`` answers arrived since the last one (fewer:
+        r̂ stays as it is, and they wait for the next)."""
         answers = self.store.counts().answers
-        if answers > self.answers_fitted:
+        if answers - self.answers_fitted >= max(1, minimum):
             self.answers_fitted = answers
             data, fresh = self.labelled.comparisons()
             if data is not None:

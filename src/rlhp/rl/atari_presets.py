@@ -120,7 +120,9 @@ def pixel_task_config(config: TrainConfig) -> TrainConfig:
 
     A CNN fit outlasts the default install lag (0.5 % of the run) on a CPU, so each fit
     is installed at the next update (``install_at_next_update``): a fit shorter than an
-    update interval no longer stops RL.
+    update interval no longer stops RL. A fit waits for a batch's worth of new answers
+    (``min_new_answers``): late in a run a few labels an update would each buy a fit as
+    long as any.
     """
     return dataclasses.replace(
         config,
@@ -132,5 +134,6 @@ def pixel_task_config(config: TrainConfig) -> TrainConfig:
             dropout=DROPOUT,
             batch_size=BATCH_PAIRS,
             install_at_next_update=True,
+            min_new_answers=BATCH_PAIRS,
         ),
     )
