@@ -1,7 +1,14 @@
 import numpy as np
 import pytest
 
-from rlhp.segments import Episode, EpisodePool, Segment, SegmentBatch, cut_segment
+from rlhp.segments import (
+    Episode,
+    EpisodeArchive,
+    EpisodePool,
+    Segment,
+    SegmentBatch,
+    cut_segment,
+)
 
 
 def episode(length: int, terminated: bool, index: int = 0) -> Episode:
@@ -55,3 +62,29 @@ def test_batch_validates_shapes() -> None:
         SegmentBatch(np.zeros((2, 3, 3, 2)), np.zeros((2, 2, 3)), np.zeros((2, 2, 3), dtype=bool))
     with pytest.raises(ValueError):
         Segment(np.zeros((3, 2)), np.zeros(4), np.zeros(3, dtype=bool))
+
+
+def test_archive_keeps_a_uniform_sample_of_evicted_episodes() -> None:
+    archive = EpisodeArchive(capacity=200, max_bytes=2**30, rng=np.random.default_rng(0))
+    pool = EpisodePool(max_steps=8, archive=archive)
+    for i in range(10_000):
+        pool.add(episode(4, terminated=True, index=i))
+    kept = np.array([e.index for e in archive.episodes])
+    assert len(kept) == 200 and archive.offered == 10_000 - len(pool)
+    assert not set(kept) & {e.index for e in pool.episodes}  # only what the pool let go
+    # uniform over the run's history: every tenth of it holds about a tenth of the sample
+    per_tenth = np.bincount(kept // 1_000, minlength=10)
+    assert per_tenth.min() >= 8 and per_tenth.max() <= 35  # 20 expected, p < 1e-4 outside
+
+
+def test_archive_stays_within_its_bytes(rng: np.random.Generator) -> None:
+    one = episode(4, terminated=True).nbytes
+    archive = EpisodeArchive(capacity=100, max_bytes=3 * one, rng=rng)
+    for i in range(50):
+        archive.offer(episode(4, terminated=True, index=i))
+    assert len(archive) == 3 and archive.nbytes == 3 * one
+    segments, truth = archive.sample(20, 4, rng)
+    assert {s.episode for s in segments} <= {e.index for e in archive.episodes}
+    assert truth.shape == (20, 4)
+    with pytest.raises(ValueError, match="capacity"):
+        EpisodeArchive(capacity=0, max_bytes=one, rng=rng)

@@ -204,11 +204,22 @@ class Episode:
 
 class EpisodePool:
     """The most recent finished episodes: the fewest that hold at least ``max_steps`` steps,
-    and never (but for the newest episode) more than ``max_bytes`` bytes."""
+    and never (but for the newest episode) more than ``max_bytes`` bytes.
 
-    def __init__(self, max_steps: int, max_bytes: int | None = None) -> None:
+    With an ``archive`` the evicted episodes are not all lost: a uniform sample of them
+    stays (``EpisodeArchive``), for queries that set what the policy does now beside
+    what it did earlier (``queries.history_share``).
+    """
+
+    def __init__(
+        self,
+        max_steps: int,
+        max_bytes: int | None = None,
+        archive: EpisodeArchive | None = None,
+    ) -> None:
         self.max_steps = max_steps
         self.max_bytes = max_bytes
+        self.archive = archive
         self._episodes: deque[Episode] = deque()
         self._steps = 0
         self._bytes = 0
@@ -227,6 +238,8 @@ class EpisodePool:
             evicted = self._episodes.popleft()
             self._steps -= evicted.length
             self._bytes -= evicted.nbytes
+            if self.archive is not None:
+                self.archive.offer(evicted)
 
     @property
     def nbytes(self) -> int:
@@ -257,26 +270,78 @@ class EpisodePool:
             The segments, and their true per-step rewards ``(count, length)`` (0 at
             absorbing steps) — for the oracle and evaluation only.
         """
-        starts_per_episode = np.array(
-            [_valid_starts(e, length) for e in self._episodes], dtype=np.int64
+        return sample_segments(self.episodes, count, length, rng, "the pool")
+
+
+class EpisodeArchive:
+    """A uniform sample of up to ``capacity`` episodes from all those offered (reservoir
+    sampling, Vitter's algorithm R): the pool's history after it evicted them, held in at
+    most ``max_bytes``. Its own ``rng`` decides what stays, so asking draws nothing more."""
+
+    def __init__(self, capacity: int, max_bytes: int, rng: np.random.Generator) -> None:
+        if capacity < 1:
+            raise ValueError(f"an archive holds at least one episode, got capacity {capacity}")
+        self.capacity = capacity
+        self.max_bytes = max_bytes
+        self.rng = rng
+        self.episodes: list[Episode] = []
+        self.offered = 0
+        self._bytes = 0
+
+    def offer(self, episode: Episode) -> None:
+        """Keep ``episode`` with probability capacity / offered so far, replacing one at random."""
+        self.offered += 1
+        if len(self.episodes) < self.capacity:
+            slot = len(self.episodes)
+        else:
+            slot = int(self.rng.integers(0, self.offered))
+            if slot >= self.capacity:
+                return
+        old = self.episodes[slot].nbytes if slot < len(self.episodes) else 0
+        if self._bytes - old + episode.nbytes > self.max_bytes:
+            return  # full in bytes: history keeps what it has
+        if slot < len(self.episodes):
+            self.episodes[slot] = episode
+        else:
+            self.episodes.append(episode)
+        self._bytes += episode.nbytes - old
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self.episodes)
+
+    def sample(
+        self, count: int, length: int, rng: np.random.Generator
+    ) -> tuple[list[Segment], np.ndarray]:
+        """As ``EpisodePool.sample``, from the archived episodes."""
+        return sample_segments(self.episodes, count, length, rng, "the archive")
+
+
+def sample_segments(
+    episodes: list[Episode], count: int, length: int, rng: np.random.Generator, where: str
+) -> tuple[list[Segment], np.ndarray]:
+    """``count`` random segments of ``length`` steps cut from ``episodes``, each valid start
+    equally likely, and their true per-step rewards ``(count, length)``."""
+    starts_per_episode = np.array([_valid_starts(e, length) for e in episodes], dtype=np.int64)
+    total = int(starts_per_episode.sum())
+    if total == 0:
+        raise ValueError(
+            f"no episode in {where} can hold a segment of {length} steps; "
+            "collect more steps or shorten the segments"
         )
-        total = int(starts_per_episode.sum())
-        if total == 0:
-            raise ValueError(
-                f"no episode in the pool can hold a segment of {length} steps; "
-                "collect more steps or shorten the segments"
-            )
-        picks = rng.integers(0, total, size=count)
-        bounds = np.cumsum(starts_per_episode)
-        which = np.searchsorted(bounds, picks, side="right")
-        episodes = self.episodes
-        segments, truths = [], []
-        for pick, e in zip(picks, which, strict=True):
-            start = int(pick - (bounds[e] - starts_per_episode[e]))
-            segment, truth = cut_segment(episodes[e], start, length)
-            segments.append(segment)
-            truths.append(truth)
-        return segments, np.stack(truths)
+    picks = rng.integers(0, total, size=count)
+    bounds = np.cumsum(starts_per_episode)
+    which = np.searchsorted(bounds, picks, side="right")
+    segments, truths = [], []
+    for pick, e in zip(picks, which, strict=True):
+        start = int(pick - (bounds[e] - starts_per_episode[e]))
+        segment, truth = cut_segment(episodes[e], start, length)
+        segments.append(segment)
+        truths.append(truth)
+    return segments, np.stack(truths)
 
 
 def _valid_starts(episode: Episode, length: int) -> int:

@@ -26,6 +26,14 @@ class QueryConfig:
     pool_bytes: int = 2**30
     """…and at most this many bytes of recorded episodes (Atari frames are stored once,
     7 KiB a step: 1 GiB holds ≈ 150k steps)."""
+    history_share: float = 0.0
+    """Share of the candidate segments cut from earlier episodes, a uniform sample of
+    those the pool evicted (``history_episodes`` of them), the rest from the pool: pairs
+    then also set what the policy does now beside what it did before, so a behaviour it
+    unlearned can still be preferred (0: recent episodes only, the paper's setting)."""
+    history_episodes: int = 256
+    """Episodes kept of the run's history when ``history_share`` > 0 (at most a quarter
+    of ``pool_bytes``)."""
     ask_ahead: int | None = None
     """Reward updates ahead whose labels are asked now, so people have pairs to answer
     while training goes on; None: 1 with people, 0 with the oracle (it answers at once)."""
@@ -55,6 +63,8 @@ class QueryConfig:
         check(self.probe_pairs >= 1, "queries.probe_pairs must be >= 1")
         check(0.0 <= self.ending_share <= 1.0, "queries.ending_share must be in [0, 1]")
         check(self.pool_bytes >= 1, "queries.pool_bytes must be >= 1")
+        check(0.0 <= self.history_share < 1.0, "queries.history_share must be in [0, 1)")
+        check(self.history_episodes >= 1, "queries.history_episodes must be >= 1")
 
 
 @dataclass(frozen=True)

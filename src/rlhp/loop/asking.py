@@ -9,7 +9,7 @@ import numpy as np
 from rlhp.labellers.base import Labeller, Query
 from rlhp.loop.coverage import ending_segments, ends_inside
 from rlhp.queries import QuerySelector
-from rlhp.segments import EpisodePool, Segment, SegmentBatch
+from rlhp.segments import EpisodeArchive, EpisodePool, Segment, SegmentBatch
 from rlhp.store.labels import LabelStore
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ def ask_pairs(
     selector_name: str,
     rng: np.random.Generator,
     ending_share: float = 0.0,
+    history_share: float = 0.0,
 ) -> int:
     """Sample ``oversampling``× candidate pairs, store the ``count`` chosen, send them out.
 
@@ -36,18 +37,25 @@ def ask_pairs(
     them, so an answer can never refer to a pair the store lacks. With ``ending_share``
     > 0 that share of the pairs sets a segment containing an episode end beside one
     without (``rlhp.loop.coverage``; only if the pool holds terminated episodes); the
-    selector picks the rest.
+    selector picks the rest. With ``history_share`` > 0 and an archive in the pool, that
+    share of the candidates comes from earlier episodes (``EpisodeArchive``).
 
     Returns:
         Pairs asked (0 while no episode can hold a segment yet; the labels due are asked
         at the next update).
     """
+    candidates = 2 * count * oversampling
+    archive = pool.archive if history_share > 0 else None
+    earlier = round(candidates * history_share) if archive is not None and len(archive) else 0
     try:
-        segments, truth = pool.sample(2 * count * oversampling, segment_length, rng)
+        segments, truth = pool.sample(candidates - earlier, segment_length, rng)
     except ValueError as exc:
         log.info("no segments to ask about yet (%s); the labels due are asked next update", exc)
         return 0
     labeller.observe_policy(truth.sum(axis=1))  # B-Pref's reference: the policy's segments
+    if earlier:
+        assert archive is not None
+        segments, truth = _with_history(segments, truth, archive, earlier, segment_length, rng)
     lefts, rights, left_truth, right_truth = _ending_pairs(
         segments, truth, count, ending_share, pool, segment_length, rng
     )
@@ -68,6 +76,25 @@ def ask_pairs(
         [Query(pid, ids[i], ids[n + i], picked[i], picked[n + i]) for i, pid in enumerate(pair_ids)]
     )
     return n
+
+
+def _with_history(
+    segments: list[Segment],
+    truth: np.ndarray,
+    archive: EpisodeArchive,
+    count: int,
+    length: int,
+    rng: np.random.Generator,
+) -> tuple[list[Segment], np.ndarray]:
+    """``segments`` and ``count`` cut from the archive, shuffled together so pairs mix
+    recent and earlier behaviour (unchanged if no archived episode holds a segment)."""
+    try:
+        old, old_truth = archive.sample(count, length, rng)
+    except ValueError:
+        return segments, truth
+    both, both_truth = segments + old, np.concatenate([truth, old_truth])
+    order = rng.permutation(len(both))
+    return [both[i] for i in order], both_truth[order]
 
 
 def _ending_pairs(

@@ -50,7 +50,7 @@ from rlhp.rl.agents import (
     save_agent,
 )
 from rlhp.rl.presets import segment_length
-from rlhp.segments import EpisodePool
+from rlhp.segments import EpisodeArchive, EpisodePool
 from rlhp.store.labels import LabelStore
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ class PreferenceLoop:
         obs_space, action_space = probe_env(config)
         self.vector_obs = len(obs_space.shape or ()) == 1
         """State-entropy exploration needs vector observations (not pixels)."""
-        names = ("sample_rng", "oracle_rng", "fit_rng")
+        names = ("sample_rng", "oracle_rng", "fit_rng", "archive_rng")
         self.rngs = dict(
             zip(names, np.random.default_rng(config.seed).spawn(len(names)), strict=True)
         )
@@ -115,7 +115,15 @@ class PreferenceLoop:
         self.sample_rng = self.rngs["sample_rng"]
         self.segment_length = config.queries.segment_length or segment_length(config.env_id)
         self.schedule = LabelSchedule.from_config(config)
-        self.pool = EpisodePool(config.queries.pool_steps, config.queries.pool_bytes)
+        queries = config.queries
+        archive = (
+            EpisodeArchive(
+                queries.history_episodes, queries.pool_bytes // 4, self.rngs["archive_rng"]
+            )
+            if queries.history_share > 0
+            else None
+        )
+        self.pool = EpisodePool(queries.pool_steps, queries.pool_bytes, archive)
         self.model: RewardEnsemble | None = None
         if config.reward == "preferences":  # the CNN for image observations, else the MLP
             self.model = make_reward_model(obs_space, action_space, config.reward_model)

@@ -132,6 +132,7 @@ class RewardUpdater:
                 selector_name=self.selector_name,
                 rng=self.sample_rng,
                 ending_share=ending_share,
+                history_share=queries.history_share,
             )
 
     def collect(self) -> list[Answer]:
