@@ -178,3 +178,30 @@ def test_a_custom_selector_goes_through_the_python_api(tmp_path: Path) -> None:
     assert asked == 12 and all(n == 3 * count for n, count in made[0].calls)
     db = sqlite3.connect(tmp_path / "run" / "labels.sqlite")
     assert {s for (s,) in db.execute("select selector from pairs")} == {"first-pairs"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["uniform", "disagreement", "entropy", "kcenter", "kcenter_disagreement", "kcenter_entropy"],
+)
+def test_every_selector_picks_pixel_pairs_with_the_cnn_reward(name: str) -> None:
+    """k-center read the MLP's input statistics, which the CNN lacks: every k-center
+    selector raised AttributeError on pixel runs. It now compares a coarse grid of each
+    channel: the pair whose only bright pixels sit in the top-left corner is the outlier."""
+    from gymnasium import spaces
+
+    from rlhp.reward.ensemble import make_reward_model
+
+    shape = (4, 10, 10)
+    model = make_reward_model(
+        spaces.Box(0, 255, shape, np.uint8), spaces.Discrete(3), RewardModelConfig()
+    )
+    obs = np.zeros((12, 2, 5, *shape), np.uint8)
+    obs[:, :, :, :, 8:, 8:] = 255  # every pair lit in the bottom-right corner…
+    obs[7, :, :, :, 8:, 8:], obs[7, :, :, :, :2, :2] = 0, 255  # …but pair 7: top-left
+    batch = SegmentBatch(obs, np.zeros((12, 2, 5), np.int64), np.zeros((12, 2, 5), bool))
+    assert pair_features(batch, model).shape == (12, 2 * 5 * (4 * 4 * 4 + 1))
+    picks = make_selector(name, model)(batch, 3, np.random.default_rng(0))
+    assert len(set(picks.tolist())) == 3 and all(0 <= p < 12 for p in picks)
+    if name == "kcenter":
+        assert 7 in picks.tolist()  # the first pick is the rng's; farthest-first then finds 7

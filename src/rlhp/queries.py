@@ -166,10 +166,12 @@ def farthest_first(
 def pair_features(candidates: SegmentBatch, model: RewardEnsemble | None = None) -> Tensor:
     """``(N, 2·T·(D+1))`` features of each pair for k-center's distances.
 
-    Each step is the reward model's input (observation, and action if it uses them),
-    standardised with the model's input statistics, zero at absorbing steps, plus an
-    absorbing flag; the pair is both segments' steps in order (B-Pref compares the
-    concatenated state-actions of both segments). Without a model: raw flattened inputs.
+    Each step is what the reward model reads of it (``RewardEnsemble.step_features``:
+    observation and action if it uses them, standardised with the model's input
+    statistics; a coarse grid of each image channel for the CNN), zero at absorbing
+    steps, plus an absorbing flag; the pair is both segments' steps in order (B-Pref
+    compares the concatenated state-actions of both segments). Without a model: raw
+    flattened inputs.
     """
     obs = torch.as_tensor(candidates.obs)
     actions = torch.as_tensor(candidates.actions)
@@ -177,7 +179,7 @@ def pair_features(candidates: SegmentBatch, model: RewardEnsemble | None = None)
     if model is None:
         x = obs.reshape(*obs.shape[:3], -1).float()
     else:
-        x = (model.spec.features(obs, actions) - model.input_mean) / model.input_std
+        x = model.step_features(obs, actions)
     x = torch.where(absorbing.unsqueeze(-1), torch.zeros_like(x), x)
     x = torch.cat([x, absorbing.unsqueeze(-1).float()], dim=-1)  # (N, 2, T, D+1)
     return x.reshape(x.shape[0], -1)

@@ -246,6 +246,13 @@ class RewardEnsemble(nn.Module):
         return FrozenReward.from_model(self, pessimism)
 
     @torch.no_grad()
+    def step_features(self, obs: Tensor, actions: Tensor) -> Tensor:
+        """``(..., F)`` what the model reads of each step, standardised as its input is:
+        the space in which query selection measures how far apart segments are."""
+        x = self.spec.features(obs, actions).to(self.input_mean.device)
+        return (x - self.input_mean) / self.input_std
+
+    @torch.no_grad()
     def fit_input_normalization(self, obs: Tensor, actions: Tensor, absorbing: Tensor) -> None:
         """Set the input standardisation from the non-absorbing steps given ``(..., *obs_shape)``."""
         x = self.spec.features(obs, actions)[~absorbing].to(self.device)
