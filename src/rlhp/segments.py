@@ -276,7 +276,8 @@ class EpisodePool:
 class EpisodeArchive:
     """A uniform sample of up to ``capacity`` episodes from all those offered (reservoir
     sampling, Vitter's algorithm R): the pool's history after it evicted them, held in at
-    most ``max_bytes``. Its own ``rng`` decides what stays, so asking draws nothing more."""
+    most ``max_bytes``. Its own ``rng`` decides what stays, so keeping episodes draws
+    nothing from the generator that picks queries."""
 
     def __init__(self, capacity: int, max_bytes: int, rng: np.random.Generator) -> None:
         if capacity < 1:

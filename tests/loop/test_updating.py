@@ -67,7 +67,7 @@ def test_an_update_asks_what_is_due_fits_new_answers_once_and_installs(
     # Pendulum's reward is smooth in the state: 30 oracle labels already rank segments
     assert values["reward/return_correlation"] > 0.5
     assert updater.published is not None
-    assert set(updater.published) == {"model", "reward_model", "env_id", "optimizer", "l2"}
+    assert set(updater.published) == {"model", "reward_model", "env_id", "atari", "optimizer", "l2"}
 
     updater.fit_new_answers(env_step=64, epochs=30, max_steps=None)  # no new answers
     assert updater.install_finished(env_step=64) is None

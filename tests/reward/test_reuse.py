@@ -103,3 +103,34 @@ def test_bad_reward_model_sources_get_one_line(
         [*base, "CartPole-v1", "--reward-model", str(fitted), "--reward", "env"]
     )
     assert not (tmp_path / "x").exists()  # nothing was created
+
+
+def test_a_pixel_reward_model_loads_with_the_preprocessing_it_was_learned_on(
+    tmp_path: Path,
+) -> None:
+    """A MinAtar run with two frames per observation saved a CNN that reads 14 channels;
+    loading it probed the env with the default preprocessing (7 channels) and failed."""
+    from rlhp.config import AtariConfig, RewardModelConfig, TrainConfig
+    from rlhp.reward.ensemble import make_reward_model
+    from rlhp.reward.saved import checkpoint
+    from rlhp.rl.agents import probe_env
+
+    env_id, atari, reward = "MinAtar/Freeway-v1", AtariConfig(minatar_frames=2), RewardModelConfig()
+    config = TrainConfig(env_id, atari=atari, reward_model=reward)
+    obs_space, action_space = probe_env(config)
+    model = make_reward_model(obs_space, action_space, reward)
+    channels = model.state_dict()["convs.0.weight"].shape[1]
+    assert channels == 2 * probe_env(TrainConfig(env_id))[0].shape[0]
+    torch.save(checkpoint(model, reward, env_id, atari), tmp_path / "reward.pt")
+    loaded = load_reward_model(tmp_path / "reward.pt")
+    assert loaded.state_dict()["convs.0.weight"].shape[1] == channels
+    # a run's checkpoint written before the preprocessing was recorded: its run says it
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.json").write_text(config.to_json())
+    legacy = checkpoint(model, reward, env_id)
+    assert "atari" not in legacy
+    torch.save(legacy, run / "checkpoints" / "reward_model.pt")
+    for source in (run, run / "checkpoints" / "reward_model.pt"):
+        assert read_saved(source).atari == atari
+        assert load_reward_model(source).state_dict()["convs.0.weight"].shape[1] == channels

@@ -157,8 +157,11 @@ def _with_saved_reward(config: TrainConfig, source: str) -> TrainConfig:
 
     saved = read_saved(source)
     model_from(saved, config.env_id)  # the same env, and weights that fit its spaces
-    return dataclasses.replace(
-        config, reward_model=saved.config, reward_model_file=str(saved.path.absolute())
+    return dataclasses.replace(  # the observations it was learned on: the same preprocessing
+        config,
+        reward_model=saved.config,
+        atari=saved.atari,
+        reward_model_file=str(saved.path.absolute()),
     )
 
 

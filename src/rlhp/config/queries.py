@@ -33,7 +33,8 @@ class QueryConfig:
     unlearned can still be preferred (0: recent episodes only, the paper's setting)."""
     history_episodes: int = 256
     """Episodes kept of the run's history when ``history_share`` > 0 (at most a quarter
-    of ``pool_bytes``)."""
+    of ``pool_bytes``). Like the pool, the archive lives in memory: a resumed run starts
+    it afresh."""
     ask_ahead: int | None = None
     """Reward updates ahead whose labels are asked now, so people have pairs to answer
     while training goes on; None: 1 with people, 0 with the oracle (it answers at once)."""

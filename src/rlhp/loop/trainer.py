@@ -372,7 +372,9 @@ class PreferenceLoop:
             published = self.updater.published
         elif self.model is not None and not self.run.reward_checkpoint.exists():
             # a frozen saved model: the run keeps its own copy (evaluate and reuse read it)
-            published = checkpoint(self.model, self.config.reward_model, self.config.env_id)
+            published = checkpoint(
+                self.model, self.config.reward_model, self.config.env_id, self.config.atari
+            )
         if published is not None:
             tmp = self.run.reward_checkpoint.with_suffix(".tmp")
             torch.save(published, tmp)

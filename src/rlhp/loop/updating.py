@@ -181,6 +181,7 @@ class RewardUpdater:
             self.model,
             self.config.reward_model,
             self.config.env_id,
+            self.config.atari,
             optimizer=copy.deepcopy(self.trainer.optimizer.state_dict()),
             l2=self.trainer.l2.clone(),
         )

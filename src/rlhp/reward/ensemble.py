@@ -249,8 +249,8 @@ class RewardEnsemble(nn.Module):
     def step_features(self, obs: Tensor, actions: Tensor) -> Tensor:
         """``(..., F)`` what the model reads of each step, standardised as its input is:
         the space in which query selection measures how far apart segments are."""
-        x = self.spec.features(obs, actions).to(self.input_mean.device)
-        return (x - self.input_mean) / self.input_std
+        x = self.spec.features(obs, actions)
+        return (x - self.input_mean.to(x.device)) / self.input_std.to(x.device)
 
     @torch.no_grad()
     def fit_input_normalization(self, obs: Tensor, actions: Tensor, absorbing: Tensor) -> None:

@@ -6,11 +6,14 @@ A reward checkpoint is a ``torch.save`` of plain data (read with ``weights_only=
   the absorbing-state rewards);
 * ``reward_model``: the ``RewardModelConfig`` it was built with, as a dict;
 * ``env_id``: the environment whose observations it reads;
+* ``atari``: the pixel preprocessing those observations came through (``AtariConfig``:
+  frames stacked, MinAtar frames concatenated…), which decides the input's shape;
 * and, in a run's own ``checkpoints/reward_model.pt``, the trainer's ``optimizer`` state
   and adapted ``l2`` coefficients (a resumed run continues fitting from them).
 
-Files written before ``reward_model`` and ``env_id`` were recorded still load: their
-architecture comes from the run's ``config.json`` or the defaults.
+Files written before ``reward_model``, ``env_id`` or ``atari`` were recorded still load:
+what they lack comes from the run's ``config.json`` (the run directory given, or the run
+a ``checkpoints/reward_model.pt`` belongs to) or the defaults.
 
 ``load_reward_model`` turns a file (of ``rlhp reward fit``) or a run directory into a
 ready ``RewardEnsemble``; ``rlhp train ENV --reward-model SOURCE`` trains a fresh agent
@@ -27,7 +30,8 @@ from typing import Any
 
 import torch
 
-from rlhp.config import RewardModelConfig, TrainConfig
+from rlhp.config import AtariConfig, RewardModelConfig, TrainConfig
+from rlhp.config.parsing import build
 from rlhp.errors import RlhpError
 from rlhp.reward.ensemble import RewardEnsemble, make_reward_model
 
@@ -46,18 +50,30 @@ class SavedReward:
     """The environment it belongs to (None: the file does not say)."""
     state: dict[str, Any]
     """Everything the file holds."""
+    atari: AtariConfig = dataclasses.field(default_factory=AtariConfig)
+    """The pixel preprocessing of the observations it reads (unused by vector envs)."""
 
 
 def checkpoint(
-    model: RewardEnsemble, config: RewardModelConfig, env_id: str, **extra: Any
+    model: RewardEnsemble,
+    config: RewardModelConfig,
+    env_id: str,
+    atari: AtariConfig | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
     """The checkpoint dict of ``model`` (``extra``: the trainer's optimizer and l2)."""
     return {
         "model": {k: v.detach().clone() for k, v in model.state_dict().items()},
-        "reward_model": json.loads(json.dumps(dataclasses.asdict(config))),
+        "reward_model": _plain(config),
         "env_id": env_id,
+        **({"atari": _plain(atari)} if atari is not None else {}),
         **extra,
     }
+
+
+def _plain(config: Any) -> dict[str, Any]:
+    """A config dataclass as JSON-able data (what ``weights_only`` loading accepts)."""
+    return dict(json.loads(json.dumps(dataclasses.asdict(config))))
 
 
 def read_saved(source: Path | str) -> SavedReward:
@@ -80,6 +96,9 @@ def read_saved(source: Path | str) -> SavedReward:
             )
     elif source.is_file():
         path = source
+        owner = path.parent.parent / "config.json"  # a run's own checkpoints/reward_model.pt
+        if path.parent.name == RUN_CHECKPOINT.parent.name and owner.is_file():
+            run_config = TrainConfig.from_dict(json.loads(owner.read_text()))
     else:
         raise RlhpError(f"no reward model at {source}; give a .pt file or a run directory")
     try:
@@ -97,7 +116,11 @@ def read_saved(source: Path | str) -> SavedReward:
     else:
         config = RewardModelConfig()
     env_id = state.get("env_id") or (run_config.env_id if run_config is not None else None)
-    return SavedReward(path, config, env_id, state)
+    if "atari" in state:
+        atari = build(AtariConfig, state["atari"], "atari")
+    else:
+        atari = run_config.atari if run_config is not None else AtariConfig()
+    return SavedReward(path, config, env_id, state, atari)
 
 
 def load_reward_model(source: Path | str, env_id: str | None = None) -> RewardEnsemble:
@@ -120,7 +143,9 @@ def model_from(saved: SavedReward, env_id: str | None = None) -> RewardEnsemble:
     from rlhp.rl.agents import probe_env  # the env as the agent sees it (Atari preprocessed)
 
     env = check_env(saved, env_id)
-    obs_space, action_space = probe_env(TrainConfig(env, reward_model=saved.config))
+    obs_space, action_space = probe_env(
+        TrainConfig(env, reward_model=saved.config, atari=saved.atari)
+    )
     model = make_reward_model(obs_space, action_space, saved.config)
     try:
         model.load_state_dict(saved.state["model"])
