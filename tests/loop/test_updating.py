@@ -74,23 +74,25 @@ def test_an_update_asks_what_is_due_fits_new_answers_once_and_installs(
 
 
 def test_a_fit_waits_for_min_new_answers_until_the_budget_is_asked(tmp_path: Path) -> None:
-    loop = _loop(tmp_path, min_new_answers=16)
+    # more than the whole budget after pre-training: only the two exceptions can fit
+    loop = _loop(tmp_path, min_new_answers=100)
     updater, schedule = loop.updater, loop.schedule
     assert updater is not None
-    assert loop._fit_minimum(wait=True) == 1  # pre-training always fits what it has
-    assert loop._fit_minimum() == 16
     updater.ask_due(schedule, env_step=0, next_update=1)
     answered = len(updater.collect())
-    assert 1 <= answered < 16  # 6 pre-training labels of 60
-    updater.fit_new_answers(env_step=0, epochs=5, max_steps=None, minimum=16)
+    assert 1 <= answered < 100  # 6 pre-training labels of 60
+    updater.fit_new_answers(env_step=0, epochs=5, max_steps=None)
     assert updater.install_finished(env_step=0) is None  # too few: r̂ stays as it is
-    updater.fit_new_answers(env_step=0, epochs=5, max_steps=None, minimum=answered)
-    installed = updater.install_finished(env_step=0)
+    updater.fit_new_answers(env_step=0, epochs=5, max_steps=None, at_once=True)
+    installed = updater.install_finished(env_step=0)  # pre-training fits what it has
     assert installed is not None and installed.values["labels/answered"] == answered
 
     updater.ask_due(schedule, env_step=2_000, next_update=3)  # the rest of the budget
     assert updater.store.counts().pairs == schedule.total
-    assert loop._fit_minimum() == 1  # nothing more will come: fit whatever is new
+    assert 0 < len(updater.collect()) < 100
+    updater.fit_new_answers(env_step=2_000, epochs=5, max_steps=None)
+    installed = updater.install_finished(env_step=2_000)  # nothing more will come
+    assert installed is not None and installed.values["labels/answered"] == schedule.total
 
 
 def test_a_reward_checkpoint_without_trainer_state_loads(updater: RewardUpdater) -> None:

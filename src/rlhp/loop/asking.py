@@ -6,6 +6,7 @@ import logging
 
 import numpy as np
 
+from rlhp.config import QueryConfig
 from rlhp.labellers.base import Labeller, Query
 from rlhp.loop.coverage import ending_segments, ends_inside
 from rlhp.queries import QuerySelector
@@ -13,6 +14,17 @@ from rlhp.segments import EpisodeArchive, EpisodePool, Segment, SegmentBatch
 from rlhp.store.labels import LabelStore
 
 log = logging.getLogger(__name__)
+
+
+def candidate_pool(queries: QueryConfig, archive_rng: np.random.Generator) -> EpisodePool:
+    """The episodes candidate segments are cut from: the most recent ones, and with
+    ``queries.history_share`` > 0 an archive of earlier ones (a quarter of the bytes)."""
+    archive = (
+        EpisodeArchive(queries.history_episodes, queries.pool_bytes // 4, archive_rng)
+        if queries.history_share > 0
+        else None
+    )
+    return EpisodePool(queries.pool_steps, queries.pool_bytes, archive)
 
 
 def ask_pairs(

@@ -33,6 +33,7 @@ from rlhp.config import TrainConfig
 from rlhp.devices import resolve_device
 from rlhp.labellers.base import Labeller, check_labeller
 from rlhp.labellers.factory import LabellerFactory, make_labeller
+from rlhp.loop.asking import candidate_pool
 from rlhp.loop.diagnostics import HackingMonitor, hacking_warning, tie_warning
 from rlhp.loop.metrics import MetricsSink, read_metrics
 from rlhp.loop.run_dir import RunDir
@@ -50,7 +51,6 @@ from rlhp.rl.agents import (
     save_agent,
 )
 from rlhp.rl.presets import segment_length
-from rlhp.segments import EpisodeArchive, EpisodePool
 from rlhp.store.labels import LabelStore
 
 log = logging.getLogger(__name__)
@@ -115,15 +115,7 @@ class PreferenceLoop:
         self.sample_rng = self.rngs["sample_rng"]
         self.segment_length = config.queries.segment_length or segment_length(config.env_id)
         self.schedule = LabelSchedule.from_config(config)
-        queries = config.queries
-        archive = (
-            EpisodeArchive(
-                queries.history_episodes, queries.pool_bytes // 4, self.rngs["archive_rng"]
-            )
-            if queries.history_share > 0
-            else None
-        )
-        self.pool = EpisodePool(queries.pool_steps, queries.pool_bytes, archive)
+        self.pool = candidate_pool(config.queries, self.rngs["archive_rng"])
         self.model: RewardEnsemble | None = None
         if config.reward == "preferences":  # the CNN for image observations, else the MLP
             self.model = make_reward_model(obs_space, action_space, config.reward_model)
@@ -255,10 +247,7 @@ class PreferenceLoop:
                 # people answer while RL runs: their labels reach r̂ now, not next update
                 reward = self.config.reward_model
                 updater.fit_new_answers(
-                    env_step,
-                    reward.epochs_per_update,
-                    reward.max_steps_per_update,
-                    self._fit_minimum(),
+                    env_step, reward.epochs_per_update, reward.max_steps_per_update
                 )
             return
         self._advance_updates(env_step)
@@ -310,19 +299,11 @@ class PreferenceLoop:
         ties = tie_warning(sum(a.choice == "equal" for a in new_answers), len(new_answers))
         if ties is not None:
             log.warning(ties)
-        self.updater.fit_new_answers(env_step, epochs, max_steps, self._fit_minimum(wait))
+        self.updater.fit_new_answers(env_step, epochs, max_steps, at_once=wait)
         if wait:
             installed = self._install(env_step) or installed
         if not installed:
             self._log_row(env_step, self.updater.label_counts())
-
-    def _fit_minimum(self, wait: bool = False) -> int:
-        """New answers a fit needs now: ``reward_model.min_new_answers``, or one when the
-        loop waits for the fit (pre-training) or every label of the budget was asked."""
-        assert self.updater is not None
-        if wait or self.updater.store.counts().pairs >= self.schedule.total:
-            return 1
-        return self.config.reward_model.min_new_answers
 
     def _install(self, env_step: int) -> bool:
         """Install the running fit once it is done; log it. False if there was none."""

@@ -151,12 +151,16 @@ class RewardUpdater:
     # -- fitting and installing ------------------------------------------------------------
 
     def fit_new_answers(
-        self, env_step: int, epochs: int, max_steps: int | None, minimum: int = 1
+        self, env_step: int, epochs: int, max_steps: int | None, at_once: bool = False
     ) -> None:
-        """Start a fit if at least ``minimum`` answers arrived since the last one (fewer:
-        r̂ stays as it is, and they wait for the next)."""
-        answers = self.store.counts().answers
-        if answers - self.answers_fitted >= max(1, minimum):
+        """Start a fit if ``reward_model.min_new_answers`` answers arrived since the last
+        one (fewer: r̂ stays as it is, and they wait for the next); any new answer will do
+        ``at_once`` (pre-training) or once the whole budget has been asked."""
+        counts = self.store.counts()
+        all_asked = counts.pairs >= self.config.schedule.labels
+        minimum = 1 if at_once or all_asked else self.config.reward_model.min_new_answers
+        answers = counts.answers
+        if answers - self.answers_fitted >= minimum:
             self.answers_fitted = answers
             data, fresh = self.labelled.comparisons()
             if data is not None:

@@ -83,24 +83,25 @@ def read_saved(source: Path | str) -> SavedReward:
         RlhpError: the source does not exist, holds no reward model, or is not one.
     """
     source = Path(source)
-    run_config: TrainConfig | None = None
+    run: Path | None
     if source.is_dir():
-        config_file = source / "config.json"
-        if config_file.is_file():
-            run_config = TrainConfig.from_dict(json.loads(config_file.read_text()))
-        path = source / RUN_CHECKPOINT
+        path, run = source / RUN_CHECKPOINT, source
         if not path.is_file():
             raise RlhpError(
                 f"{source} holds no reward model ({RUN_CHECKPOINT} is missing); "
                 "give a run that learned from preferences, or a file of rlhp reward fit"
             )
-    elif source.is_file():
+    elif source.is_file():  # a run's own checkpoints/reward_model.pt, or a file of its own
         path = source
-        owner = path.parent.parent / "config.json"  # a run's own checkpoints/reward_model.pt
-        if path.parent.name == RUN_CHECKPOINT.parent.name and owner.is_file():
-            run_config = TrainConfig.from_dict(json.loads(owner.read_text()))
+        run = path.parent.parent if path.parent.name == RUN_CHECKPOINT.parent.name else None
     else:
         raise RlhpError(f"no reward model at {source}; give a .pt file or a run directory")
+    config_file = run / "config.json" if run is not None else None
+    run_config = (
+        TrainConfig.from_dict(json.loads(config_file.read_text()))
+        if config_file is not None and config_file.is_file()
+        else None
+    )
     try:
         state = torch.load(path, weights_only=True, map_location="cpu")
     except Exception as exc:  # a foreign or damaged file: torch raises many kinds
