@@ -60,6 +60,14 @@ def add_labelling_commands(sub: Any, train: argparse.ArgumentParser) -> None:
     fit.add_argument("--labels", type=Path, help="use the answers in this exported file instead")
     fit.add_argument("--epochs", type=int, default=200, help="passes over the data (default 200)")
     fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a config field of the model, over the run's or the task preset's, e.g. "
+        "reward_model.ensemble_size=5 or atari.minatar_frames=2 (repeatable)",
+    )
 
 
 def _serve_options(parser: argparse.ArgumentParser) -> None:
@@ -201,32 +209,32 @@ def _cmd_labels(args: argparse.Namespace) -> int:
 
 
 def _cmd_reward(args: argparse.Namespace) -> int:
-    from rlhp.config import RewardModelConfig
     from rlhp.labels_io import parse_rows
-    from rlhp.reward.offline import fit_offline, save_offline
+    from rlhp.reward.offline import fit_offline, save_offline, store_env_id
+    from rlhp.rl.presets import task_config
     from rlhp.store.labels import LabelStore
 
     if args.epochs < 1:
         raise RlhpError("--epochs must be >= 1")
     source = _store_of(args.source)
-    config = RewardModelConfig()
     run_dir = None if is_url(args.source) else Path(args.source)
     if run_dir is not None and not run_dir.is_dir():
         run_dir = run_dir.parent  # a labels.sqlite file, maybe in a run directory
-    if run_dir is not None and (run_dir / "config.json").is_file():  # its reward-model settings
-        saved = json.loads((run_dir / "config.json").read_text())
-        config = TrainConfig.from_dict(saved).reward_model
     rows = None
     if args.labels is not None:
         is_csv = args.labels.suffix == ".csv"
         rows = parse_rows(args.labels.read_text(), "csv" if is_csv else "jsonl")
     store = LabelStore.open(source, checked=True)  # a fit reports on every saved answer
     try:
-        model, l2, result = fit_offline(store, config, args.epochs, args.seed, rows)
-        env_id = store.meta()["env_id"]
+        if run_dir is not None and (run_dir / "config.json").is_file():  # the run's settings
+            task = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+        else:  # the model a new run of the task would build
+            task = task_config(store_env_id(store))
+        task = task.with_overrides(args.set) if args.set else task
+        model, l2, result = fit_offline(store, task, args.epochs, args.seed, rows)
     finally:
         store.close()
-    save_offline(model, l2, args.out, config, env_id)
+    save_offline(model, l2, args.out, task)
     print(
         f"{result.comparisons} comparisons, {result.epochs} epochs: "
         f"held-out accuracy {result.val_accuracy:.3f}, agreement {result.agreement:.3f}, "

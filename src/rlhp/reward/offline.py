@@ -7,8 +7,10 @@ as in training (SPEC §2); can't-tell answers are dropped. The fit is the loop's
 (``RewardTrainer``: bootstrap ensemble, fixed per-member held-out sets, adaptive L2),
 run in rounds of ``ADAPT_EVERY`` epochs so that the L2 coefficients adapt during the fit
 as they do across a run's updates, then input and output normalisation over the labelled
-segments. The checkpoint has the loop's format
-(``{"model": state_dict, "l2": …}``), so ``rlhp evaluate`` and resumed runs read it.
+segments. The model is the one a run of the store's task builds (``TrainConfig``: the
+task preset, or the run's own ``config.json``, with its pixel preprocessing), and the
+checkpoint has the loop's format (``{"model": state_dict, "l2": …}``, the preprocessing
+recorded), so ``rlhp evaluate``, ``--reward-model`` and resumed runs read it.
 """
 
 from __future__ import annotations
@@ -17,18 +19,18 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 import torch
 
-from rlhp.config import AtariConfig, RewardModelConfig
+from rlhp.config import TrainConfig
 from rlhp.errors import RlhpError
 from rlhp.labellers.base import TARGETS
 from rlhp.labels_io import LabelRow
 from rlhp.reward.ensemble import RewardEnsemble, make_reward_model
 from rlhp.reward.saved import checkpoint
 from rlhp.reward.training import Comparisons, RewardTrainer, agreement
-from rlhp.rl.atari import is_pixel_env, make_pixel_env
+from rlhp.rl.agents import probe_env
+from rlhp.rl.atari import is_pixel_env
 from rlhp.segments import SegmentBatch
 from rlhp.store.labels import LabelStore
 
@@ -66,23 +68,44 @@ def targets_from_rows(rows: list[LabelRow]) -> dict[int, float]:
     return {pid: float(np.mean(t)) for pid, t in per_pair.items()}
 
 
-def fit_offline(
-    store: LabelStore,
-    config: RewardModelConfig,
-    epochs: int,
-    seed: int = 0,
-    rows: list[LabelRow] | None = None,
-) -> tuple[RewardEnsemble, torch.Tensor, OfflineFit]:
-    """Fit a fresh ensemble to the store's labelled pairs (or to ``rows``' answers).
+def store_env_id(store: LabelStore) -> str:
+    """The environment id the store's segments come from.
 
-    Returns:
-        The fitted ensemble, its adapted L2 coefficients ``(K,)``, and the metrics.
+    Raises:
+        RlhpError: the store does not record one.
     """
     env_id = store.meta().get("env_id")
     if not env_id:
         raise RlhpError(
             f"{store.location} does not say which environment it belongs to (meta env_id)"
         )
+    return env_id
+
+
+def fit_offline(
+    store: LabelStore,
+    task: TrainConfig,
+    epochs: int,
+    seed: int = 0,
+    rows: list[LabelRow] | None = None,
+) -> tuple[RewardEnsemble, torch.Tensor, OfflineFit]:
+    """Fit a fresh ensemble to the store's labelled pairs (or to ``rows``' answers).
+
+    Args:
+        task: the run's configuration (its environment, pixel preprocessing and
+            ``reward_model`` settings): the model is the one that run builds.
+
+    Returns:
+        The fitted ensemble, its adapted L2 coefficients ``(K,)``, and the metrics.
+
+    Raises:
+        RlhpError: no trainable labels, labels for unknown pairs, or segments whose
+            observations are not what ``task``'s environment gives.
+    """
+    env_id = store_env_id(store)
+    if env_id != task.env_id:
+        raise RlhpError(f"{store.location} holds {env_id} segments, not {task.env_id}")
+    config = task.reward_model
     if rows is None:
         targets = {p.pair_id: p.target for p in store.labelled_pairs()}
     else:
@@ -93,15 +116,25 @@ def fit_offline(
         raise RlhpError(f"labels for pairs {unknown[:5]} that are not in {store.location}")
     if not targets:
         raise RlhpError(f"{store.location} has no trainable labels (answers other than can't-tell)")
-    env = make_pixel_env(env_id, AtariConfig()) if is_pixel_env(env_id) else gym.make(env_id)
-    obs_space, action_space = env.observation_space, env.action_space
-    env.close()
-    torch.manual_seed(seed)
-    model = make_reward_model(obs_space, action_space, config)  # the CNN for pixels
+    obs_space, action_space = probe_env(task)
     ids = sorted(targets)
     batch = SegmentBatch.from_pairs(
         [(store.segment(pairs[i][0]), store.segment(pairs[i][1])) for i in ids]
     )
+    stored = batch.obs.shape[3:]
+    if stored != obs_space.shape:
+        fix = (
+            "fit from the run directory (its config.json records the preprocessing) or set "
+            "it, e.g. --set atari.minatar_frames=2"
+            if is_pixel_env(task.env_id)
+            else "fit from the run directory that recorded them"
+        )
+        raise RlhpError(
+            f"the segments in {store.location} have observations of shape {stored}, but "
+            f"{task.env_id} as configured gives {obs_space.shape}: {fix}"
+        )
+    torch.manual_seed(seed)
+    model = make_reward_model(obs_space, action_space, config)  # the CNN for pixels
     data = Comparisons.from_batch(
         batch, np.array([targets[i] for i in ids], dtype=np.float32), np.array(ids)
     )
@@ -127,11 +160,10 @@ def fit_offline(
     return model, trainer.l2, result
 
 
-def save_offline(
-    model: RewardEnsemble, l2: torch.Tensor, path: Path, config: RewardModelConfig, env_id: str
-) -> None:
+def save_offline(model: RewardEnsemble, l2: torch.Tensor, path: Path, task: TrainConfig) -> None:
     """The loop's reward checkpoint format (``rlhp.reward.saved``), written atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    torch.save(checkpoint(model, config, env_id, l2=l2), tmp)
+    atari = task.atari if is_pixel_env(task.env_id) else None
+    torch.save(checkpoint(model, task.reward_model, task.env_id, atari, l2=l2), tmp)
     tmp.replace(path)
