@@ -57,3 +57,26 @@ def test_the_wrapper_adds_the_bonus_only_when_rune_is_on() -> None:
     bonus = rune_bonus(model.snapshot(), obs, np.array([0, 1]), 0, 0.05, 1e-5)
     assert rewards[True][0] == pytest.approx(plain + bonus, rel=1e-5)
     assert np.all(bonus > 0)
+
+
+def test_the_bonus_works_on_pixel_rewards() -> None:
+    """RUNE on a MinAtar or Atari run raised AttributeError at the first step: the CNN's
+    snapshot had no per-member advantages."""
+    from gymnasium import spaces
+
+    from rlhp.reward.ensemble import make_reward_model
+
+    torch.manual_seed(0)
+    config = RewardModelConfig(zero_init_head=False)
+    model = make_reward_model(spaces.Box(0, 255, (4, 10, 10), np.uint8), spaces.Discrete(3), config)
+    obs = np.random.default_rng(0).integers(0, 256, (5, 4, 10, 10), dtype=np.uint8)
+    model.eval()
+    with torch.no_grad():
+        normalised = model.normalize(
+            model.raw_rewards(
+                torch.as_tensor(obs), torch.zeros(5), torch.zeros(5, dtype=torch.bool)
+            )
+        )
+        expected = 0.05 * (normalised - model.member_offsets()[:, None]).std(dim=0).numpy()
+    bonus = rune_bonus(model.snapshot(), obs, np.zeros(5), 0, 0.05, 0.0)
+    assert bonus == pytest.approx(expected, rel=1e-4) and np.all(bonus > 0)

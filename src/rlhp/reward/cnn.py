@@ -310,15 +310,20 @@ class CnnFrozenReward:
             pessimism=pessimism,
         )
 
-    @torch.no_grad()
     def __call__(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
         """``(n, C, H, W)`` uint8, ``(n, ...)`` actions (unused) → ``(n,)`` float64 rewards."""
+        return pessimistic_reward(self.advantages(obs, actions), self.pessimism)
+
+    @torch.no_grad()
+    def advantages(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """``(K, n)`` each member's normalised reward minus its absorbing-state reward (what
+        pessimism and RUNE's bonus read)."""
         if obs.shape[0] > INFERENCE_CHUNK:  # many states at once (return scaling): bound memory
             parts = [
-                self(obs[i : i + INFERENCE_CHUNK], actions)
+                self.advantages(obs[i : i + INFERENCE_CHUNK], actions)
                 for i in range(0, len(obs), INFERENCE_CHUNK)
             ]
-            return np.concatenate(parts)
+            return np.concatenate(parts, axis=1)
         k, n = self.members, obs.shape[0]
         x = padded_batch(torch.as_tensor(obs)).float() / 255.0  # a few frames: NCHW is faster
         for i, (weight, bias, stride) in enumerate(self.convs):
@@ -326,4 +331,4 @@ class CnnFrozenReward:
         h = x.reshape(x.shape[0], k, -1).transpose(0, 1)  # (K, padded n, F)
         h = F.leaky_relu(torch.baddbmm(self.dense[1], h, self.dense[0]), 0.01)
         r = torch.baddbmm(self.head[1], h, self.head[0])[:, :n, 0]  # (K, n), normalised
-        return pessimistic_reward(r.double().numpy() - self.offsets, self.pessimism)
+        return r.double().numpy() - self.offsets
