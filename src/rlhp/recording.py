@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +46,10 @@ def policy_episodes(
     config = run.config()
     single = dataclasses.replace(config, agent=dataclasses.replace(config.agent, n_envs=1))
     pool = EpisodePool(2**62)
-    stack = build_stack(single, pool, None, env_seed=config.seed + seed_offset)
+    with warnings.catch_warnings():  # one env makes PPO's rollout smaller than its batch;
+        # this agent only plays, so SB3's advice about truncated mini-batches is noise
+        warnings.filterwarnings("ignore", message="You have specified a mini-batch size")
+        stack = build_stack(single, pool, None, env_seed=config.seed + seed_offset)
     load_agent(stack, run.agent_checkpoint)
     stack.wrapper.explore_for(0)
     stack.wrapper.record_states = not is_pixel_env(config.env_id)  # pixels: the frames are all
