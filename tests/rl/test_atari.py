@@ -222,3 +222,24 @@ def test_two_minatar_frames_show_the_freeway_crossing_one_frame_hides() -> None:
     np.testing.assert_array_equal(clip_two, clip_one)  # people see the newest frame
     one.close()
     two.close()
+
+
+@pytest.mark.parametrize("frames", [1, 2])
+def test_the_policy_sees_pixels_channels_first_however_many_channels(frames: int) -> None:
+    """SB3 guesses an image's layout from its smallest dimension: two MinAtar Freeway frames
+    are (14, 10, 10), which it took for channels-last and transposed to (10, 14, 10), so
+    the policy convolved over the wrong axes (seen as SB3's "Treating image space as
+    channels-last" warning)."""
+    from rlhp.config import TrainConfig
+    from rlhp.rl.agents import build_stack
+
+    config = TrainConfig(
+        "MinAtar/Freeway-v1", reward="env", atari=AtariConfig(minatar_frames=frames)
+    )
+    stack = build_stack(config, EpisodePool(1000), None, env_seed=0)
+    shape = (7 * frames, 10, 10)
+    assert stack.model.observation_space.shape == shape
+    obs = stack.model.get_env().reset()  # type: ignore[union-attr]
+    assert obs.shape[1:] == shape
+    first = next(m for m in stack.model.policy.modules() if isinstance(m, torch.nn.Conv2d))
+    assert first.in_channels == 7 * frames

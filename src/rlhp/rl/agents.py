@@ -28,7 +28,14 @@ from rlhp.config import TrainConfig
 from rlhp.devices import resolve_device
 from rlhp.errors import ConfigError
 from rlhp.reward.ensemble import FrozenReward, RewardEnsemble
-from rlhp.rl.atari import SignReward, frame_stack_size, is_ale, is_pixel_env, make_pixel_env
+from rlhp.rl.atari import (
+    ChannelsFirst,
+    SignReward,
+    frame_stack_size,
+    is_ale,
+    is_pixel_env,
+    make_pixel_env,
+)
 from rlhp.rl.presets import agent_preset, check_budget, hidden_terms, import_env_module
 from rlhp.rl.replay import load_replay, save_replay
 from rlhp.rl.reward_wrapper import RewardSwapWrapper
@@ -176,6 +183,8 @@ def build_stack(
             venv, gamma=float(kwargs.get("gamma", 0.99)), norm_obs=preset.normalize
         )
         venv = normalize
+    if is_pixel_env(config.env_id):
+        venv = ChannelsFirst(venv)  # (C, H, W) however many channels; SB3 would guess
     algo_cls = algorithm_class(config.agent.algo)
     try:
         model = algo_cls(

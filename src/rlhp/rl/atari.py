@@ -28,7 +28,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from stable_baselines3.common.vec_env import VecEnvWrapper
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper, VecTransposeImage
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
 from rlhp.config import AtariConfig
@@ -168,3 +168,23 @@ class SignReward(VecEnvWrapper):
     def step_wait(self) -> VecEnvStepReturn:
         obs, rewards, dones, infos = self.venv.step_wait()
         return obs, np.sign(rewards).astype(np.float32), dones, infos
+
+
+class ChannelsFirst(VecTransposeImage):
+    """Tells SB3 that the observations are channels-first images already; passes them on.
+
+    SB3 wraps an image env in ``VecTransposeImage`` unless it is wrapped in one: it
+    guesses the layout from the smallest dimension, and two MinAtar Freeway frames,
+    ``(14, 10, 10)``, look channels-last to it, so the policy convolved over the wrong
+    axes. ``make_pixel_env`` always gives ``(C, H, W)``; this wrapper is the "already
+    transposed" mark and transposes nothing.
+    """
+
+    def __init__(self, venv: VecEnv) -> None:
+        VecEnvWrapper.__init__(self, venv)  # not VecTransposeImage's: the space stays
+
+    def reset(self) -> Any:
+        return self.venv.reset()
+
+    def step_wait(self) -> VecEnvStepReturn:
+        return self.venv.step_wait()
