@@ -7,6 +7,7 @@ Each cell is a real process (train 1,024 steps + evaluate); five cells per grid.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import shutil
@@ -113,6 +114,24 @@ def test_a_two_axis_grid_runs_locally_and_resumes(tmp_path: Path) -> None:
     before = list(csv.DictReader((tmp_path / "runs.csv").open()))
     assert list(csv.DictReader((elsewhere / "runs.csv").open())) == before
     assert (elsewhere / "curves" / "CartPole-v1-ppo.png").stat().st_size > 1000
+
+    # a bigger grid looked at before it has run: its finished cells, the others named
+    wider = dataclasses.replace(TWO_AXES, seeds=(0, 1))
+    partial = run_bench(
+        wider, elsewhere, episodes=2, report_dir=elsewhere / "partial", run_missing=False
+    )
+    assert partial.ran == () and len(partial.skipped) == 5 and len(partial.missing) == 5
+    assert all(name.endswith("-s1") for name in partial.missing)
+    assert not (elsewhere / "runs").exists()
+    assert list(csv.DictReader((elsewhere / "partial" / "runs.csv").open())) == before
+    assert (
+        "Partial: 5 of 10 cells finished; not yet run: "
+        in (elsewhere / "partial" / "summary.md").read_text()
+    )
+    # and a grid none of whose cells has finished: one line, exit code 2, nothing run
+    empty = tmp_path / "empty"
+    assert main([*argv, "--episodes", "2", "--out", str(empty), "--report-only"]) == 2
+    assert not (empty / "runs").exists()
 
 
 def test_a_two_axis_grid_runs_on_local_ray(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,6 +9,10 @@ out/random_returns.json
 out/runs.csv, out/summary.csv, out/summary.md (one row per task × condition: label budget
 and the varied axes' values), out/curves/TASK-ALGO.png (one curve per condition) and,
 with two or more budgets, out/curves/TASK-ALGO-labels.png (score against labels)
+
+With ``run_missing=False`` (``--report-only``) nothing runs: the report covers the cells
+already finished and says which are not, so a grid that takes days can be looked at
+while it runs, from another copy of its records.
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ class BenchResult:
     """Cells already finished by an earlier invocation."""
     failed: tuple[str, ...]
     """Cells whose process failed (see out/logs/CELL.log); re-run on the next invocation."""
+    missing: tuple[str, ...]
+    """Cells not finished and not run (``run_missing=False``): left out of the report."""
     summary: tuple[GroupSummary, ...]
     markdown: str
     files: tuple[Path, ...]
@@ -60,6 +66,7 @@ def run_bench(
     use_ray: bool = False,
     ray_address: str | None = None,
     report_dir: Path | None = None,
+    run_missing: bool = True,
 ) -> BenchResult:
     """Run the grid's unfinished cells into ``out/runs``, then report on all its cells.
 
@@ -67,6 +74,10 @@ def run_bench(
         report_dir: where the report files go (default ``out``): grids that share ``out``
             share their finished cells (e.g. the env-reward twins) but keep their reports
             apart.
+        run_missing: False: run nothing, report on the finished cells only.
+
+    Raises:
+        ValueError: ``run_missing`` is False and no cell of the grid has finished.
     """
     out.mkdir(parents=True, exist_ok=True)
     report = report_dir or out
@@ -81,6 +92,12 @@ def run_bench(
         else:  # run by another grid sharing ``out``, perhaps under other option names
             records[cell.name] = {**record, "options": cell.to_dict()["options"]}
     skipped = tuple(records)
+    missing = () if run_missing else tuple(c.name for c in pending)
+    if missing:
+        if not records:
+            raise ValueError(f"no cell of this grid has finished in {out}: nothing to report")
+        cells = [c for c in cells if c.name in records]
+        pending = []
     log.info("%d cells: %d finished before, %d to run", len(cells), len(skipped), len(pending))
     if pending:
         if use_ray:
@@ -99,6 +116,11 @@ def run_bench(
     provenance = provenance_line(rows)
     if provenance:
         markdown += "\n" + provenance
+    if missing:
+        markdown += (
+            f"\nPartial: {len(records)} of {len(records) + len(missing)} cells finished; "
+            f"not yet run: {', '.join(missing)}.\n"
+        )
     files = [
         write_csv(rows, report / "runs.csv", RUN_COLUMNS),
         write_csv(
@@ -115,6 +137,7 @@ def run_bench(
         ran=tuple(c.name for c in pending),
         skipped=skipped,
         failed=failed,
+        missing=missing,
         summary=tuple(summary),
         markdown=markdown,
         files=tuple(files),

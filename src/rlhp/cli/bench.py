@@ -44,6 +44,11 @@ def add_bench_command(sub: Any) -> None:
     )
     bench.add_argument("--episodes", type=int, default=20, help="evaluation episodes per run")
     bench.add_argument(
+        "--report-only",
+        action="store_true",
+        help="run nothing: report on the cells already finished and name the others",
+    )
+    bench.add_argument(
         "--jobs", type=int, default=1, help="local processes at once (without --ray)"
     )
     bench.add_argument(
@@ -86,13 +91,15 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             use_ray=args.ray or args.ray_address is not None,
             ray_address=args.ray_address,
             report_dir=args.report,
+            run_missing=not args.report_only,
         )
-    except RuntimeError as exc:
+    except (RuntimeError, ValueError) as exc:
         raise RlhpError(str(exc)) from exc
     print(result.markdown)
     print(
         f"{len(result.ran)} cells run, {len(result.skipped)} already finished, "
-        f"{len(result.failed)} failed; report in {args.report or args.out}"
+        f"{len(result.failed)} failed, {len(result.missing)} not run; "
+        f"report in {args.report or args.out}"
     )
     for name in result.failed:
         print(f"failed: {name} (see {args.out / 'logs' / name}.log)", file=sys.stderr)
