@@ -26,7 +26,7 @@ import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-from matplotlib.ticker import ScalarFormatter
+from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 from rlhp.bench.grid import Cell, changes_env_run
 
@@ -271,9 +271,10 @@ def plot_learning_curves(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[
 
 
 def plot_label_efficiency(summary: Sequence[GroupSummary], out_dir: Path) -> list[Path]:
-    """One PNG per task with two or more label budgets: mean normalised score (solid) and
-    late-training score (dashed) ± std over seeds against the budget, one line per
-    setting of the varied axes — the feedback-efficiency curve."""
+    """One PNG per task with two or more label budgets: the final policy's normalised
+    score (left) and the late-training score (right), mean ± std over seeds against the
+    budget, one line per setting of the varied axes, in the same colour on both panels —
+    the feedback-efficiency curve."""
     by_task: dict[tuple[str, str], dict[str, list[tuple[int, GroupSummary]]]] = defaultdict(
         lambda: defaultdict(list)
     )
@@ -285,27 +286,35 @@ def plot_label_efficiency(summary: Sequence[GroupSummary], out_dir: Path) -> lis
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for (env_id, algo), lines in sorted(by_task.items()):
-        if len({labels for points in lines.values() for labels, _ in points}) < 2:
+        budgets = sorted({labels for points in lines.values() for labels, _ in points})
+        if len(budgets) < 2:
             continue
-        fig, ax = plt.subplots(figsize=(8, 5), constrained_layout=True)
-        for options, points in sorted(lines.items()):
+        fig, axes = plt.subplots(1, 2, figsize=(11, 5), sharey=True, constrained_layout=True)
+        colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        for i, (options, points) in enumerate(sorted(lines.items())):
             points.sort(key=lambda p: p[0])
             xs = np.array([p[0] for p in points], dtype=np.float64)
-            for attr, style in (("score", "-"), ("late_score", "--")):
+            seeds = "/".join(str(g.seeds) for _, g in points)
+            for ax, attr in zip(axes, ("score", "late_score"), strict=True):
                 mean = np.array([getattr(g, f"{attr}_mean") for _, g in points])
                 std = np.array([getattr(g, f"{attr}_std") for _, g in points])
-                label = options if attr == "score" else f"{options} (late training)"
-                line = ax.plot(xs, mean, style, marker="o", label=label)[0]
-                ax.fill_between(xs, mean - std, mean + std, color=line.get_color(), alpha=0.12)
-        ax.axhline(1.0, color="grey", linewidth=0.8)
-        ax.set_xscale("log")
-        ax.set_xticks(sorted({p[0] for points in lines.values() for p in points}))
-        ax.get_xaxis().set_major_formatter(ScalarFormatter())
-        ax.set_xlabel("labels")
-        ax.set_ylabel("normalised score (1 = env reward)")
-        ax.set_title(f"{env_id} · {algo.upper()}\nfeedback efficiency (mean ± std over seeds)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+                colour = colours[i % len(colours)]
+                ax.plot(xs, mean, "-", marker="o", color=colour, label=f"{options} ({seeds} seeds)")
+                ax.fill_between(xs, mean - std, mean + std, color=colour, alpha=0.12)
+        for ax, title in zip(
+            axes, ("final policy (deterministic evaluation)", "last 10 % of training"), strict=True
+        ):
+            ax.axhline(1.0, color="grey", linewidth=0.8)
+            ax.set_xscale("log")
+            ax.set_xticks(budgets)
+            ax.get_xaxis().set_major_formatter(ScalarFormatter())
+            ax.get_xaxis().set_minor_formatter(NullFormatter())
+            ax.set_xlabel("labels")
+            ax.set_title(title, fontsize=10)
+            ax.grid(alpha=0.3)
+        axes[0].set_ylabel("normalised score (1 = env reward), mean ± std over seeds")
+        axes[0].legend(fontsize=8)
+        fig.suptitle(f"{env_id} · {algo.upper()}: feedback efficiency")
         path = out_dir / f"{file_stem(env_id)}-{algo}-labels.png"
         fig.savefig(path, dpi=100)
         plt.close(fig)
