@@ -306,6 +306,7 @@ def plot_label_efficiency(summary: Sequence[GroupSummary], out_dir: Path) -> lis
         ):
             ax.axhline(1.0, color="grey", linewidth=0.8)
             ax.set_xscale("log")
+            ax.set_xlim(budgets[0] / 1.15, budgets[-1] * 1.15)  # a panel may have no finite point
             ax.set_xticks(budgets)
             ax.get_xaxis().set_major_formatter(ScalarFormatter())
             ax.get_xaxis().set_minor_formatter(NullFormatter())
