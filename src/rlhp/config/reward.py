@@ -148,6 +148,11 @@ class RewardModelConfig:
     normalized_std: float | None = None
     """Std of each member's normalised output; None: 1 for the MLP, 0.05 for the CNN of
     image observations (SPEC §4)."""
+    batch_rollout_rewards: bool = False
+    """On-policy agents get r̂ for a whole rollout in one batched call at its end instead
+    of one call per vector step (``rlhp.rl.rollout_rewards``): the same rewards, cheaper
+    where a forward of a few observations is mostly overhead (the pixel presets turn it
+    on). Off-policy agents (SAC) cannot."""
     max_labels: int | None = None
     """Fit on the most recent this many labelled pairs only (the paper kept 3,000 on
     Atari); None fits on all of them."""

@@ -51,6 +51,7 @@ from rlhp.rl.agents import (
     save_agent,
 )
 from rlhp.rl.presets import segment_length
+from rlhp.rl.rollout_rewards import begin_rollout, settle_rollout
 from rlhp.store.labels import LabelStore
 
 log = logging.getLogger(__name__)
@@ -397,5 +398,9 @@ class _LoopCallback(BaseCallback):
         self.loop.on_step(self.model.num_timesteps)
         return True
 
+    def _on_rollout_start(self) -> None:
+        begin_rollout(self.loop.stack)
+
     def _on_rollout_end(self) -> None:
+        settle_rollout(self.loop.stack)  # the rollout's r̂, before a fit can be installed
         self.loop.on_rollout_end(self.model.num_timesteps)

@@ -21,6 +21,7 @@ from stable_baselines3 import A2C, PPO, SAC
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
@@ -39,6 +40,7 @@ from rlhp.rl.atari import (
 from rlhp.rl.presets import agent_preset, check_budget, hidden_terms, import_env_module
 from rlhp.rl.replay import load_replay, save_replay
 from rlhp.rl.reward_wrapper import RewardSwapWrapper
+from rlhp.rl.rollout_rewards import DeferringVecNormalize
 from rlhp.segments import EpisodePool
 
 log = logging.getLogger(__name__)
@@ -172,6 +174,7 @@ def build_stack(
         explore_k=config.agent.explore_k,
         rune=config.reward_model.rune,
         frame_stack=frame_stack_size(config.env_id, config.atari),
+        batch_rollouts=config.reward_model.batch_rollout_rewards,
     )
     venv: VecEnv = wrapper
     if reward_model is None and is_ale(config.env_id) and config.atari.clip_env_reward:
@@ -179,7 +182,7 @@ def build_stack(
     normalize = None
     scale_learned = reward_model is not None and config.reward_model.scale_rewards
     if preset.normalize or scale_learned:
-        normalize = VecNormalize(
+        normalize = DeferringVecNormalize(
             venv, gamma=float(kwargs.get("gamma", 0.99)), norm_obs=preset.normalize
         )
         venv = normalize
@@ -197,6 +200,11 @@ def build_stack(
         )
     except TypeError as exc:
         raise ConfigError(f"bad agent override for {config.agent.algo}: {exc}") from exc
+    if wrapper.batch_rollouts and not isinstance(model, OnPolicyAlgorithm):
+        raise ConfigError(
+            f"reward_model.batch_rollout_rewards needs an on-policy agent (ppo, a2c, trpo), "
+            f"not {config.agent.algo}: set it to false"
+        )
     wrapper.refresh_reward()
     return AgentStack(model, wrapper, normalize)
 

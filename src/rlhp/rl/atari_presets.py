@@ -122,7 +122,7 @@ def pixel_task_config(config: TrainConfig) -> TrainConfig:
     is installed at the next update (``install_at_next_update``): a fit shorter than an
     update interval no longer stops RL. A fit waits for a batch's worth of new answers
     (``min_new_answers``): late in a run a few labels an update would each buy a fit as
-    long as any.
+    long as any. On-policy agents get r̂ a rollout at a time (``batch_rollout_rewards``).
     """
     return dataclasses.replace(
         config,
@@ -135,5 +135,6 @@ def pixel_task_config(config: TrainConfig) -> TrainConfig:
             batch_size=BATCH_PAIRS,
             install_at_next_update=True,
             min_new_answers=BATCH_PAIRS,
+            batch_rollout_rewards=True,
         ),
     )

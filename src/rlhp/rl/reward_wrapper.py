@@ -38,6 +38,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 from rlhp.config import RuneConfig
 from rlhp.reward.ensemble import FrozenReward, RewardEnsemble
 from rlhp.rl.exploration import StateEntropyReward
+from rlhp.rl.rollout_rewards import learned_rewards
 from rlhp.rl.rune import rune_bonus
 from rlhp.rl.sim_state import get_state
 from rlhp.segments import Episode, EpisodePool, stacked_view
@@ -95,8 +96,14 @@ class RewardSwapWrapper(VecEnvWrapper):
         explore_k: int = 5,
         rune: RuneConfig | None = None,
         frame_stack: int = 1,
+        batch_rollouts: bool = False,
     ) -> None:
         super().__init__(venv)
+        self.batch_rollouts = batch_rollouts
+        """Let on-policy rollouts defer r̂ to their end (``rlhp.rl.rollout_rewards``)."""
+        self._deferred: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]] | None = None
+        """While a rollout is deferred: each step's (observations, actions, dones, env
+        steps before it); None otherwise."""
         self.rune = rune if rune is not None and rune.enabled else None
         """RUNE's decaying disagreement bonus on top of r̂ (``rlhp.rl.rune``), or None."""
         self.frame_stack = frame_stack
@@ -184,20 +191,67 @@ class RewardSwapWrapper(VecEnvWrapper):
                 self._states[i].append(get_state(env))
         self.venv.step_async(actions)
 
+    def begin_rollout(self) -> bool:
+        """Defer r̂ for the rollout that starts now (``settle`` ends it), unless deferring
+        is off, there is no learned reward yet, or exploration rewards the agent.
+
+        Returns:
+            Whether this rollout is deferred.
+        """
+        deferrable = self.batch_rollouts and self._reward_fn is not None and not self._exploring()
+        self._deferred = [] if deferrable else None
+        return deferrable
+
+    def settle(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """End a deferred rollout: its rewards for the agent ``(T, n_envs)`` (r̂ plus
+        RUNE's bonus, unscaled) and done flags ``(T, n_envs)``; None if it was not
+        deferred. The learned-return statistics are brought up to date."""
+        steps, self._deferred = self._deferred, None
+        if not steps:
+            return None
+        assert self._reward_fn is not None
+        n = self.num_envs
+        rune = (self.rune.beta0, self.rune.decay) if self.rune is not None else None
+        learned, bonus = learned_rewards(
+            self._reward_fn,
+            np.concatenate([s[0] for s in steps]),
+            np.concatenate([s[1] for s in steps]),
+            rune,
+            np.repeat([s[3] for s in steps], n),
+        )
+        learned, bonus = learned.reshape(len(steps), n), bonus.reshape(len(steps), n)
+        dones = np.stack([s[2] for s in steps])
+        for rewards, done in zip(learned, dones, strict=True):
+            self._learned += rewards
+            for i in np.flatnonzero(done):
+                self._learned_returns.append(float(self._learned[i]))
+                self._learned[i] = 0.0
+        return learned + bonus, dones
+
+    def _exploring(self) -> bool:
+        return self._explore is not None and (self.seeking or self.env_steps < self.explore_until)
+
     def step_wait(self) -> VecEnvStepReturn:
         obs, true_rewards, dones, infos = self.venv.step_wait()
         assert self._last_obs is not None and self._actions is not None
         prev, actions = self._last_obs, self._actions
-        rewards = self._reward_fn(prev, actions) if self._reward_fn is not None else true_rewards
-        self._learned += rewards
-        if self.rune is not None and self._reward_fn is not None:
-            bonus = rune_bonus(
-                self._reward_fn, prev, actions, self.env_steps, self.rune.beta0, self.rune.decay
-            )
-            rewards = rewards + bonus
+        if self._deferred is not None:  # r̂ at the rollout's end (rlhp.rl.rollout_rewards)
+            self._deferred.append((prev, actions, np.asarray(dones).copy(), self.env_steps))
+            rewards = np.zeros(self.num_envs)
+        elif self._reward_fn is not None:
+            rewards = self._reward_fn(prev, actions)
+            self._learned += rewards
+            if self.rune is not None:
+                bonus = rune_bonus(
+                    self._reward_fn, prev, actions, self.env_steps, self.rune.beta0, self.rune.decay
+                )
+                rewards = rewards + bonus
+        else:  # the env twin: its "learned" return is the true one
+            rewards = true_rewards
+            self._learned += rewards
         self._env_return += true_rewards
-        if self._explore is not None and (self.seeking or self.env_steps < self.explore_until):
-            rewards = self._explore(prev)
+        if self._exploring():
+            rewards = self._explore(prev)  # type: ignore[misc]
         oracle_rewards = visible_rewards(true_rewards, infos, self.hidden_terms)
         for i in range(self.num_envs):
             if self.frame_stack == 1:
@@ -236,9 +290,10 @@ class RewardSwapWrapper(VecEnvWrapper):
         self.episodes += 1
         self.pool.add(episode)
         self._true_returns.append(float(self._env_return[i]))
-        self._learned_returns.append(float(self._learned[i]))
+        if self._deferred is None:  # else settle() counts its learned return
+            self._learned_returns.append(float(self._learned[i]))
+            self._learned[i] = 0.0
         self._lengths.append(episode.length)
-        self._learned[i] = 0.0
         self._env_return[i] = 0.0
         self._obs[i].clear()
         self._act[i].clear()
