@@ -206,3 +206,23 @@ def test_dropout_keeps_1_minus_p_and_each_expectation(p: float) -> None:
     assert torch.allclose(out[kept], torch.full_like(out[kept], 1 / (1 - p)))
     assert not torch.equal(model._dropout(ones), out)  # a fresh mask every call
     assert torch.equal(model.eval()._dropout(ones), ones)
+
+
+def test_a_fit_with_dropout_is_the_same_whatever_else_draws_random_numbers() -> None:
+    """The CNN's dropout masks came from torch's global generator, which the agent's
+    thread also draws from while a fit runs beside it: pixel runs of one seed differed
+    from their first rollouts on. Each fit now draws its masks from its own generator,
+    seeded from the trainer's rng."""
+    rng = np.random.default_rng(0)
+    obs = torch.as_tensor(rng.integers(0, 256, (24, 2, 3, 4, 10, 10), dtype=np.uint8))
+    data = Comparisons(
+        obs, torch.zeros(24, 2, 3), torch.zeros(24, 2, 3, dtype=torch.bool), torch.rand(24)
+    )
+    weights = []
+    for others in (0, 5):
+        model = _model(MINATAR, dropout=0.5)
+        trainer = RewardTrainer(model, RewardModelConfig(), np.random.default_rng(1))
+        torch.manual_seed(others)  # what the agent's thread leaves the global generator at
+        trainer.fit(data, epochs=2)
+        weights.append(model.dense.weight.detach().clone())
+    assert torch.equal(weights[0], weights[1])

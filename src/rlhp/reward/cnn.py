@@ -136,6 +136,9 @@ class CnnRewardEnsemble(RewardEnsemble):
                 self.head.weight.zero_()
                 self.head.bias.zero_()
         self.dropout_p = config.dropout
+        self.mask_generator: torch.Generator | None = None
+        """Where dropout masks come from (``RewardTrainer.fit`` seeds one per fit from
+        its rng): torch's global generator is also the agent's, on another thread."""
         self.absorbing_reward = nn.Parameter(torch.zeros(k))
         self.register_buffer("output_mean", torch.zeros(k))
         self.register_buffer("output_std", torch.ones(k))
@@ -172,6 +175,11 @@ class CnnRewardEnsemble(RewardEnsemble):
         h = F.leaky_relu(self.dense(h), 0.01)
         return self.head(h).reshape(k, n)
 
+    def seed_masks(self, rng: np.random.Generator) -> None:
+        if self.dropout_p > 0.0:
+            seed = int(rng.integers(2**62))
+            self.mask_generator = torch.Generator(device=self.device).manual_seed(seed)
+
     def _dropout(self, x: Tensor) -> Tensor:
         """Element-wise dropout, as ``nn.Dropout``, with ``p`` rounded to 1/256 (0.5 is
         exact) and kept values scaled so each element's expectation is unchanged.
@@ -186,7 +194,8 @@ class CnnRewardEnsemble(RewardEnsemble):
             return x
         threshold = min(round(self.dropout_p * 256), 255)  # at least one byte value kept
         n = x.numel()
-        words = torch.empty(-(-n // 7), dtype=torch.int64, device=x.device).random_()
+        words = torch.empty(-(-n // 7), dtype=torch.int64, device=x.device)
+        words.random_(generator=self.mask_generator)
         low = slice(0, 7) if sys.byteorder == "little" else slice(1, 8)
         random_bytes = words.view(torch.uint8).reshape(-1, 8)[:, low].reshape(-1)[:n]
         keep = (random_bytes >= threshold).reshape(x.shape)

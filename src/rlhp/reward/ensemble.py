@@ -152,6 +152,11 @@ class RewardEnsemble(nn.Module):
         """Where the ensemble's parameters are (inputs are moved there)."""
         return next(self.parameters()).device
 
+    def seed_masks(self, rng: np.random.Generator) -> None:
+        """Give this fit's dropout masks a generator of their own, seeded from ``rng``
+        (only where masks are drawn: the MLP's runs keep their random streams). The MLP's
+        optional ``nn.Dropout`` draws from torch's global generator (off by default)."""
+
     def l2_per_member(self) -> Tensor:
         """``(K,)`` sum of squared weights of each member (biases excluded)."""
         total = self.head.weight.pow(2).sum(dim=(1, 2))

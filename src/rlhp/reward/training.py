@@ -216,6 +216,7 @@ class RewardTrainer:
         if n == 0:
             return FitMetrics(float("nan"), float("nan"), float("nan"), float(self.l2.mean()), 0)
         held_out = self.held_out(data)
+        self.model.seed_masks(self.rng)  # dropout masks: this fit's own, not the agent's
         boot = np.zeros((k, n), dtype=np.int64)  # (K, N) bootstrap indices into data
         active = np.zeros(k, dtype=bool)  # members with at least one pair to train on
         for member in range(k):
