@@ -208,21 +208,27 @@ def test_dropout_keeps_1_minus_p_and_each_expectation(p: float) -> None:
     assert torch.equal(model.eval()._dropout(ones), ones)
 
 
-def test_a_fit_with_dropout_is_the_same_whatever_else_draws_random_numbers() -> None:
-    """The CNN's dropout masks came from torch's global generator, which the agent's
-    thread also draws from while a fit runs beside it: pixel runs of one seed differed
-    from their first rollouts on. Each fit now draws its masks from its own generator,
-    seeded from the trainer's rng."""
+@pytest.mark.parametrize("image", [True, False])
+def test_a_fit_with_dropout_is_the_same_whatever_else_draws_random_numbers(image: bool) -> None:
+    """Dropout masks came from torch's global generator, which the agent's thread also
+    draws from while a fit runs beside it: pixel runs of one seed differed from their
+    first rollouts on. Each fit now draws its masks from its own generator, seeded from
+    the trainer's rng — the CNN's and the MLP's (``reward_model.dropout``)."""
     rng = np.random.default_rng(0)
-    obs = torch.as_tensor(rng.integers(0, 256, (24, 2, 3, 4, 10, 10), dtype=np.uint8))
+    shape = (4, 10, 10) if image else (6,)
+    obs = torch.as_tensor(rng.integers(0, 256, (24, 2, 3, *shape), dtype=np.uint8))
+    obs = obs if image else obs.float()
     data = Comparisons(
         obs, torch.zeros(24, 2, 3), torch.zeros(24, 2, 3, dtype=torch.bool), torch.rand(24)
     )
     weights = []
     for others in (0, 5):
-        model = _model(MINATAR, dropout=0.5)
-        trainer = RewardTrainer(model, RewardModelConfig(), np.random.default_rng(1))
+        torch.manual_seed(0)
+        config = RewardModelConfig(zero_init_head=False, dropout=0.5)
+        space = MINATAR if image else spaces.Box(-1, 1, (6,), np.float32)
+        model = make_reward_model(space, spaces.Discrete(4), config)
+        trainer = RewardTrainer(model, config, np.random.default_rng(1))
         torch.manual_seed(others)  # what the agent's thread leaves the global generator at
         trainer.fit(data, epochs=2)
-        weights.append(model.dense.weight.detach().clone())
+        weights.append(model.head.weight.detach().clone())
     assert torch.equal(weights[0], weights[1])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -115,6 +116,26 @@ class EnsembleLinear(nn.Module):
         return torch.baddbmm(self.bias, x, self.weight)
 
 
+def mask_dropout(x: Tensor, p: float, generator: torch.Generator | None) -> Tensor:
+    """Element-wise dropout, as ``nn.Dropout``, with ``p`` rounded to 1/256 (0.5 is
+    exact) and kept values scaled so each element's expectation is unchanged.
+
+    The masks are millions of elements per gradient step of the CNN, so their draw
+    matters: one random byte per element, seven from each random 64-bit word (its top bit
+    is always 0), compared with ``p``·256. Measured on a CPU core (7.4M elements, forward
+    and backward): 2.2× faster than ``rand_like(x) >= p`` (itself 2× faster than
+    ``F.dropout``'s Bernoulli draw). Unlike ``nn.Dropout`` it takes a generator.
+    """
+    threshold = min(round(p * 256), 255)  # at least one byte value kept
+    n = x.numel()
+    words = torch.empty(-(-n // 7), dtype=torch.int64, device=x.device)
+    words.random_(generator=generator)
+    low = slice(0, 7) if sys.byteorder == "little" else slice(1, 8)
+    random_bytes = words.view(torch.uint8).reshape(-1, 8)[:, low].reshape(-1)[:n]
+    keep = (random_bytes >= threshold).reshape(x.shape)
+    return x * keep.to(x.dtype).mul_(256 / (256 - threshold))
+
+
 class RewardEnsemble(nn.Module):
     """K reward predictors r̂ₖ(o, a) plus a learned absorbing-state reward per member."""
 
@@ -139,7 +160,10 @@ class RewardEnsemble(nn.Module):
             with torch.no_grad():  # r̂ starts constant: only what the labels ask for shapes it
                 self.head.weight.zero_()
                 self.head.bias.zero_()
-        self.dropout = nn.Dropout(config.dropout) if config.dropout > 0 else nn.Identity()
+        self.dropout_p = config.dropout
+        self.mask_generator: torch.Generator | None = None
+        """Where dropout masks come from: a generator per fit (``seed_masks``), since
+        torch's global one is also the agent's, drawing on another thread."""
         self.absorbing_reward = nn.Parameter(torch.zeros(self.members))
         self.register_buffer("input_mean", torch.zeros(spec.input_dim))
         self.register_buffer("input_std", torch.ones(spec.input_dim))
@@ -154,8 +178,18 @@ class RewardEnsemble(nn.Module):
 
     def seed_masks(self, rng: np.random.Generator) -> None:
         """Give this fit's dropout masks a generator of their own, seeded from ``rng``
-        (only where masks are drawn: the MLP's runs keep their random streams). The MLP's
-        optional ``nn.Dropout`` draws from torch's global generator (off by default)."""
+        (drawn only where there is dropout, so runs without keep their random streams):
+        a fit on the worker thread then draws the same masks whatever the agent's
+        thread draws from torch's global generator meanwhile."""
+        if self.dropout_p > 0.0:
+            seed = int(rng.integers(2**62))
+            self.mask_generator = torch.Generator(device=self.device).manual_seed(seed)
+
+    def _dropout(self, x: Tensor) -> Tensor:
+        """Dropout in training mode (``mask_dropout``), nothing in eval mode."""
+        if not self.training or self.dropout_p == 0.0:
+            return x
+        return mask_dropout(x, self.dropout_p, self.mask_generator)
 
     def l2_per_member(self) -> Tensor:
         """``(K,)`` sum of squared weights of each member (biases excluded)."""
@@ -193,7 +227,7 @@ class RewardEnsemble(nn.Module):
             out_shape = (k, *lead)
         x = (x - self.input_mean) / self.input_std
         for layer in self.hidden:
-            x = self.dropout(nn.functional.leaky_relu(layer(x), 0.01))
+            x = self._dropout(nn.functional.leaky_relu(layer(x), 0.01))
         r = self.head(x).reshape(out_shape)
         absorbing_r = self.absorbing_reward.reshape(k, *([1] * (len(out_shape) - 1)))
         return torch.where(
