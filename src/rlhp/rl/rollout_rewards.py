@@ -29,6 +29,7 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import VecNormalize
 
+from rlhp.reward.ensemble import FrozenReward, pessimistic_reward
 from rlhp.rl.rune import rune_beta
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ class DeferringVecNormalize(VecNormalize):
 
 
 def learned_rewards(
-    reward_fn: object,
+    reward_fn: FrozenReward,
     obs: np.ndarray,
     actions: np.ndarray,
     rune: tuple[float, float] | None,
@@ -92,10 +93,8 @@ def learned_rewards(
     Returns:
         ``(N,)`` r̂ as the agent's reward (pessimism applied), ``(N,)`` the bonus.
     """
-    from rlhp.reward.ensemble import pessimistic_reward
-
-    advantages = reward_fn.advantages(obs, actions)  # type: ignore[attr-defined]  # (K, N)
-    rewards = pessimistic_reward(advantages, reward_fn.pessimism)  # type: ignore[attr-defined]
+    advantages = reward_fn.advantages(obs, actions)  # (K, N)
+    rewards = pessimistic_reward(advantages, reward_fn.pessimism)
     bonus = np.zeros_like(rewards)
     if rune is not None and advantages.shape[0] >= 2:
         betas = np.array([rune_beta(int(s), *rune) for s in steps])
