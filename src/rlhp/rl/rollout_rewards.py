@@ -30,7 +30,7 @@ from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import VecNormalize
 
 from rlhp.reward.ensemble import FrozenReward, pessimistic_reward
-from rlhp.rl.rune import rune_beta
+from rlhp.rl.rune import disagreement, rune_beta
 
 if TYPE_CHECKING:
     from rlhp.rl.agents import AgentStack
@@ -95,11 +95,10 @@ def learned_rewards(
     """
     advantages = reward_fn.advantages(obs, actions)  # (K, N)
     rewards = pessimistic_reward(advantages, reward_fn.pessimism)
-    bonus = np.zeros_like(rewards)
-    if rune is not None and advantages.shape[0] >= 2:
-        betas = np.array([rune_beta(int(s), *rune) for s in steps])
-        bonus = betas * advantages.std(axis=0, ddof=1)
-    return rewards, bonus
+    if rune is None:
+        return rewards, np.zeros_like(rewards)
+    betas = np.array([rune_beta(int(s), *rune) for s in steps])
+    return rewards, betas * disagreement(advantages)
 
 
 def begin_rollout(stack: AgentStack) -> None:

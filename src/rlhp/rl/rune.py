@@ -25,6 +25,14 @@ def rune_beta(step: int, beta0: float, decay: float) -> float:
     return float(beta0 * (1.0 - decay) ** max(step, 0))
 
 
+def disagreement(advantages: np.ndarray) -> np.ndarray:
+    """``(n,)`` std over members of ``(K, n)`` rewards (0 with one member: there is no
+    disagreement to measure)."""
+    if advantages.shape[0] < 2:
+        return np.zeros(advantages.shape[1])
+    return advantages.std(axis=0, ddof=1)
+
+
 def rune_bonus(
     reward_fn: FrozenReward,
     obs: np.ndarray,
@@ -33,9 +41,6 @@ def rune_bonus(
     beta0: float,
     decay: float,
 ) -> np.ndarray:
-    """``(n,)`` β_t · std over members of their rewards for ``(n, …)`` observations and actions
-    (0 with one member: there is no disagreement to measure)."""
-    advantages = reward_fn.advantages(obs, actions)  # (K, n)
-    if advantages.shape[0] < 2:
-        return np.zeros(advantages.shape[1])
-    return rune_beta(step, beta0, decay) * advantages.std(axis=0, ddof=1)
+    """``(n,)`` β_t · std over members of their rewards for ``(n, …)`` observations and
+    actions at env step ``step``."""
+    return rune_beta(step, beta0, decay) * disagreement(reward_fn.advantages(obs, actions))
