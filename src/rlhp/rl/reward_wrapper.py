@@ -39,7 +39,6 @@ from rlhp.config import RuneConfig
 from rlhp.reward.ensemble import FrozenReward, RewardEnsemble
 from rlhp.rl.exploration import StateEntropyReward
 from rlhp.rl.rollout_rewards import learned_rewards
-from rlhp.rl.rune import rune_bonus
 from rlhp.rl.sim_state import get_state
 from rlhp.segments import Episode, EpisodePool, stacked_view
 
@@ -211,12 +210,11 @@ class RewardSwapWrapper(VecEnvWrapper):
             return None
         assert self._reward_fn is not None
         n = self.num_envs
-        rune = (self.rune.beta0, self.rune.decay) if self.rune is not None else None
         learned, bonus = learned_rewards(
             self._reward_fn,
             np.concatenate([s[0] for s in steps]),
             np.concatenate([s[1] for s in steps]),
-            rune,
+            self._rune(),
             np.repeat([s[3] for s in steps], n),
         )
         learned, bonus = learned.reshape(len(steps), n), bonus.reshape(len(steps), n)
@@ -228,6 +226,10 @@ class RewardSwapWrapper(VecEnvWrapper):
                 self._learned[i] = 0.0
         return learned + bonus, dones
 
+    def _rune(self) -> tuple[float, float] | None:
+        """RUNE's (β₀, ρ), or None when it is off."""
+        return (self.rune.beta0, self.rune.decay) if self.rune is not None else None
+
     def _exploring(self) -> bool:
         return self._explore is not None and (self.seeking or self.env_steps < self.explore_until)
 
@@ -238,14 +240,12 @@ class RewardSwapWrapper(VecEnvWrapper):
         if self._deferred is not None:  # r̂ at the rollout's end (rlhp.rl.rollout_rewards)
             self._deferred.append((prev, actions, np.asarray(dones).copy(), self.env_steps))
             rewards = np.zeros(self.num_envs)
-        elif self._reward_fn is not None:
-            rewards = self._reward_fn(prev, actions)
-            self._learned += rewards
-            if self.rune is not None:
-                bonus = rune_bonus(
-                    self._reward_fn, prev, actions, self.env_steps, self.rune.beta0, self.rune.decay
-                )
-                rewards = rewards + bonus
+        elif self._reward_fn is not None:  # one forward for r̂ and RUNE's bonus, as settle()
+            learned, bonus = learned_rewards(
+                self._reward_fn, prev, actions, self._rune(), np.full(self.num_envs, self.env_steps)
+            )
+            self._learned += learned
+            rewards = learned + bonus
         else:  # the env twin: its "learned" return is the true one
             rewards = true_rewards
             self._learned += rewards
