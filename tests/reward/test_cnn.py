@@ -11,7 +11,8 @@ from torch.nn import functional as F
 
 from rlhp.config import RewardModelConfig
 from rlhp.reward.cnn import FILTERS, PAPER_CONV, SMALL_CONV, CnnRewardEnsemble
-from rlhp.reward.ensemble import RewardEnsemble, make_reward_model, pessimistic_reward
+from rlhp.reward.ensemble import RewardEnsemble, make_reward_model
+from rlhp.reward.frozen import pessimistic_reward
 from rlhp.reward.training import Comparisons, RewardTrainer
 
 ATARI = spaces.Box(0, 255, (4, 84, 84), np.uint8)

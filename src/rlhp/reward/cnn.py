@@ -27,7 +27,8 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from rlhp.config import RewardModelConfig
-from rlhp.reward.ensemble import EnsembleLinear, FeatureSpec, RewardEnsemble, pessimistic_reward
+from rlhp.reward.ensemble import EnsembleLinear, FeatureSpec, RewardEnsemble
+from rlhp.reward.frozen import pessimistic_reward
 
 PAPER_CONV: tuple[tuple[int, int], ...] = ((7, 3), (5, 2), (3, 1), (3, 1))
 """(kernel, stride) of each convolution of the paper's Atari reward network."""

@@ -28,7 +28,8 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 from rlhp.config import TrainConfig
 from rlhp.devices import resolve_device
 from rlhp.errors import ConfigError
-from rlhp.reward.ensemble import FrozenReward, RewardEnsemble
+from rlhp.reward.ensemble import RewardEnsemble
+from rlhp.reward.frozen import FrozenReward
 from rlhp.rl.atari import (
     ChannelsFirst,
     SignReward,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from stable_baselines3.common.vec_env import VecNormalize
 
-from rlhp.reward.ensemble import FrozenReward
+from rlhp.reward.frozen import FrozenReward
 
 
 def carry_return_scale(

@@ -36,7 +36,8 @@ from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
 from rlhp.config import RuneConfig
-from rlhp.reward.ensemble import FrozenReward, RewardEnsemble
+from rlhp.reward.ensemble import RewardEnsemble
+from rlhp.reward.frozen import FrozenReward
 from rlhp.rl.exploration import StateEntropyReward
 from rlhp.rl.rollout_rewards import learned_rewards
 from rlhp.rl.sim_state import get_state

@@ -30,7 +30,7 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import VecNormalize
 
-from rlhp.reward.ensemble import FrozenReward, pessimistic_reward
+from rlhp.reward.frozen import FrozenReward, pessimistic_reward
 from rlhp.rl.rune import disagreement, rune_beta
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rlhp.reward.ensemble import FrozenReward
+from rlhp.reward.frozen import FrozenReward
 
 
 def rune_beta(step: int, beta0: float, decay: float) -> float:
