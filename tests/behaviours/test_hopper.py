@@ -18,6 +18,8 @@ from rlhp.behaviours.hopper import (
     backflips_per_episode,
     compare_flips,
     count_backflips,
+    flight_turns,
+    flip_summary,
     prefer_backflip,
 )
 from rlhp.segments import Segment
@@ -215,6 +217,46 @@ def test_between_two_real_jumps_the_backward_turn_decides() -> None:
     # a landed flip beats any jump or turn without one
     landed = FlipSummary(landed=1, turns=0.0, flight=JUMP_GATE, air=0.1)
     assert compare_flips(landed, FlipSummary(0, 1.5, 1.0, 1.0)) == "left"
+
+
+def test_the_turn_is_the_largest_in_one_flight_not_the_sum_over_flights(
+    body: HopperBody,
+) -> None:
+    # two jumps of 0.15 of a turn each (0.3 in all) against one of 0.25
+    landing = _standing(-0.3 * np.pi, 10)  # leaning back, only the foot on the floor
+    landing[:, 1] -= body.pose(landing).foot_clearance
+    pose = body.pose(landing)
+    assert pose.aloft.all() and not pose.airborne.any()
+    two_small = np.concatenate(
+        [
+            _standing(0.0, 10),
+            _airborne_turn(0.0, -0.3 * np.pi, 30),
+            landing,
+            _airborne_turn(-0.3 * np.pi, -0.6 * np.pi, 30),
+            _on_the_floor(body, np.full(10, -0.6 * np.pi)),
+        ]
+    )
+    one_larger = np.concatenate(
+        [
+            _standing(0.0, 10),
+            _airborne_turn(0.0, -0.5 * np.pi, 60),
+            _on_the_floor(body, np.full(20, -0.5 * np.pi)),
+        ]
+    )
+    small, larger = (flip_summary(body.pose(s)) for s in (two_small, one_larger))
+    assert small is not None and larger is not None
+    # each flight's steps turn to the next step: 30 of a 31-step climb of 0.15 turn (the
+    # step that leaves the floor is not in the air); the clip's sum would be twice that
+    assert small.turns == pytest.approx(0.15 * 30 / 31, abs=1e-9)
+    assert larger.turns == pytest.approx(0.25 * 60 / 61, abs=1e-9)
+    assert min(small.flight, larger.flight) >= JUMP_GATE  # real jumps: the turn decides
+    assert prefer_backflip(_segment(one_larger), _segment(two_small)) == "left"
+    # per flight, in order; forward turns are negative; no flight, no turns
+    pitch = np.array([0.0, 0.0, -1.0, -2.0, -2.0, -2.0, -1.5, -2.0])
+    flying = np.array([False, True, True, False, False, True, True, False])
+    np.testing.assert_allclose(flight_turns(pitch, flying), [2 / (2 * np.pi), 0.0])
+    np.testing.assert_allclose(flight_turns(pitch[:5], flying[:5]), [2 / (2 * np.pi)])
+    assert flight_turns(pitch, np.zeros(8, bool)).size == 0
 
 
 def test_a_clip_that_starts_mid_flip_counts_the_flip_when_it_lands(body: HopperBody) -> None:
