@@ -69,8 +69,12 @@ def test_scores_and_summary_over_seeds() -> None:
     assert pref.score_mean == pytest.approx((80 / 90 + 1) / 2)
     assert pref.wall_ratio_mean == pytest.approx(1.2) and pref.peak_rss_max_mib == 101.0
     assert math.isnan(env.score_mean)
+    # against the twins' mean (80): (75 − 10) / (80 − 10), the returns' std 15 over 70
+    assert pref.twin_mean_score == pytest.approx(65 / 70)
+    assert pref.twin_mean_score_std == pytest.approx(15 / 70)
+    assert math.isnan(env.twin_mean_score)
     table = markdown_table([env, pref])
-    assert "| A-v0 | ppo | 700 labels | 2 | 75.0 ± 15.0 | 0.94 ± 0.06 |" in table
+    assert "| A-v0 | ppo | 700 labels | 2 | 75.0 ± 15.0 | 0.94 ± 0.06 | — | 0.93 ± 0.21 |" in table
 
 
 def test_a_failed_run_is_reported_but_not_averaged() -> None:
