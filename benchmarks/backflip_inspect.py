@@ -3,8 +3,9 @@
 Plays ``--episodes`` deterministic evaluation episodes of the run's policy (as
 ``rlhp.behaviours.report.measure_run`` does) and prints one JSON line per episode:
 clean backflips (the measure), backward turns made airborne, the share of steps upright
-on the foot, with nothing but the foot on the floor and in a jump, the jumps and the
-highest (the body's lowest point above the floor), torso heights, and every
+on the foot, with nothing but the foot on the floor and in a jump, the jumps, the
+largest backward turn made in one of them and the highest (the body's lowest point
+above the floor), torso heights, and every
 landing-to-landing turn of ≥ 2π with how long it took and how low the torso went — the
 numbers behind "it writhed on the floor and stood up 2π lower" (docs/benchmarks.md,
 issue 12):
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from rlhp.behaviours.hopper import HOLD, HopperBody, HopperPose, count_backflips
+from rlhp.behaviours.hopper import HOLD, HopperBody, HopperPose, count_backflips, flight_turns
 from rlhp.recording import policy_episodes
 
 
@@ -64,6 +65,9 @@ def inspect(run: Path, episodes: int) -> list[dict[str, Any]]:
             "aloft_share": round(float(pose.aloft.mean()), 3),
             "jump_share": round(float(pose.launched.mean()), 3),
             "jumps": int(np.sum(np.diff(pose.launched.astype(int)) == 1)),
+            "largest_flight_turn": round(
+                float(flight_turns(pose.pitch, pose.launched).max(initial=0.0)), 2
+            ),
             "flight_max": round(float(lowest[pose.launched].max(initial=0.0)), 2),
             "torso_height_median": round(float(np.median(pose.height)), 2),
             "torso_height_max": round(float(pose.height.max()), 2),
