@@ -12,12 +12,15 @@ from rlhp.behaviours.hopper import (
     DT,
     FLIP_STEPS,
     JUMP_GATE,
+    UNLANDED_TURN,
     FlipSummary,
     HopperBody,
     backflip_score,
     backflips_per_episode,
     compare_flips,
     count_backflips,
+    credited_turn,
+    flight_landings,
     flight_turns,
     flip_summary,
     prefer_backflip,
@@ -257,6 +260,35 @@ def test_the_turn_is_the_largest_in_one_flight_not_the_sum_over_flights(
     np.testing.assert_allclose(flight_turns(pitch, flying), [2 / (2 * np.pi), 0.0])
     np.testing.assert_allclose(flight_turns(pitch[:5], flying[:5]), [2 / (2 * np.pi)])
     assert flight_turns(pitch, np.zeros(8, bool)).size == 0
+
+
+def test_a_turn_counts_towards_one_whole_turn_and_past_the_cap_only_landing_on_the_foot(
+    body: HopperBody,
+) -> None:
+    turns = np.array([0.5, 0.9, 1.0, 1.25, 0.9, 1.25, -0.2])
+    foot = np.array([True, True, True, True, False, False, False])
+    np.testing.assert_allclose(
+        credited_turn(turns, foot), [0.5, 0.9, 1.0, 0.75, UNLANDED_TURN, UNLANDED_TURN, -0.2]
+    )
+    # flights end where the next step is not in a jump; the foot-first check reads that step
+    flying = np.array([False, True, True, False, True, True, False, True])
+    aloft = np.array([True, False, False, True, False, False, False, False])
+    np.testing.assert_array_equal(flight_landings(flying, aloft), [True, False, False])
+    # a whole turn in the air (1.08 to the step that touches) that comes down on the
+    # body, leaning 0.2π past upright: worth the cap, not the 0.92 it would be feet first
+    on_the_body = np.concatenate(
+        [
+            _standing(0.0, 10),
+            _airborne_turn(0.0, -TWO_PI, 60),
+            _on_the_floor(body, np.full(10, -2.2 * np.pi)),
+        ]
+    )
+    pose = body.pose(on_the_body)
+    assert not pose.aloft[70]
+    np.testing.assert_allclose(flight_turns(pose.pitch, pose.launched), [1.1 - 1 / 61], atol=1e-9)
+    summary = flip_summary(pose)
+    assert summary is not None and summary.landed == 0
+    assert summary.turns == pytest.approx(UNLANDED_TURN)
 
 
 def test_a_clip_that_starts_mid_flip_counts_the_flip_when_it_lands(body: HopperBody) -> None:

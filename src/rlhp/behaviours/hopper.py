@@ -57,6 +57,9 @@ AIR_WEIGHT = 1.0
 JUMP_GATE = 0.3
 """Flight (m) from which a clip is a real jump: between two such clips the backward turn
 decides (``compare_flips``)."""
+UNLANDED_TURN = 0.75
+"""Most of a turn (``FlipSummary.turns``) credited to a flight that does not come down on
+the foot: beyond it, only turning *and* landing feet first counts (``credited_turn``)."""
 TURN_TIE = 0.05
 """Backward turns (of a full turn) closer than this are "about the same"."""
 TIE = 0.02
@@ -181,7 +184,9 @@ class FlipSummary:
         turns: the most the torso turned backwards in one flight (net of forward turning
             in it; negative if every flight turned forwards, 0 without a flight), clipped
             to [-0.5, 1.5]. One flight, not the clip's sum: a flip is a whole turn in one
-            jump, and the sum paid as well for many small turns (``flight_turns``).
+            jump, and the sum paid as well for many small turns (``flight_turns``). Each
+            flight's turn is credited as ``credited_turn`` says: towards one whole turn,
+            and past ``UNLANDED_TURN`` only if it comes down on the foot.
         flight: the most the body's lowest point rose above the floor in a jump (m, at
             most 1).
         air: share of the clip's steps in a jump.
@@ -219,6 +224,33 @@ def flight_turns(pitch: np.ndarray, flying: np.ndarray) -> np.ndarray:
     return turned / (2 * np.pi)
 
 
+def flight_landings(flying: np.ndarray, aloft: np.ndarray) -> np.ndarray:
+    """Whether each flight came down on the foot: at the first step after it, nothing but
+    the foot touches the floor (``HopperPose.aloft``). A flight still going at the clip's
+    end did not (its landing is not seen).
+
+    Args:
+        flying: ``(T,)`` bool, in a jump at each step (flights as in ``flight_turns``).
+        aloft: ``(T,)`` bool.
+
+    Returns:
+        ``(F,)`` bool, one per flight, in order.
+    """
+    ends = np.flatnonzero(flying & ~np.concatenate([flying[1:], [False]]))
+    after = ends + 1
+    seen = after < len(flying)
+    return seen & aloft[np.minimum(after, len(flying) - 1)]
+
+
+def credited_turn(turns: np.ndarray, on_foot_down: np.ndarray) -> np.ndarray:
+    """What each flight's backward turn is worth towards a flip: ``min(t, 2 − t)`` (a
+    flight that turns past one whole turn is over-rotated, as far from landing upright
+    as one that stops short), at most ``UNLANDED_TURN`` unless the flight came down on
+    the foot. ``(F,)`` turns and bools → ``(F,)``."""
+    towards_one = np.minimum(turns, 2.0 - turns)
+    return np.where(on_foot_down, towards_one, np.minimum(towards_one, UNLANDED_TURN))
+
+
 def flip_summary(pose: HopperPose, valid: np.ndarray | None = None) -> FlipSummary | None:
     """The ``FlipSummary`` of one clip; None if it has no valid step.
 
@@ -242,6 +274,7 @@ def flip_summary(pose: HopperPose, valid: np.ndarray | None = None) -> FlipSumma
     reference = 2 * np.pi * (np.ceil(turn) if upside_down else np.round(turn))
     lowest = np.minimum(pose.foot_clearance[keep], pose.body_clearance[keep])[flying]
     per_flight = flight_turns(pitch, flying)
+    per_flight = credited_turn(per_flight, flight_landings(flying, aloft))
     return FlipSummary(
         landed=count_backflips(pitch, up, aloft, reference=float(reference)),
         turns=float(np.clip(per_flight.max(), -0.5, 1.5)) if per_flight.size else 0.0,
@@ -283,7 +316,11 @@ def compare_flips(left: FlipSummary, right: FlipSummary) -> Choice:
     air 82-84 % of the time, each jump turning a fraction of a turn, with no flip. The
     turn was then the clip's sum over its flights, so two small turns beat one larger:
     it is now the largest turn in one flight (the ninth rule), which is what grows into
-    a flip.
+    a flip. The eighth rule's 3M-step policy did make whole turns in one flight (1.0,
+    1.04, 1.23 in three episodes), and landed none upright: two came down on the body,
+    the third on the foot a quarter turn over. So a flight's turn now counts towards one
+    whole turn, and past ``UNLANDED_TURN`` only if it comes down on the foot (the tenth
+    rule, ``credited_turn``): turning further must also land.
     """
     if left.landed != right.landed:
         return "left" if left.landed > right.landed else "right"
