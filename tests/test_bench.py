@@ -115,6 +115,25 @@ def test_a_two_axis_grid_runs_locally_and_resumes(tmp_path: Path) -> None:
     assert list(csv.DictReader((elsewhere / "runs.csv").open())) == before
     assert (elsewhere / "curves" / "CartPole-v1-ppo.png").stat().st_size > 1000
 
+    # a grid that names the defaults: teacher=oracle beside selector=uniform is the run
+    # "selector=uniform, ablation=none" already made, so nothing runs and its record serves
+    defaults = dataclasses.replace(
+        TWO_AXES, axes=(Axis.parse("selector=uniform"), Axis.parse("teacher=oracle"))
+    )
+    named = run_bench(defaults, elsewhere, episodes=2, report_dir=elsewhere / "defaults")
+    cell = defaults.cells()[1]
+    assert named.ran == () and named.same == (cell.name,) and cell.name in named.skipped
+    alias = json.loads((elsewhere / "records" / f"{cell.name}.json").read_text())
+    ran = next(
+        c for c in TWO_AXES.cells() if c.options == (("selector", "uniform"), ("ablation", "none"))
+    )
+    assert alias["same_run_as"] == ran.name and alias["cell"] == cell.name
+    assert alias["options"] == [["selector", "uniform"], ["teacher", "oracle"]]
+    row = next(r for r in before if r["options"] == "selector=uniform; ablation=none")
+    assert alias["true_return"] == float(row["true_return"])
+    assert "| 10 labels, selector=uniform, teacher=oracle | 1 |" in named.markdown
+    (elsewhere / "records" / f"{cell.name}.json").unlink()  # as it was, for what follows
+
     # a bigger grid looked at before it has run: its finished cells, the others named
     wider = dataclasses.replace(TWO_AXES, seeds=(0, 1))
     partial = run_bench(

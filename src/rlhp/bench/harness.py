@@ -36,7 +36,16 @@ from rlhp.bench.report import (
     with_scores,
     write_csv,
 )
-from rlhp.bench.runner import finished_record, random_return, run_local, run_ray
+from rlhp.bench.runner import (
+    RECORDS_DIR,
+    finished_record,
+    random_return,
+    record_file_of,
+    run_local,
+    run_ray,
+    write_record,
+)
+from rlhp.bench.same_run import SameRuns
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +58,10 @@ class BenchResult:
     """Cells run by this invocation."""
     skipped: tuple[str, ...]
     """Cells already finished by an earlier invocation."""
+    same: tuple[str, ...]
+    """Cells not run because a finished cell under another name is the same run
+    (``rlhp.bench.same_run``): its record, marked ``same_run_as``, serves them; they are
+    also in ``skipped``."""
     failed: tuple[str, ...]
     """Cells whose process failed (see out/logs/CELL.log); re-run on the next invocation."""
     missing: tuple[str, ...]
@@ -84,9 +97,15 @@ def run_bench(
     report.mkdir(parents=True, exist_ok=True)
     cells = grid.cells()
     records: dict[str, dict[str, Any]] = {}
-    pending = []
+    pending, same = [], []
+    same_runs = SameRuns(out / RECORDS_DIR)
     for cell in cells:
         record = finished_record(cell, out)
+        if record is None and (record := same_runs.find(cell)) is not None:
+            log.info("%s: the same run as %s, not run again", cell.name, record["same_run_as"])
+            same.append(cell.name)
+            if run_missing:  # kept, so that later invocations and reports find it
+                write_record(record_file_of(cell, out), record)
         if record is None:
             pending.append(cell)
         else:  # run by another grid sharing ``out``, perhaps under other option names
@@ -136,6 +155,7 @@ def run_bench(
     return BenchResult(
         ran=tuple(c.name for c in pending),
         skipped=skipped,
+        same=tuple(same),
         failed=failed,
         missing=missing,
         summary=tuple(summary),

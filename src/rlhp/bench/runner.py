@@ -68,7 +68,7 @@ def finished_record(cell: Cell, out: Path) -> dict[str, Any] | None:
         record.setdefault("late_return", late_training_return(metrics, cell.timesteps))
         record.setdefault("curve", learning_curve(metrics))
     if "error" not in record and not record_file_of(cell, out).exists():
-        _write_json(record_file_of(cell, out), record)
+        write_record(record_file_of(cell, out), record)
     return record
 
 
@@ -85,7 +85,8 @@ def _run_dir_record(run_dir: Path) -> dict[str, Any] | None:
     return record
 
 
-def _write_json(path: Path, value: dict[str, Any]) -> None:
+def write_record(path: Path, value: dict[str, Any]) -> None:
+    """Write a record (JSON) atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(value, indent=2))
@@ -166,8 +167,8 @@ def run_cell(cell: Cell, out: Path | str, episodes: int) -> dict[str, Any]:
         train_wall_s=float(state.get("wall_time", float("nan"))),
     )
     record.update(provenance())
-    _write_json(run_dir / RECORD_FILE, record)
-    _write_json(record_file_of(cell, out), record)
+    write_record(run_dir / RECORD_FILE, record)
+    write_record(record_file_of(cell, out), record)
     return record
 
 
