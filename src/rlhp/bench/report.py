@@ -305,9 +305,10 @@ def plot_learning_curves(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[
 
 def plot_label_efficiency(summary: Sequence[GroupSummary], out_dir: Path) -> list[Path]:
     """One PNG per task with two or more label budgets: the final policy's normalised
-    score (left) and the late-training score (right), mean ± std over seeds against the
-    budget, one line per setting of the varied axes, in the same colour on both panels —
-    the feedback-efficiency curve."""
+    score (left), the late-training score (middle) and the final policy against the
+    twins' mean (right; ``GroupSummary.twin_mean_score``), mean ± std over seeds against
+    the budget, one line per setting of the varied axes, in the same colour on every
+    panel — the feedback-efficiency curve."""
     by_task: dict[tuple[str, str], dict[str, list[tuple[int, GroupSummary]]]] = defaultdict(
         lambda: defaultdict(list)
     )
@@ -322,20 +323,31 @@ def plot_label_efficiency(summary: Sequence[GroupSummary], out_dir: Path) -> lis
         budgets = sorted({labels for points in lines.values() for labels, _ in points})
         if len(budgets) < 2:
             continue
-        fig, axes = plt.subplots(1, 2, figsize=(11, 5), sharey=True, constrained_layout=True)
+        fig, axes = plt.subplots(1, 3, figsize=(15, 5), sharey=True, constrained_layout=True)
         colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
         for i, (options, points) in enumerate(sorted(lines.items())):
             points.sort(key=lambda p: p[0])
             xs = np.array([p[0] for p in points], dtype=np.float64)
             seeds = "/".join(str(g.seeds) for _, g in points)
-            for ax, attr in zip(axes, ("score", "late_score"), strict=True):
-                mean = np.array([getattr(g, f"{attr}_mean") for _, g in points])
-                std = np.array([getattr(g, f"{attr}_std") for _, g in points])
+            readings = (
+                ("score_mean", "score_std"),
+                ("late_score_mean", "late_score_std"),
+                ("twin_mean_score", "twin_mean_score_std"),
+            )
+            for ax, (mean_attr, std_attr) in zip(axes, readings, strict=True):
+                mean = np.array([getattr(g, mean_attr) for _, g in points])
+                std = np.array([getattr(g, std_attr) for _, g in points])
                 colour = colours[i % len(colours)]
                 ax.plot(xs, mean, "-", marker="o", color=colour, label=f"{options} ({seeds} seeds)")
                 ax.fill_between(xs, mean - std, mean + std, color=colour, alpha=0.12)
         for ax, title in zip(
-            axes, ("final policy (deterministic evaluation)", "last 10 % of training"), strict=True
+            axes,
+            (
+                "final policy (deterministic evaluation)",
+                "last 10 % of training",
+                "final policy, against the twins' mean",
+            ),
+            strict=True,
         ):
             ax.axhline(1.0, color="grey", linewidth=0.8)
             ax.set_xscale("log")
