@@ -97,9 +97,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         raise RlhpError(str(exc)) from exc
     print(result.markdown)
     print(
-        f"{len(result.ran)} cells run, {len(result.skipped)} already finished "
-        f"({len(result.same)} of them the same run as a cell of another name), "
-        f"{len(result.failed)} failed, {len(result.missing)} not run; "
+        f"{len(result.ran)} cells run, {len(result.skipped)} already finished"
+        + (
+            f" ({len(result.same)} of them the same run as a cell of another name)"
+            if result.same
+            else ""
+        )
+        + f", {len(result.failed)} failed, {len(result.missing)} not run; "
         f"report in {args.report or args.out}"
     )
     for name in result.failed:
