@@ -38,9 +38,10 @@ def test_the_bonus_is_beta_times_the_members_std() -> None:
             )
         )  # (K, n)
         expected = 0.02 * (normalised - model.member_offsets()[:, None]).std(dim=0).numpy()
-    bonus = rune_bonus(model.snapshot(), obs, np.zeros(6), 0, 0.02, 1e-5)
+    bonus = rune_bonus(model.snapshot().advantages(obs, np.zeros(6)), np.zeros(6), 0.02, 1e-5)
     assert bonus == pytest.approx(expected, rel=1e-4) and np.all(bonus > 0)
-    assert np.all(rune_bonus(_model(1).snapshot(), obs, np.zeros(6), 0, 0.05, 0.0) == 0)
+    single = _model(1).snapshot().advantages(obs, np.zeros(6))
+    assert np.all(rune_bonus(single, np.zeros(6), 0.05, 0.0) == 0)
 
 
 def test_the_wrapper_adds_the_bonus_only_when_rune_is_on() -> None:
@@ -54,7 +55,7 @@ def test_the_wrapper_adds_the_bonus_only_when_rune_is_on() -> None:
         _, r, _, _ = wrapper.step(actions)
         rewards[on] = (r, obs)
     plain, obs = rewards[False]
-    bonus = rune_bonus(model.snapshot(), obs, np.array([0, 1]), 0, 0.05, 1e-5)
+    bonus = rune_bonus(model.snapshot().advantages(obs, np.array([0, 1])), np.zeros(2), 0.05, 1e-5)
     assert rewards[True][0] == pytest.approx(plain + bonus, rel=1e-5)
     assert np.all(bonus > 0)
 
@@ -78,5 +79,5 @@ def test_the_bonus_works_on_pixel_rewards() -> None:
             )
         )
         expected = 0.05 * (normalised - model.member_offsets()[:, None]).std(dim=0).numpy()
-    bonus = rune_bonus(model.snapshot(), obs, np.zeros(5), 0, 0.05, 0.0)
+    bonus = rune_bonus(model.snapshot().advantages(obs, np.zeros(5)), np.zeros(5), 0.05, 0.0)
     assert bonus == pytest.approx(expected, rel=1e-4) and np.all(bonus > 0)

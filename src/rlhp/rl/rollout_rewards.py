@@ -31,7 +31,7 @@ from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import VecNormalize
 
 from rlhp.reward.frozen import FrozenReward, pessimistic_reward
-from rlhp.rl.rune import disagreement, rune_beta
+from rlhp.rl.rune import rune_bonus
 
 if TYPE_CHECKING:
     from rlhp.rl.agents import AgentStack
@@ -98,8 +98,7 @@ def learned_rewards(
     rewards = pessimistic_reward(advantages, reward_fn.pessimism)
     if rune is None:
         return rewards, np.zeros_like(rewards)
-    betas = np.array([rune_beta(int(s), *rune) for s in steps])
-    return rewards, betas * disagreement(advantages)
+    return rewards, rune_bonus(advantages, steps, *rune)
 
 
 def begin_rollout(stack: AgentStack) -> None:

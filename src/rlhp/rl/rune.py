@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from rlhp.reward.frozen import FrozenReward
 
-
-def rune_beta(step: int, beta0: float, decay: float) -> float:
-    """β_t = β₀·(1 − ρ)^t."""
-    return float(beta0 * (1.0 - decay) ** max(step, 0))
+def rune_beta(step: int | np.ndarray, beta0: float, decay: float) -> np.ndarray:
+    """β_t = β₀ · (1 − ρ)^t for env step(s) ``step`` (negative steps count as 0)."""
+    return beta0 * (1.0 - decay) ** np.maximum(step, 0)
 
 
 def disagreement(advantages: np.ndarray) -> np.ndarray:
@@ -33,14 +31,8 @@ def disagreement(advantages: np.ndarray) -> np.ndarray:
     return advantages.std(axis=0, ddof=1)
 
 
-def rune_bonus(
-    reward_fn: FrozenReward,
-    obs: np.ndarray,
-    actions: np.ndarray,
-    step: int,
-    beta0: float,
-    decay: float,
-) -> np.ndarray:
-    """``(n,)`` β_t · std over members of their rewards for ``(n, …)`` observations and
-    actions at env step ``step``."""
-    return rune_beta(step, beta0, decay) * disagreement(reward_fn.advantages(obs, actions))
+def rune_bonus(advantages: np.ndarray, steps: np.ndarray, beta0: float, decay: float) -> np.ndarray:
+    """``(n,)`` β_t · std over members, from each member's ``(K, n)`` normalised reward
+    minus its absorbing-state reward (``FrozenReward.advantages``) at env steps
+    ``steps`` ``(n,)``."""
+    return rune_beta(steps, beta0, decay) * disagreement(advantages)
