@@ -44,34 +44,40 @@ class SameRuns:
     def __init__(self, records_dir: Path) -> None:
         self.records_dir = records_dir
         self._configs: dict[str, TrainConfig | None] = {}
+        self._records: list[dict[str, Any]] | None = None
 
     def _config(self, cell: Cell) -> TrainConfig | None:
         if cell.name not in self._configs:
             self._configs[cell.name] = cell_config(cell)
         return self._configs[cell.name]
 
+    def _finished(self) -> list[dict[str, Any]]:
+        """The records that ran, read once: cells that ran (not ``same_run_as`` another)
+        and did not fail."""
+        if self._records is None:
+            self._records = []
+            for path in sorted(self.records_dir.glob("*.json")):
+                try:
+                    record: dict[str, Any] = json.loads(path.read_text())
+                except (OSError, json.JSONDecodeError):
+                    continue
+                if "error" not in record and "same_run_as" not in record:
+                    self._records.append(record)
+        return self._records
+
     def find(self, cell: Cell) -> dict[str, Any] | None:
         """A finished record of another cell whose run is this cell's, relabelled as this
         cell's (``cell``, ``options``) with ``same_run_as`` naming the cell that ran;
         None if there is none (or the cell's configuration cannot be built)."""
-        if not self.records_dir.is_dir():
-            return None
         wanted = cell.to_dict()
-        target: TrainConfig | None = None
-        for path in sorted(self.records_dir.glob("*.json")):
-            if path.stem == cell.name:
-                continue
-            try:
-                record: dict[str, Any] = json.loads(path.read_text())
-            except (OSError, json.JSONDecodeError):
-                continue
-            if "error" in record or "same_run_as" in record:
-                continue
-            if any(record.get(k) != wanted[k] for k in _IDENTITY):
-                continue
-            target = target or self._config(cell)
-            if target is None:
-                return None
+        candidates = [
+            r
+            for r in self._finished()
+            if r.get("cell") != cell.name and all(r.get(k) == wanted[k] for k in _IDENTITY)
+        ]
+        if not candidates or (target := self._config(cell)) is None:
+            return None
+        for record in candidates:
             if self._config(Cell.from_dict(record)) == target:
                 return {
                     **record,
