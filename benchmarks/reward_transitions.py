@@ -35,11 +35,14 @@ import torch
 from rlhp.config import RewardModelConfig
 from rlhp.loop.run_dir import store_location
 from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
-from rlhp.reward.training import Comparisons, RewardTrainer
+from rlhp.reward.offline import fit_in_rounds
+from rlhp.reward.training import Comparisons
 from rlhp.segments import Segment, SegmentBatch
 from rlhp.store.labels import LabelStore
 
 VARIANTS = ("oa", "oao", "oad")
+EPOCHS = 200
+"""As ``rlhp reward fit``'s default."""
 
 
 def transition_segment(segment: Segment, variant: str, dims: int) -> Segment:
@@ -76,12 +79,7 @@ def evaluate(run: Path, train: int, variant: str, dims: int, seed: int) -> dict[
     spec = FeatureSpec((batch.obs.shape[-1],), batch.actions.shape[-1], False, True)
     torch.manual_seed(seed)
     model = RewardEnsemble(spec, config)
-    flat = (data.obs.flatten(0, 1), data.actions.flatten(0, 1), data.absorbing.flatten(0, 1))
-    model.fit_input_normalization(*flat)
-    trainer = RewardTrainer(model, config, np.random.default_rng(seed), holdout_seed=seed)
-    for _ in range(40):
-        metrics = trainer.fit(data, 5)
-    model.fit_output_normalization(*flat)
+    _, metrics, _ = fit_in_rounds(model, data, config, EPOCHS, seed)
 
     seen = {sid for p in fitted for sid in (p.left_id, p.right_id)}
     unseen = sorted({sid for p in labelled[train:] for sid in (p.left_id, p.right_id)} - seen)

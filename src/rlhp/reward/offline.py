@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rlhp.config import TrainConfig
+from rlhp.config import RewardModelConfig, TrainConfig
 from rlhp.errors import RlhpError
 from rlhp.labellers.base import TARGETS
 from rlhp.labels_io import LabelRow
 from rlhp.reward.ensemble import RewardEnsemble, make_reward_model
 from rlhp.reward.saved import checkpoint
-from rlhp.reward.training import Comparisons, RewardTrainer, agreement
+from rlhp.reward.training import Comparisons, FitMetrics, RewardTrainer, agreement
 from rlhp.rl.agents import probe_env
 from rlhp.rl.atari import is_pixel_env
 from rlhp.segments import SegmentBatch
@@ -138,6 +138,30 @@ def fit_offline(
     data = Comparisons.from_batch(
         batch, np.array([targets[i] for i in ids], dtype=np.float32), np.array(ids)
     )
+    trainer, metrics, rounds = fit_in_rounds(model, data, config, epochs, seed)
+    result = OfflineFit(
+        comparisons=len(data),
+        epochs=epochs,
+        train_loss=metrics.train_loss,
+        val_loss=metrics.val_loss,
+        val_accuracy=metrics.val_accuracy,
+        agreement=agreement(model, data),
+        l2=metrics.l2,
+        rounds=rounds,
+    )
+    return model, trainer.l2, result
+
+
+def fit_in_rounds(
+    model: RewardEnsemble, data: Comparisons, config: RewardModelConfig, epochs: int, seed: int
+) -> tuple[RewardTrainer, FitMetrics, int]:
+    """Fit a fresh ``model`` to ``data`` as ``rlhp reward fit`` does: input normalisation
+    over the pairs' steps, ``epochs`` epochs of the loop's trainer in rounds of
+    ``ADAPT_EVERY`` (L2 adapts after each), then output normalisation.
+
+    Returns:
+        The trainer (its adapted L2), the last round's metrics and the number of rounds.
+    """
     flat = (data.obs.flatten(0, 1), data.actions.flatten(0, 1), data.absorbing.flatten(0, 1))
     model.fit_input_normalization(*flat)
     trainer = RewardTrainer(model, config, np.random.default_rng(seed), holdout_seed=seed)
@@ -147,17 +171,7 @@ def fit_offline(
     for chunk in chunks:
         metrics = trainer.fit(data, chunk)
     model.fit_output_normalization(*flat)
-    result = OfflineFit(
-        comparisons=len(data),
-        epochs=epochs,
-        train_loss=metrics.train_loss,
-        val_loss=metrics.val_loss,
-        val_accuracy=metrics.val_accuracy,
-        agreement=agreement(model, data),
-        l2=metrics.l2,
-        rounds=len(chunks),
-    )
-    return model, trainer.l2, result
+    return trainer, metrics, len(chunks)
 
 
 def save_offline(model: RewardEnsemble, l2: torch.Tensor, path: Path, task: TrainConfig) -> None:
