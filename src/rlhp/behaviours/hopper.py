@@ -313,7 +313,7 @@ def compare_flips(left: FlipSummary, right: FlipSummary) -> Choice:
     first, and once both clips jump, turn. With it, a run (1M steps) jumped 10-15 times an
     episode, up to 1.1 m, and turned backwards in the air 2-2.7 turns an episode, still
     growing, though no single flight yet held a whole turn; at 3M steps it was in the
-    air 82-84 % of the time, each jump turning a fraction of a turn, with no flip. The
+    air 82-84 % of the time, most jumps turning a fraction of a turn, with no flip. The
     turn was then the clip's sum over its flights, so two small turns beat one larger:
     it is now the largest turn in one flight (the ninth rule), which is what grows into
     a flip. The eighth rule's 3M-step policy did make whole turns in one flight (1.0,
