@@ -27,6 +27,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from rlhp.atomic import write_json
 from rlhp.bench.grid import Cell
 from rlhp.bench.worker import EVALUATION_FILE
 from rlhp.loop.metrics import read_metrics
@@ -88,9 +89,7 @@ def _run_dir_record(run_dir: Path) -> dict[str, Any] | None:
 def write_record(path: Path, value: dict[str, Any]) -> None:
     """Write a record (JSON) atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(value, indent=2))
-    tmp.replace(path)
+    write_json(path, value)
 
 
 def learning_curve(rows: list[dict[str, Any]]) -> dict[str, list[float]]:

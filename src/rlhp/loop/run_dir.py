@@ -13,12 +13,12 @@ RUN/
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rlhp.atomic import write_json
 from rlhp.config import TrainConfig
 from rlhp.errors import ConfigError, RunDirError
 from rlhp.store.engine import Location
@@ -135,7 +135,4 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write atomically: a crash leaves the old file or the new one, never half of one."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-    os.replace(tmp, path)
+    write_json(path, data, sort_keys=True)

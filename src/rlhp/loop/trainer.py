@@ -34,6 +34,7 @@ from rlhp.devices import resolve_device
 from rlhp.labellers.base import Labeller, check_labeller
 from rlhp.labellers.factory import LabellerFactory, make_labeller
 from rlhp.loop.asking import candidate_pool
+from rlhp.loop.checkpoints import read_checkpoint, write_checkpoint
 from rlhp.loop.diagnostics import HackingMonitor, hacking_warning, tie_warning
 from rlhp.loop.metrics import MetricsSink, read_metrics
 from rlhp.loop.run_dir import RunDir
@@ -42,14 +43,7 @@ from rlhp.loop.updating import RewardUpdater
 from rlhp.queries import SelectorFactory
 from rlhp.reward.ensemble import RewardEnsemble, make_reward_model
 from rlhp.reward.saved import checkpoint, read_saved
-from rlhp.rl.agents import (
-    build_stack,
-    collect_untrained,
-    load_agent,
-    probe_env,
-    relabel_replay_buffer,
-    save_agent,
-)
+from rlhp.rl.agents import build_stack, collect_untrained, probe_env, relabel_replay_buffer
 from rlhp.rl.presets import segment_length
 from rlhp.rl.rollout_rewards import begin_rollout, settle_rollout
 from rlhp.store.labels import LabelStore
@@ -348,21 +342,15 @@ class PreferenceLoop:
         return self.wall_time + time.perf_counter() - self._started
 
     def _checkpoint(self, finished: bool = False) -> None:
-        save_agent(self.stack, self.run.agent_checkpoint)
         published = None
         if self.updater is not None:
             published = self.updater.published
+            self.state["last_round"] = self.updater.last_round
         elif self.model is not None and not self.run.reward_checkpoint.exists():
             # a frozen saved model: the run keeps its own copy (evaluate and reuse read it)
             published = checkpoint(
                 self.model, self.config.reward_model, self.config.env_id, self.config.atari
             )
-        if published is not None:
-            tmp = self.run.reward_checkpoint.with_suffix(".tmp")
-            torch.save(published, tmp)
-            tmp.replace(self.run.reward_checkpoint)
-        if self.updater is not None:
-            self.state["last_round"] = self.updater.last_round
         self.state.update(
             env_steps=int(self.stack.model.num_timesteps),
             next_update=self.next_update,
@@ -371,19 +359,10 @@ class PreferenceLoop:
             finished=finished,
             **{k: r.bit_generator.state for k, r in self.rngs.items()},
         )
-        self.run.save_state(self.state)
+        write_checkpoint(self.run, self.stack, published, self.state)
 
     def _load_checkpoint(self) -> None:
-        if self.run.agent_checkpoint.exists():
-            load_agent(self.stack, self.run.agent_checkpoint)
-        if self.updater is not None:
-            if self.run.reward_checkpoint.exists():
-                self.updater.load(
-                    torch.load(self.run.reward_checkpoint, weights_only=True, map_location="cpu")
-                )
-            self.updater.labelled.mark_all_seen()
-            last = self.state.get("last_round")
-            self.updater.last_round = None if last is None else (bool(last[0]), float(last[1]))
+        read_checkpoint(self.run, self.stack, self.updater, self.state)
         self.next_update = int(self.state.get("next_update", 1))
 
 

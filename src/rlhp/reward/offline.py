@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rlhp.atomic import replacing
 from rlhp.config import RewardModelConfig, TrainConfig
 from rlhp.errors import RlhpError
 from rlhp.labellers.base import TARGETS
@@ -177,7 +178,6 @@ def fit_in_rounds(
 def save_offline(model: RewardEnsemble, l2: torch.Tensor, path: Path, task: TrainConfig) -> None:
     """The loop's reward checkpoint format (``rlhp.reward.saved``), written atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
     atari = task.atari if is_pixel_env(task.env_id) else None
-    torch.save(checkpoint(model, task.reward_model, task.env_id, atari, l2=l2), tmp)
-    tmp.replace(path)
+    with replacing(path) as tmp:
+        torch.save(checkpoint(model, task.reward_model, task.env_id, atari, l2=l2), tmp)

@@ -25,6 +25,7 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
+from rlhp.atomic import replacing
 from rlhp.config import TrainConfig
 from rlhp.devices import resolve_device
 from rlhp.errors import ConfigError
@@ -224,9 +225,8 @@ def save_agent(stack: AgentStack, path: Path) -> None:
             for name, rms in stats.items()
             for field in ("mean", "var", "count")
         }
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
+    with replacing(path) as tmp:
+        torch.save(state, tmp)
     save_replay(stack.model, path.with_name(REPLAY_FILE))
 
 

@@ -15,6 +15,8 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 
+from rlhp.atomic import replacing
+
 FIELDS = ("observations", "next_observations", "actions", "rewards", "dones", "timeouts")
 
 
@@ -35,10 +37,8 @@ def save_replay(model: BaseAlgorithm, path: Path) -> bool:
         for name in FIELDS
         if getattr(buffer, name, None) is not None
     }
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as f:
+    with replacing(path) as tmp, tmp.open("wb") as f:
         np.savez(f, pos=np.array(buffer.pos), full=np.array(buffer.full), **arrays)
-    tmp.replace(path)
     return True
 
 
