@@ -101,8 +101,9 @@ def fold_batch_norm(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> tuple[Tensor, Tens
 class CnnRewardEnsemble(RewardEnsemble):
     """K convolutional reward predictors r̂ₖ(o) plus a learned absorbing-state reward each.
 
-    It is a ``RewardEnsemble`` for the code that uses one (same methods, same shapes) but
-    shares none of the MLP's layers: ``nn.Module.__init__`` is called directly.
+    It is a ``RewardEnsemble`` for the code that uses one (same methods, same shapes,
+    the same absorbing rewards and output normalisation) but shares none of the MLP's
+    layers: ``nn.Module.__init__`` is called directly, then ``_init_shared``.
     """
 
     normalization_pairs = 128
@@ -115,8 +116,8 @@ class CnnRewardEnsemble(RewardEnsemble):
         nn.Module.__init__(self)
         if len(spec.obs_shape) != 3:
             raise ValueError(f"the CNN reward model needs (C, H, W) images, got {spec.obs_shape}")
-        self.spec = spec
-        k = self.members = config.ensemble_size
+        self._init_shared(spec, config)
+        k = self.members
         self.target_std = config.normalized_std or DEFAULT_STD
         channels, height, width = spec.obs_shape
         self.layout = conv_layers(height, width)
@@ -131,16 +132,7 @@ class CnnRewardEnsemble(RewardEnsemble):
         self.flat_features = FILTERS * height * width
         self.dense = EnsembleLinear(k, self.flat_features, DENSE)
         self.head = EnsembleLinear(k, DENSE, 1)
-        if config.zero_init_head:
-            with torch.no_grad():
-                self.head.weight.zero_()
-                self.head.bias.zero_()
-        self.dropout_p = config.dropout
-        self.mask_generator: torch.Generator | None = None  # RewardEnsemble.seed_masks
-        self.absorbing_reward = nn.Parameter(torch.zeros(k))
-        self.register_buffer("output_mean", torch.zeros(k))
-        self.register_buffer("output_std", torch.ones(k))
-        self.register_buffer("absorbing_seen", torch.zeros((), dtype=torch.bool))
+        self._start_constant(config)
 
     def l2_per_member(self) -> Tensor:
         """``(K,)`` sum of squared weights of each member (biases, batch norm excluded)."""

@@ -150,27 +150,37 @@ class RewardEnsemble(nn.Module):
 
     def __init__(self, spec: FeatureSpec, config: RewardModelConfig) -> None:
         super().__init__()
-        self.spec = spec
-        self.members = config.ensemble_size
+        self._init_shared(spec, config)
         widths = [spec.input_dim, *config.hidden_sizes]
         self.hidden = nn.ModuleList(
             EnsembleLinear(self.members, a, b) for a, b in itertools.pairwise(widths)
         )
         self.head = EnsembleLinear(self.members, widths[-1], 1)
-        if config.zero_init_head:
-            with torch.no_grad():  # r̂ starts constant: only what the labels ask for shapes it
-                self.head.weight.zero_()
-                self.head.bias.zero_()
+        self._start_constant(config)
+        self.register_buffer("input_mean", torch.zeros(spec.input_dim))
+        self.register_buffer("input_std", torch.ones(spec.input_dim))
+
+    def _init_shared(self, spec: FeatureSpec, config: RewardModelConfig) -> None:
+        """What every reward ensemble holds beside its layers (the CNN's too): its input
+        spec, K, dropout, the absorbing-state rewards and the output normalisation."""
+        self.spec = spec
+        self.members = config.ensemble_size
         self.dropout_p = config.dropout
         self.mask_generator: torch.Generator | None = None
         """Where dropout masks come from: a generator per fit (``seed_masks``), since
         torch's global one is also the agent's, drawing on another thread."""
         self.absorbing_reward = nn.Parameter(torch.zeros(self.members))
-        self.register_buffer("input_mean", torch.zeros(spec.input_dim))
-        self.register_buffer("input_std", torch.ones(spec.input_dim))
         self.register_buffer("output_mean", torch.zeros(self.members))
         self.register_buffer("output_std", torch.ones(self.members))
         self.register_buffer("absorbing_seen", torch.zeros((), dtype=torch.bool))
+
+    def _start_constant(self, config: RewardModelConfig) -> None:
+        """Zero the head (``config.zero_init_head``): r̂ starts constant, and only what the
+        labels ask for shapes it."""
+        if config.zero_init_head:
+            with torch.no_grad():
+                self.head.weight.zero_()
+                self.head.bias.zero_()
 
     @property
     def device(self) -> torch.device:
