@@ -22,7 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from rlhp.behaviours.hopper import HOLD, HopperBody, HopperPose, count_backflips, flight_turns
+from rlhp.behaviours.hopper import (
+    HOLD,
+    HopperBody,
+    HopperPose,
+    count_backflips,
+    flight_landings,
+    flight_turns,
+)
 from rlhp.recording import policy_episodes
 
 
@@ -49,6 +56,27 @@ def full_turns(pose: HopperPose, hold: int = HOLD) -> list[dict[str, Any]]:
     return turns
 
 
+def big_flights(pose: HopperPose, least: float = 0.5) -> list[dict[str, Any]]:
+    """Each jump that turned at least ``least`` of a turn backwards, and how it came down:
+    on the foot alone or not (``flight_landings``), the torso's lean from upright at the
+    first step back on the floor (radians, wrapped; negative: short of a whole turn) and
+    its height then. Says whether a policy's flips fail by turning too little or too far."""
+    flying = pose.launched
+    turns = flight_turns(pose.pitch, flying)
+    down_on_foot = flight_landings(flying, pose.aloft)
+    ends = np.flatnonzero(flying & ~np.concatenate([flying[1:], [False]]))
+    out = []
+    for turn, foot, end in zip(turns, down_on_foot, ends, strict=True):
+        after = min(int(end) + 1, len(flying) - 1)
+        if turn >= least:
+            out.append({
+                "step": int(end), "turn": round(float(turn), 2), "down_on_foot": bool(foot),
+                "lean": round(float(-np.angle(np.exp(1j * pose.pitch[after]))), 2),
+                "torso_height": round(float(pose.height[after]), 2),
+            })  # fmt: skip
+    return out
+
+
 def inspect(run: Path, episodes: int) -> list[dict[str, Any]]:
     body = HopperBody("rlhp/HopperNoTermination-v5")
     out = []
@@ -72,6 +100,7 @@ def inspect(run: Path, episodes: int) -> list[dict[str, Any]]:
             "torso_height_median": round(float(np.median(pose.height)), 2),
             "torso_height_max": round(float(pose.height.max()), 2),
             "full_turns": full_turns(pose),
+            "flights_over_half_a_turn": big_flights(pose),
         })  # fmt: skip
     return out
 

@@ -10,9 +10,10 @@ import pytest
 
 from rlhp.behaviours.hopper import (
     DT,
+    FEET_FIRST_BONUS,
+    FEET_FIRST_TURN,
     FLIP_STEPS,
     JUMP_GATE,
-    UNLANDED_TURN,
     FlipSummary,
     HopperBody,
     backflip_score,
@@ -170,11 +171,17 @@ def test_the_rule_prefers_landed_flips_then_backward_turns_then_jumps(
     ranked = [landed, spinning, jumping, standing]
     scores = [backflip_score(body.pose(s)) for s in ranked]
     # 2 × 1 landed + the turn made in the air (40 of its 41 steps: the step that leaves
-    # the floor is not in the air) + 2 × 1 m of flight (the body's lowest point, clipped)
-    # + 40/60 of the steps in the air; 39/41 of half a turn + the same flight and air
-    # terms; 2 × 0.29 m + 5/60 in the air; standing on its foot scores nothing
+    # the floor is not in the air) and the bonus for coming down on the foot after it +
+    # 2 × 1 m of flight (the body's lowest point, clipped) + 40/60 of the steps in the
+    # air; 39/41 of half a turn + the same flight and air terms; 2 × 0.29 m + 5/60 in the
+    # air; standing on its foot scores nothing
     flight_and_air = 2.0 * 1.0 + 40 / 60
-    expected = [2 + 40 / 41 + flight_and_air, 0.5 * 39 / 41 + flight_and_air, 0.58 + 5 / 60, 0]
+    expected = [
+        2 + 40 / 41 + FEET_FIRST_BONUS + flight_and_air,
+        0.5 * 39 / 41 + flight_and_air,
+        0.58 + 5 / 60,
+        0,
+    ]
     np.testing.assert_allclose(scores, expected, atol=1e-9)
     for better, worse in itertools.pairwise(ranked):
         assert prefer_backflip(_segment(better), _segment(worse)) == "left"
@@ -262,20 +269,23 @@ def test_the_turn_is_the_largest_in_one_flight_not_the_sum_over_flights(
     assert flight_turns(pitch, np.zeros(8, bool)).size == 0
 
 
-def test_a_turn_counts_towards_one_whole_turn_and_past_the_cap_only_landing_on_the_foot(
+def test_a_turn_counts_up_to_one_whole_turn_and_feet_first_adds_a_bonus(
     body: HopperBody,
 ) -> None:
-    turns = np.array([0.5, 0.9, 1.0, 1.25, 0.9, 1.25, -0.2])
-    foot = np.array([True, True, True, True, False, False, False])
+    turns = np.array([0.5, 0.74, 0.75, 0.9, 1.25, 0.9, 1.25, -0.2])
+    foot = np.array([True, True, True, True, True, False, False, False])
+    bonus = FEET_FIRST_BONUS
     np.testing.assert_allclose(
-        credited_turn(turns, foot), [0.5, 0.9, 1.0, 0.75, UNLANDED_TURN, UNLANDED_TURN, -0.2]
+        credited_turn(turns, foot), [0.5, 0.74, 0.75 + bonus, 0.9 + bonus, 1 + bonus, 0.9, 1, -0.2]
     )
+    # most of a turn feet first beats a whole turn that does not come down on the foot
+    assert credited_turn(np.array([FEET_FIRST_TURN]), np.array([True]))[0] > 1.0
     # flights end where the next step is not in a jump; the foot-first check reads that step
     flying = np.array([False, True, True, False, True, True, False, True])
     aloft = np.array([True, False, False, True, False, False, False, False])
     np.testing.assert_array_equal(flight_landings(flying, aloft), [True, False, False])
     # a whole turn in the air (1.08 to the step that touches) that comes down on the
-    # body, leaning 0.2π past upright: worth the cap, not the 0.92 it would be feet first
+    # body, leaning 0.2π past upright: one whole turn, no bonus
     on_the_body = np.concatenate(
         [
             _standing(0.0, 10),
@@ -288,7 +298,7 @@ def test_a_turn_counts_towards_one_whole_turn_and_past_the_cap_only_landing_on_t
     np.testing.assert_allclose(flight_turns(pose.pitch, pose.launched), [1.1 - 1 / 61], atol=1e-9)
     summary = flip_summary(pose)
     assert summary is not None and summary.landed == 0
-    assert summary.turns == pytest.approx(UNLANDED_TURN)
+    assert summary.turns == pytest.approx(1.0)
 
 
 def test_a_clip_that_starts_mid_flip_counts_the_flip_when_it_lands(body: HopperBody) -> None:

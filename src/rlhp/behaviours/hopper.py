@@ -57,9 +57,12 @@ AIR_WEIGHT = 1.0
 JUMP_GATE = 0.3
 """Flight (m) from which a clip is a real jump: between two such clips the backward turn
 decides (``compare_flips``)."""
-UNLANDED_TURN = 0.75
-"""Most of a turn (``FlipSummary.turns``) credited to a flight that does not come down on
-the foot: beyond it, only turning *and* landing feet first counts (``credited_turn``)."""
+FEET_FIRST_TURN = 0.75
+"""Backward turn (of a full turn) from which a flight that comes down on the foot earns
+``FEET_FIRST_BONUS`` (``credited_turn``)."""
+FEET_FIRST_BONUS = 0.5
+"""What coming down on the foot after ``FEET_FIRST_TURN`` or more adds to a flight's turn:
+a whole turn on the body (1.0) loses to most of one feet first (≥ 1.25)."""
 TURN_TIE = 0.05
 """Backward turns (of a full turn) closer than this are "about the same"."""
 TIE = 0.02
@@ -185,8 +188,8 @@ class FlipSummary:
             in it; negative if every flight turned forwards, 0 without a flight), clipped
             to [-0.5, 1.5]. One flight, not the clip's sum: a flip is a whole turn in one
             jump, and the sum paid as well for many small turns (``flight_turns``). Each
-            flight's turn is credited as ``credited_turn`` says: towards one whole turn,
-            and past ``UNLANDED_TURN`` only if it comes down on the foot.
+            flight's turn is credited as ``credited_turn`` says: up to one whole turn,
+            plus ``FEET_FIRST_BONUS`` for coming down on the foot after most of one.
         flight: the most the body's lowest point rose above the floor in a jump (m, at
             most 1).
         air: share of the clip's steps in a jump.
@@ -243,12 +246,14 @@ def flight_landings(flying: np.ndarray, aloft: np.ndarray) -> np.ndarray:
 
 
 def credited_turn(turns: np.ndarray, on_foot_down: np.ndarray) -> np.ndarray:
-    """What each flight's backward turn is worth towards a flip: ``min(t, 2 − t)`` (a
-    flight that turns past one whole turn is over-rotated, as far from landing upright
-    as one that stops short), at most ``UNLANDED_TURN`` unless the flight came down on
-    the foot. ``(F,)`` turns and bools → ``(F,)``."""
-    towards_one = np.minimum(turns, 2.0 - turns)
-    return np.where(on_foot_down, towards_one, np.minimum(towards_one, UNLANDED_TURN))
+    """What each flight's backward turn is worth towards a flip: the turn up to one whole
+    turn (turning further earns nothing), plus ``FEET_FIRST_BONUS`` if it turned at least
+    ``FEET_FIRST_TURN`` and came down on the foot. ``(F,)`` turns and bools → ``(F,)``.
+
+    Turning more pays whether or not the flight lands, so the way to a whole turn stays
+    open; landing feet first pays on top of it, as a bonus, not as a cap on the turn."""
+    feet_first = on_foot_down & (turns >= FEET_FIRST_TURN)
+    return np.minimum(turns, 1.0) + np.where(feet_first, FEET_FIRST_BONUS, 0.0)
 
 
 def flip_summary(pose: HopperPose, valid: np.ndarray | None = None) -> FlipSummary | None:
@@ -277,7 +282,9 @@ def flip_summary(pose: HopperPose, valid: np.ndarray | None = None) -> FlipSumma
     per_flight = credited_turn(per_flight, flight_landings(flying, aloft))
     return FlipSummary(
         landed=count_backflips(pitch, up, aloft, reference=float(reference)),
-        turns=float(np.clip(per_flight.max(), -0.5, 1.5)) if per_flight.size else 0.0,
+        turns=float(np.clip(per_flight.max(), -0.5, 1.0 + FEET_FIRST_BONUS))
+        if per_flight.size
+        else 0.0,
         flight=float(np.clip(lowest.max(), 0.0, 1.0)) if flying.any() else 0.0,
         air=float(flying.mean()),
     )
@@ -318,9 +325,13 @@ def compare_flips(left: FlipSummary, right: FlipSummary) -> Choice:
     it is now the largest turn in one flight (the ninth rule), which is what grows into
     a flip. The eighth rule's 3M-step policy did make whole turns in one flight (1.0,
     1.04, 1.23 in three episodes), and landed none upright: two came down on the body,
-    the third on the foot a quarter turn over. So a flight's turn now counts towards one
-    whole turn, and past ``UNLANDED_TURN`` only if it comes down on the foot (the tenth
-    rule, ``credited_turn``): turning further must also land.
+    the third on the foot a quarter turn over. So the tenth rule counted a flight's turn
+    towards one whole turn (``min(t, 2 − t)``) and past 0.75 only if it came down on the
+    foot: at 2.66M steps its flights turned half a turn, no more, and came down on the
+    head. Capping the turn of flights that did not land closed the way to a whole turn
+    that the eighth rule had opened. The eleventh (``credited_turn``) pays the turn up to
+    one whole turn however the flight ends, and adds a bonus for coming down on the foot
+    after most of one.
     """
     if left.landed != right.landed:
         return "left" if left.landed > right.landed else "right"
