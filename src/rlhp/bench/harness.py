@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rlhp.bench.grid import Grid
+from rlhp.bench.grid import Cell, Grid
 from rlhp.bench.report import (
     RUN_COLUMNS,
     GroupSummary,
@@ -71,6 +71,25 @@ class BenchResult:
     files: tuple[Path, ...]
 
 
+def check_overrides(cell: Cell, record: dict[str, Any], out: Path) -> None:
+    """Refuse a finished record of ``cell``'s name that ran with other ``--set`` values.
+
+    ``--set`` applies to every cell and is not in their names (``--vary`` is), so the same
+    name in the same ``out`` with another ``--set`` is another experiment: reusing its
+    record would report it as this one, and re-running would overwrite it.
+
+    Raises:
+        ValueError: naming both ``--set`` lists and the two ways out.
+    """
+    ran = list(record.get("overrides", []))
+    if ran != list(cell.overrides):
+        raise ValueError(
+            f"{cell.name} in {out} already ran with --set {ran or 'nothing'}, not "
+            f"{list(cell.overrides) or 'nothing'}: give this grid its own --out, or vary "
+            "the setting with --vary KEY=V1,V2 so that it names the cells"
+        )
+
+
 def run_bench(
     grid: Grid,
     out: Path,
@@ -90,7 +109,9 @@ def run_bench(
         run_missing: False: run nothing, report on the finished cells only.
 
     Raises:
-        ValueError: ``run_missing`` is False and no cell of the grid has finished.
+        ValueError: ``run_missing`` is False and no cell of the grid has finished; or a
+            cell of this name finished in ``out`` with other ``--set`` values (they do
+            not name cells, so its record would pass for this grid's).
     """
     out.mkdir(parents=True, exist_ok=True)
     report = report_dir or out
@@ -101,6 +122,8 @@ def run_bench(
     same_runs = SameRuns(out / RECORDS_DIR)
     for cell in cells:
         record = finished_record(cell, out)
+        if record is not None:
+            check_overrides(cell, record, out)
         if record is None and (record := same_runs.find(cell)) is not None:
             log.info("%s: the same run as %s, not run again", cell.name, record["same_run_as"])
             same.append(cell.name)
