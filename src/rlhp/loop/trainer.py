@@ -12,7 +12,8 @@ Read top to bottom in the order it runs:
    any rollout end with new answers in the store and no fit running it starts a fit.
 
 What one reward update does (ask, collect, fit, install) is ``rlhp.loop.updating``'s;
-this module decides when. Only this module logs, writes metrics and checkpoints, or waits.
+this module decides when. Only this module logs, writes metrics, checkpoints (what a
+checkpoint holds is ``rlhp.loop.checkpoints``'s), or waits.
 """
 
 from __future__ import annotations
