@@ -27,6 +27,7 @@ from rlhp.behaviours.hopper import (
     HopperBody,
     HopperPose,
     count_backflips,
+    flight_ends,
     flight_landings,
     flight_turns,
 )
@@ -64,9 +65,8 @@ def big_flights(pose: HopperPose, least: float = 0.5) -> list[dict[str, Any]]:
     flying = pose.launched
     turns = flight_turns(pose.pitch, flying)
     down_on_foot = flight_landings(flying, pose.aloft)
-    ends = np.flatnonzero(flying & ~np.concatenate([flying[1:], [False]]))
     out = []
-    for turn, foot, end in zip(turns, down_on_foot, ends, strict=True):
+    for turn, foot, end in zip(turns, down_on_foot, flight_ends(flying), strict=True):
         after = min(int(end) + 1, len(flying) - 1)
         if turn >= least:
             out.append({

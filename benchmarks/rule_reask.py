@@ -1,5 +1,6 @@
-"""Re-ask a finished teaching run's stored pairs (those with a trainable answer) with a comparison rule as the code has
-it now, and count the answers that change.
+"""Re-ask a teaching run's stored pairs with a comparison rule and count changed answers.
+
+The pairs are those with a trainable answer; the rule is taken as the code has it now.
 
 With the same seed, a run under a new rule is a new run only from the first pair the
 new rule answers differently; if it answers every stored pair as the old rule did, a

@@ -227,6 +227,11 @@ def flight_turns(pitch: np.ndarray, flying: np.ndarray) -> np.ndarray:
     return turned / (2 * np.pi)
 
 
+def flight_ends(flying: np.ndarray) -> np.ndarray:
+    """``(F,)`` the last step of each flight (as in ``flight_turns``), in order."""
+    return np.flatnonzero(flying & ~np.concatenate([flying[1:], [False]]))
+
+
 def flight_landings(flying: np.ndarray, aloft: np.ndarray) -> np.ndarray:
     """Whether each flight came down on the foot: at the first step after it, nothing but
     the foot touches the floor (``HopperPose.aloft``). A flight still going at the clip's
@@ -239,8 +244,7 @@ def flight_landings(flying: np.ndarray, aloft: np.ndarray) -> np.ndarray:
     Returns:
         ``(F,)`` bool, one per flight, in order.
     """
-    ends = np.flatnonzero(flying & ~np.concatenate([flying[1:], [False]]))
-    after = ends + 1
+    after = flight_ends(flying) + 1
     seen = after < len(flying)
     return seen & aloft[np.minimum(after, len(flying) - 1)]
 

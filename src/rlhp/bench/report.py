@@ -303,6 +303,14 @@ def plot_learning_curves(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[
     return paths
 
 
+EFFICIENCY_PANELS = (
+    ("score_mean", "score_std", "final policy (deterministic evaluation)"),
+    ("late_score_mean", "late_score_std", "last 10 % of training"),
+    ("twin_mean_score", "twin_mean_score_std", "final policy, against the twins' mean"),
+)
+"""The efficiency plot's panels: ``GroupSummary`` mean and std fields, and the title."""
+
+
 def plot_label_efficiency(summary: Sequence[GroupSummary], out_dir: Path) -> list[Path]:
     """One PNG per task with two or more label budgets: the final policy's normalised
     score (left), the late-training score (middle) and the final policy against the
@@ -323,32 +331,21 @@ def plot_label_efficiency(summary: Sequence[GroupSummary], out_dir: Path) -> lis
         budgets = sorted({labels for points in lines.values() for labels, _ in points})
         if len(budgets) < 2:
             continue
-        fig, axes = plt.subplots(1, 3, figsize=(15, 5), sharey=True, constrained_layout=True)
+        fig, axes = plt.subplots(
+            1, len(EFFICIENCY_PANELS), figsize=(15, 5), sharey=True, constrained_layout=True
+        )
         colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
         for i, (options, points) in enumerate(sorted(lines.items())):
             points.sort(key=lambda p: p[0])
             xs = np.array([p[0] for p in points], dtype=np.float64)
             seeds = "/".join(str(g.seeds) for _, g in points)
-            readings = (
-                ("score_mean", "score_std"),
-                ("late_score_mean", "late_score_std"),
-                ("twin_mean_score", "twin_mean_score_std"),
-            )
-            for ax, (mean_attr, std_attr) in zip(axes, readings, strict=True):
+            for ax, (mean_attr, std_attr, _) in zip(axes, EFFICIENCY_PANELS, strict=True):
                 mean = np.array([getattr(g, mean_attr) for _, g in points])
                 std = np.array([getattr(g, std_attr) for _, g in points])
                 colour = colours[i % len(colours)]
                 ax.plot(xs, mean, "-", marker="o", color=colour, label=f"{options} ({seeds} seeds)")
                 ax.fill_between(xs, mean - std, mean + std, color=colour, alpha=0.12)
-        for ax, title in zip(
-            axes,
-            (
-                "final policy (deterministic evaluation)",
-                "last 10 % of training",
-                "final policy, against the twins' mean",
-            ),
-            strict=True,
-        ):
+        for ax, (_, _, title) in zip(axes, EFFICIENCY_PANELS, strict=True):
             ax.axhline(1.0, color="grey", linewidth=0.8)
             ax.set_xscale("log")
             ax.set_xlim(budgets[0] / 1.15, budgets[-1] * 1.15)  # a panel may have no finite point
