@@ -14,13 +14,14 @@ from rlhp.behaviours.hopper import (
     FEET_FIRST_TURN,
     FLIP_STEPS,
     JUMP_GATE,
+    MAX_TURNS,
     FlipSummary,
     HopperBody,
     backflip_score,
     backflips_per_episode,
+    clip_turns,
     compare_flips,
     count_backflips,
-    credited_turn,
     flight_landings,
     flight_turns,
     flip_summary,
@@ -229,7 +230,7 @@ def test_between_two_real_jumps_the_backward_turn_decides() -> None:
     assert compare_flips(landed, FlipSummary(0, 1.5, 1.0, 1.0)) == "left"
 
 
-def test_the_turn_is_the_largest_in_one_flight_not_the_sum_over_flights(
+def test_the_turns_of_a_clips_flights_add_up(
     body: HopperBody,
 ) -> None:
     # two jumps of 0.15 of a turn each (0.3 in all) against one of 0.25
@@ -256,11 +257,11 @@ def test_the_turn_is_the_largest_in_one_flight_not_the_sum_over_flights(
     small, larger = (flip_summary(body.pose(s)) for s in (two_small, one_larger))
     assert small is not None and larger is not None
     # each flight's steps turn to the next step: 30 of a 31-step climb of 0.15 turn (the
-    # step that leaves the floor is not in the air); the clip's sum would be twice that
-    assert small.turns == pytest.approx(0.15 * 30 / 31, abs=1e-9)
+    # step that leaves the floor is not in the air), twice
+    assert small.turns == pytest.approx(2 * 0.15 * 30 / 31, abs=1e-9)
     assert larger.turns == pytest.approx(0.25 * 60 / 61, abs=1e-9)
     assert min(small.flight, larger.flight) >= JUMP_GATE  # real jumps: the turn decides
-    assert prefer_backflip(_segment(one_larger), _segment(two_small)) == "left"
+    assert prefer_backflip(_segment(two_small), _segment(one_larger)) == "left"
     # per flight, in order; forward turns are negative; no flight, no turns
     pitch = np.array([0.0, 0.0, -1.0, -2.0, -2.0, -2.0, -1.5, -2.0])
     flying = np.array([False, True, True, False, False, True, True, False])
@@ -269,17 +270,24 @@ def test_the_turn_is_the_largest_in_one_flight_not_the_sum_over_flights(
     assert flight_turns(pitch, np.zeros(8, bool)).size == 0
 
 
-def test_a_turn_counts_up_to_one_whole_turn_and_feet_first_adds_a_bonus(
+def test_most_of_a_turn_that_comes_down_on_the_foot_adds_a_bonus(
     body: HopperBody,
 ) -> None:
-    turns = np.array([0.5, 0.74, 0.75, 0.9, 1.25, 0.9, 1.25, -0.2])
-    foot = np.array([True, True, True, True, True, False, False, False])
+    def credit(turns: list[float], foot: list[bool]) -> float:
+        return clip_turns(np.array(turns), np.array(foot, bool))
+
     bonus = FEET_FIRST_BONUS
-    np.testing.assert_allclose(
-        credited_turn(turns, foot), [0.5, 0.74, 0.75 + bonus, 0.9 + bonus, 1 + bonus, 0.9, 1, -0.2]
-    )
-    # most of a turn feet first beats a whole turn that does not come down on the foot
-    assert credited_turn(np.array([FEET_FIRST_TURN]), np.array([True]))[0] > 1.0
+    assert credit([0.5, 0.3], [True, True]) == pytest.approx(0.8)  # no flight ≥ 0.75
+    assert credit([0.74], [True]) == pytest.approx(0.74)
+    assert credit([FEET_FIRST_TURN], [True]) == pytest.approx(FEET_FIRST_TURN + bonus)
+    assert credit([0.9], [False]) == pytest.approx(0.9)  # not on the foot
+    assert credit([0.5, 0.5], [True, True]) == pytest.approx(1.0)  # the sum, no bonus
+    assert credit([1.2, 0.6], [False, False]) == MAX_TURNS
+    assert credit([1.2, 0.6], [True, False]) == MAX_TURNS + bonus
+    assert credit([-0.8], [False]) == -0.5
+    assert credit([], []) == 0.0
+    # most of a turn feet first beats any turning that comes down on the body
+    assert credit([FEET_FIRST_TURN], [True]) > MAX_TURNS
     # flights end where the next step is not in a jump; the foot-first check reads that step
     flying = np.array([False, True, True, False, True, True, False, True])
     aloft = np.array([True, False, False, True, False, False, False, False])
@@ -298,7 +306,7 @@ def test_a_turn_counts_up_to_one_whole_turn_and_feet_first_adds_a_bonus(
     np.testing.assert_allclose(flight_turns(pose.pitch, pose.launched), [1.1 - 1 / 61], atol=1e-9)
     summary = flip_summary(pose)
     assert summary is not None and summary.landed == 0
-    assert summary.turns == pytest.approx(1.0)
+    assert summary.turns == pytest.approx(1.1 - 1 / 61)
 
 
 def test_a_clip_that_starts_mid_flip_counts_the_flip_when_it_lands(body: HopperBody) -> None:

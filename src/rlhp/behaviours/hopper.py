@@ -57,12 +57,15 @@ AIR_WEIGHT = 1.0
 JUMP_GATE = 0.3
 """Flight (m) from which a clip is a real jump: between two such clips the backward turn
 decides (``compare_flips``)."""
+MAX_TURNS = 1.5
+"""Most backward turns (of a full turn) a clip's flights are credited with together."""
 FEET_FIRST_TURN = 0.75
-"""Backward turn (of a full turn) from which a flight that comes down on the foot earns
-``FEET_FIRST_BONUS`` (``credited_turn``)."""
-FEET_FIRST_BONUS = 0.5
-"""What coming down on the foot after ``FEET_FIRST_TURN`` or more adds to a flight's turn:
-a whole turn on the body (1.0) loses to most of one feet first (≥ 1.25)."""
+"""Backward turn (of a full turn) in one flight from which coming down on the foot earns
+``FEET_FIRST_BONUS`` (``clip_turns``)."""
+FEET_FIRST_BONUS = 1.0
+"""What coming down on the foot after ``FEET_FIRST_TURN`` or more in one flight adds to a
+clip's turns: more than ``MAX_TURNS − FEET_FIRST_TURN``, so most of a turn feet first
+(≥ 1.75) beats any turning that comes down on the body (≤ 1.5)."""
 TURN_TIE = 0.05
 """Backward turns (of a full turn) closer than this are "about the same"."""
 TIE = 0.02
@@ -184,12 +187,10 @@ class FlipSummary:
 
     Attributes:
         landed: clean backflips landed (``count_backflips``).
-        turns: the most the torso turned backwards in one flight (net of forward turning
-            in it; negative if every flight turned forwards, 0 without a flight), clipped
-            to [-0.5, 1.5]. One flight, not the clip's sum: a flip is a whole turn in one
-            jump, and the sum paid as well for many small turns (``flight_turns``). Each
-            flight's turn is credited as ``credited_turn`` says: up to one whole turn,
-            plus ``FEET_FIRST_BONUS`` for coming down on the foot after most of one.
+        turns: what the clip's flights turned backwards, as ``clip_turns`` credits it:
+            their sum (net of forward turning; 0 without a flight) to ``MAX_TURNS``, plus
+            ``FEET_FIRST_BONUS`` if one flight turned most of a turn and came down on
+            the foot.
         flight: the most the body's lowest point rose above the floor in a jump (m, at
             most 1).
         air: share of the clip's steps in a jump.
@@ -249,15 +250,22 @@ def flight_landings(flying: np.ndarray, aloft: np.ndarray) -> np.ndarray:
     return seen & aloft[np.minimum(after, len(flying) - 1)]
 
 
-def credited_turn(turns: np.ndarray, on_foot_down: np.ndarray) -> np.ndarray:
-    """What each flight's backward turn is worth towards a flip: the turn up to one whole
-    turn (turning further earns nothing), plus ``FEET_FIRST_BONUS`` if it turned at least
-    ``FEET_FIRST_TURN`` and came down on the foot. ``(F,)`` turns and bools → ``(F,)``.
+def clip_turns(turns: np.ndarray, on_foot_down: np.ndarray) -> float:
+    """What a clip's flights are worth towards a flip: their backward turns added up
+    (net of forward ones; at most ``MAX_TURNS``, at least -0.5), plus ``FEET_FIRST_BONUS``
+    if one flight turned ``FEET_FIRST_TURN`` or more and came down on the foot.
 
-    Turning more pays whether or not the flight lands, so the way to a whole turn stays
-    open; landing feet first pays on top of it, as a bonus, not as a cap on the turn."""
-    feet_first = on_foot_down & (turns >= FEET_FIRST_TURN)
-    return np.minimum(turns, 1.0) + np.where(feet_first, FEET_FIRST_BONUS, 0.0)
+    Args:
+        turns: ``(F,)`` backward turns, one per flight (``flight_turns``).
+        on_foot_down: ``(F,)`` bool, each flight came down on the foot (``flight_landings``).
+
+    The sum, not the largest flight (rules 9-11), because the sum is what grew into whole
+    turns in one flight on Hopper (the eighth rule's run); the bonus on top, not a cap on
+    turns that do not land, so that the way to a whole turn stays open (the tenth rule
+    closed it)."""
+    feet_first = bool((on_foot_down & (turns >= FEET_FIRST_TURN)).any())
+    total = float(np.clip(turns.sum(), -0.5, MAX_TURNS))
+    return total + (FEET_FIRST_BONUS if feet_first else 0.0)
 
 
 def flip_summary(pose: HopperPose, valid: np.ndarray | None = None) -> FlipSummary | None:
@@ -283,12 +291,9 @@ def flip_summary(pose: HopperPose, valid: np.ndarray | None = None) -> FlipSumma
     reference = 2 * np.pi * (np.ceil(turn) if upside_down else np.round(turn))
     lowest = np.minimum(pose.foot_clearance[keep], pose.body_clearance[keep])[flying]
     per_flight = flight_turns(pitch, flying)
-    per_flight = credited_turn(per_flight, flight_landings(flying, aloft))
     return FlipSummary(
         landed=count_backflips(pitch, up, aloft, reference=float(reference)),
-        turns=float(np.clip(per_flight.max(), -0.5, 1.0 + FEET_FIRST_BONUS))
-        if per_flight.size
-        else 0.0,
+        turns=clip_turns(per_flight, flight_landings(flying, aloft)),
         flight=float(np.clip(lowest.max(), 0.0, 1.0)) if flying.any() else 0.0,
         air=float(flying.mean()),
     )
@@ -333,9 +338,12 @@ def compare_flips(left: FlipSummary, right: FlipSummary) -> Choice:
     towards one whole turn (``min(t, 2 − t)``) and past 0.75 only if it came down on the
     foot: at 2.66M steps its flights turned half a turn, no more, and came down on the
     head. Capping the turn of flights that did not land closed the way to a whole turn
-    that the eighth rule had opened. The eleventh (``credited_turn``) pays the turn up to
-    one whole turn however the flight ends, and adds a bonus for coming down on the foot
-    after most of one.
+    that the eighth rule had opened. The eleventh paid each flight's turn up to one whole
+    turn however it ended, plus 0.5 for coming down on the foot after most of one; it
+    answered every one of the tenth run's pairs as the tenth had, and its run (3M steps)
+    was the tenth's again. Rules 9-11, the largest turn in one flight, never grew a
+    flight past half a turn; the eighth's sum did. The twelfth (``clip_turns``) is the
+    eighth's sum with a bonus on top for most of a turn that comes down on the foot.
     """
     if left.landed != right.landed:
         return "left" if left.landed > right.landed else "right"
