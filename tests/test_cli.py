@@ -58,6 +58,17 @@ def test_evaluate_json_has_the_documented_fields(
     )
     assert result["timesteps"] >= 4000
     assert result["return_pearson"] is not None and result["return_pearson"] > 0.5
+    assert result["deterministic"] is True  # CartPole: the policy's most likely actions
+
+
+def test_evaluate_can_sample_the_policys_actions(
+    small_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["evaluate", str(small_run), "--episodes", "2", "--actions", "sampled"]
+    assert main(argv) == 0
+    assert "sampled actions" in capsys.readouterr().out
+    assert main([*argv, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["deterministic"] is False
 
 
 def test_plot_writes_a_png(small_run: Path, capsys: pytest.CaptureFixture[str]) -> None:

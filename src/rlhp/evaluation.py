@@ -14,6 +14,7 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from rlhp.loop.run_dir import RunDir
 from rlhp.reward.ensemble import RewardEnsemble, make_reward_model
 from rlhp.rl.agents import build_stack, load_agent, probe_env
+from rlhp.rl.atari import evaluation_is_deterministic
 from rlhp.rl.presets import hidden_terms
 from rlhp.segments import EpisodePool
 from rlhp.stats import pearson, ranks
@@ -50,15 +51,24 @@ class Evaluation:
     visible_return_mean: float | None = None
     """The true return less the oracle's hidden terms: the return the oracle judged by.
     Equal to ``true_return_mean`` when nothing is hidden."""
+    deterministic: bool = True
+    """The policy's most likely actions (True) or sampled ones (False)."""
 
     def to_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)
 
 
-def evaluate(run_dir: Path | str, episodes: int = 20) -> Evaluation:
-    """Run ``episodes`` deterministic episodes of the trained policy on the true reward."""
+def evaluate(
+    run_dir: Path | str, episodes: int = 20, deterministic: bool | None = None
+) -> Evaluation:
+    """Run ``episodes`` episodes of the trained policy on the true reward.
+
+    ``deterministic``: the policy's most likely action at each step (True) or a sampled
+    one (False); None: the task's convention (``evaluation_is_deterministic``)."""
     run = RunDir.open(Path(run_dir))
     config = run.config()
+    if deterministic is None:
+        deterministic = evaluation_is_deterministic(config.env_id)
     if not run.agent_checkpoint.exists():
         raise FileNotFoundError(f"{run.path} has no agent checkpoint yet; train it first")
     store = LabelStore.open(run.store_location, expect={"env_id": config.env_id}, checked=True)
@@ -76,7 +86,7 @@ def evaluate(run_dir: Path | str, episodes: int = 20) -> Evaluation:
         stack.model,
         venv,
         n_eval_episodes=episodes,
-        deterministic=True,
+        deterministic=deterministic,
         return_episode_rewards=True,
         callback=terms,
     )
@@ -108,6 +118,7 @@ def evaluate(run_dir: Path | str, episodes: int = 20) -> Evaluation:
         return_spearman=spearman,
         return_terms=return_terms,
         visible_return_mean=float(np.mean(returns)) - hidden,
+        deterministic=deterministic,
     )
 
 

@@ -1,7 +1,7 @@
 """Watching a run: the trained policy's episodes, with simulator states, and videos of them.
 
-``policy_episodes`` plays the run's saved policy (deterministic actions, evaluation
-seeds as ``rlhp evaluate``) and records every step's simulator state with the same
+``policy_episodes`` plays the run's saved policy (actions and evaluation seeds as
+``rlhp evaluate`` chooses them) and records every step's simulator state with the same
 wrapper that records training rollouts. ``record_video`` replays those states through
 the clip renderer (``rlhp.clips.render``) into an MP4 or GIF: what ``rlhp record``
 writes. Pixel environments (ALE, MinAtar) have no state to replay: their videos are the
@@ -27,7 +27,7 @@ from rlhp.clips.render import frame_stride, make_renderer
 from rlhp.evaluation import EVAL_SEED_OFFSET
 from rlhp.loop.run_dir import RunDir
 from rlhp.rl.agents import build_stack, load_agent
-from rlhp.rl.atari import is_pixel_env
+from rlhp.rl.atari import evaluation_is_deterministic, is_pixel_env
 from rlhp.segments import Episode, EpisodePool, Segment
 
 
@@ -35,7 +35,8 @@ from rlhp.segments import Episode, EpisodePool, Segment
 def policy_episodes(
     run_dir: Path | str, episodes: int, seed_offset: int = EVAL_SEED_OFFSET
 ) -> list[Episode]:
-    """``episodes`` deterministic episodes of the run's policy, states recorded.
+    """``episodes`` episodes of the run's policy, states recorded; actions as ``rlhp
+    evaluate`` chooses them (``evaluation_is_deterministic``).
 
     Each ``Episode.states`` is ``(L, state_dim)``: the state at each observation the
     policy acted on. One environment, seeded ``config.seed + seed_offset``.
@@ -58,9 +59,10 @@ def policy_episodes(
         stack.normalize.norm_reward = False
     venv = stack.model.get_env()
     assert venv is not None
+    deterministic = evaluation_is_deterministic(config.env_id)
     obs = venv.reset()
     while len(pool) < episodes:
-        actions, _ = stack.model.predict(obs, deterministic=True)  # type: ignore[arg-type]
+        actions, _ = stack.model.predict(obs, deterministic=deterministic)  # type: ignore[arg-type]
         obs, _, _, _ = venv.step(actions)
     venv.close()
     return pool.episodes[:episodes]

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from rlhp.cli import main
+from rlhp.evaluation import evaluate
 
 pytestmark = pytest.mark.slow
 pytest.importorskip("minatar", reason="needs the minatar extra: pip install 'rlhp[minatar]'")
@@ -30,3 +31,6 @@ def test_a_tiny_minatar_preference_run_learns_the_reward(tmp_path: Path) -> None
     assert 30 <= fitted[-1]["labels/answered"] <= 40
     # Breakout pays +1 per brick; the learned return of recent segments follows it
     assert fitted[-1]["reward/return_correlation"] > 0.5
+    # pixel games are evaluated on sampled actions, as rl-baselines3-zoo evaluates Atari
+    assert evaluate(run, episodes=1).deterministic is False
+    assert evaluate(run, episodes=1, deterministic=True).deterministic is True

@@ -13,7 +13,7 @@ from rlhp.recording import policy_episodes
 
 def measure_run(run_dir: Path | str, episodes: int = 20) -> dict[str, Any]:
     """Backflips (Hopper tasks) or the one-leg share and speed (Half-Cheetah) of the run's
-    policy over ``episodes`` deterministic evaluation episodes."""
+    policy over ``episodes`` evaluation episodes (deterministic actions on MuJoCo)."""
     env_id = RunDir.open(Path(run_dir)).config().env_id
     played = [e.states for e in policy_episodes(run_dir, episodes)]
     states = [s for s in played if s is not None]

@@ -5,7 +5,8 @@ Normalised score of a preference run (paper §3.1, B-Pref):
     (R_pref − R_random) / (R_env − R_random)
 with R_env the env-reward twin (same task, seed, agent and steps) and R_random the
 return of uniformly random actions; 1 means preferences did as well as the true reward.
-R is the deterministic evaluation of the final policy (``normalised_score``) and, as a
+R is the evaluation of the final policy (``normalised_score``; 20 episodes, actions as
+``rlhp evaluate`` chooses them: deterministic, sampled on pixel games) and, as a
 second reading, the true return while training over the last 10 % of the steps
 (``late_score``, the end of the learning curves the paper plots).
 
@@ -304,7 +305,7 @@ def plot_learning_curves(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[
 
 
 EFFICIENCY_PANELS = (
-    ("score_mean", "score_std", "final policy (deterministic evaluation)"),
+    ("score_mean", "score_std", "final policy (evaluation)"),
     ("late_score_mean", "late_score_std", "last 10 % of training"),
     ("twin_mean_score", "twin_mean_score_std", "final policy, against the twins' mean"),
 )

@@ -160,6 +160,7 @@ def run_cell(cell: Cell, out: Path | str, episodes: int) -> dict[str, Any]:
         true_return=evaluation["true_return_mean"],
         true_return_std=evaluation["true_return_std"],
         visible_return=evaluation.get("visible_return_mean"),
+        evaluation_deterministic=evaluation.get("deterministic", True),
         labels_answered=evaluation["labels_used"],
         env_steps=evaluation["timesteps"],
         return_pearson=evaluation["return_pearson"],

@@ -14,7 +14,7 @@ def add_record_command(sub: Any) -> None:
     record = sub.add_parser(
         "record",
         help="video (MP4 or GIF) of the trained policy",
-        description="Play the run's policy (deterministic, evaluation seeds) and write a video "
+        description="Play the run's policy (as rlhp evaluate does) and write a video "
         "that plays in real time.",
     )
     record.add_argument("run_dir", type=Path)

@@ -97,6 +97,13 @@ def add_train_commands(sub: Any) -> argparse.ArgumentParser:
     evaluate = sub.add_parser("evaluate", help="true return of a trained policy")
     evaluate.add_argument("run_dir", type=Path)
     evaluate.add_argument("--episodes", type=int, default=20)
+    evaluate.add_argument(
+        "--actions",
+        choices=("auto", "deterministic", "sampled"),
+        default="auto",
+        help="the policy's most likely actions or sampled ones (auto: sampled on pixel "
+        "games, as rl-baselines3-zoo evaluates Atari; deterministic elsewhere)",
+    )
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
 
     plot = sub.add_parser("plot", help="PNG of true return and reward accuracy")
@@ -215,13 +222,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     if args.episodes < 1:
         raise RlhpError("--episodes must be >= 1")
-    result = evaluate(args.run_dir, episodes=args.episodes)
+    deterministic = {"auto": None, "deterministic": True, "sampled": False}[args.actions]
+    result = evaluate(args.run_dir, episodes=args.episodes, deterministic=deterministic)
     if args.json:
         print(json.dumps(result.to_dict()))
         return 0
     print(
         f"{result.env_id}: true return {result.true_return_mean:.1f} ± {result.true_return_std:.1f} "
-        f"over {result.episodes} deterministic episodes"
+        f"over {result.episodes} episodes, "
+        f"{'deterministic' if result.deterministic else 'sampled'} actions"
     )
     if result.return_terms:
         parts = ", ".join(f"{key} {value:.1f}" for key, value in result.return_terms.items())

@@ -52,6 +52,13 @@ def is_pixel_env(env_id: str) -> bool:
     return is_ale(env_id) or is_minatar(env_id)
 
 
+def evaluation_is_deterministic(env_id: str) -> bool:
+    """Whether a task's policy is evaluated on its most likely actions: yes, except on
+    pixel games, whose policies are evaluated on sampled actions, as rl-baselines3-zoo
+    evaluates Atari (a deterministic game policy can stall, e.g. never fire)."""
+    return not is_pixel_env(env_id)
+
+
 def game_name(env_id: str) -> str:
     """``ALE/Pong-v5`` → ``Pong``."""
     return env_id.split("/", 1)[-1].rsplit("-", 1)[0]
