@@ -26,7 +26,7 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="+", required=True)
     parser.add_argument("--episodes", type=int, default=20)
     args = parser.parse_args()
-    random = json.loads((args.out / "random_returns.json").read_text())
+    random_returns = json.loads((args.out / "random_returns.json").read_text())
     records = [json.loads(p.read_text()) for p in sorted((args.out / "records").glob("*.json"))]
     records = [r for r in records if not r.get("overrides") and not r.get("options")]  # plain
     twins = {(r["env_id"], r["seed"], r["timesteps"]): r for r in records if r["reward"] == "env"}
@@ -44,7 +44,7 @@ def main() -> None:
             for who, r in (("env", twin), ("pref", pref))
             for det in (True, False)
         }
-        base = random[pref["env_id"]]
+        base = random_returns[pref["env_id"]]
         scores = [
             normalised_score(returns["pref", d], returns["env", d], base) for d in (True, False)
         ]
