@@ -16,7 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
-from rlhp.bench.report import normalised_score
+from rlhp.bench.report import normalised_score, twin_key
 from rlhp.evaluation import evaluate
 
 
@@ -28,13 +28,15 @@ def main() -> None:
     args = parser.parse_args()
     random_returns = json.loads((args.out / "random_returns.json").read_text())
     records = [json.loads(p.read_text()) for p in sorted((args.out / "records").glob("*.json"))]
-    records = [r for r in records if not r.get("overrides") and not r.get("options")]  # plain
-    twins = {(r["env_id"], r["seed"], r["timesteps"]): r for r in records if r["reward"] == "env"}
+    records = [  # the grid's plain cells that finished
+        r for r in records if not r.get("overrides") and not r.get("options") and "error" not in r
+    ]
+    twins = {twin_key(r): r for r in records if r["reward"] == "env"}
     print("| task | seed | twin det. / sampled | preferences det. / sampled "
           "| normalised det. / sampled |")  # fmt: skip
     print("|---|---|---|---|---|")
     for pref in records:
-        twin = twins.get((pref["env_id"], pref["seed"], pref["timesteps"]))
+        twin = twins.get(twin_key(pref))
         if pref["env_id"] not in args.tasks or pref["reward"] == "env" or twin is None:
             continue
         if not all(Path(r["run_dir"]).exists() for r in (pref, twin)):

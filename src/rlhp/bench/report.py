@@ -99,7 +99,7 @@ def _options(record: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple((str(k), str(v)) for k, v in record.get("options") or ())
 
 
-def _twin_key(record: dict[str, Any]) -> tuple[Any, ...]:
+def twin_key(record: dict[str, Any]) -> tuple[Any, ...]:
     """What a preference run shares with its env-reward twin."""
     shared = tuple((k, v) for k, v in _options(record) if changes_env_run(k))
     return record["env_id"], record["algo"], record["timesteps"], record["seed"], shared
@@ -109,7 +109,7 @@ def with_scores(
     records: Sequence[dict[str, Any]], random_returns: dict[str, float]
 ) -> list[dict[str, Any]]:
     """Each record with its twin's return, the random return, the score and wall ratio."""
-    twins = {_twin_key(r): r for r in records if r["reward"] == "env" and "error" not in r}
+    twins = {twin_key(r): r for r in records if r["reward"] == "env" and "error" not in r}
     rows = []
     for r in records:
         row = {k: r.get(k) for k in RUN_COLUMNS}
@@ -118,7 +118,7 @@ def with_scores(
         row["condition"] = Cell.from_dict(r).condition
         random = random_returns.get(r["env_id"], float("nan"))
         row["random_return"] = random
-        twin = twins.get(_twin_key(r))
+        twin = twins.get(twin_key(r))
         if r["reward"] == "preferences" and "error" not in r and twin is not None:
             row["env_twin_return"] = twin["true_return"]
             row["normalised_score"] = normalised_score(
