@@ -233,3 +233,72 @@ def test_a_fit_with_dropout_is_the_same_whatever_else_draws_random_numbers(image
         trainer.fit(data, epochs=2)
         weights.append(model.head.weight.detach().clone())
     assert torch.equal(weights[0], weights[1])
+
+
+def test_precision_picks_the_compute_dtype() -> None:
+    from rlhp.reward.cnn import compute_dtype, native_bfloat16
+
+    cpu = torch.device("cpu")
+    assert compute_dtype("float32", cpu) == torch.float32
+    assert compute_dtype("bfloat16", cpu) == torch.bfloat16
+    native = torch.bfloat16 if native_bfloat16("cpu") else torch.float32
+    assert compute_dtype("auto", cpu) == native
+    assert compute_dtype("auto", torch.device("meta")) == torch.float32
+
+
+def test_bfloat16_computes_what_float32_does_to_bfloat16_precision() -> None:
+    """The same weights in both precisions: rewards within bfloat16's ≈ 3 significant
+    digits of the activations, the snapshot's convolutions in bfloat16 too, outputs
+    float32, and a training step's gradients close to float32's."""
+    full, half = _model(ATARI), _model(ATARI, precision="bfloat16")
+    half.load_state_dict(full.state_dict())
+    obs = torch.randint(0, 256, (40, 4, 84, 84), dtype=torch.uint8)
+    none = torch.zeros(40, dtype=torch.bool)
+    for model in (full, half):
+        model.eval()
+    with torch.no_grad():
+        a, b = full.raw_rewards(obs, none, none), half.raw_rewards(obs, none, none)
+    assert b.dtype == torch.float32
+    spread = float(a.std())
+    assert spread > 0 and float((a - b).abs().max()) < 0.05 * spread
+    for model in (full, half):  # the agent's rewards: zero mean, std 0.05 over these frames
+        model.fit_output_normalization(obs, torch.zeros(40), none)
+    frozen = half.snapshot()
+    assert frozen.dtype == torch.bfloat16 and frozen.convs[0][0].dtype == torch.bfloat16
+    agent, exact = frozen(obs.numpy(), np.zeros(40)), full.snapshot()(obs.numpy(), np.zeros(40))
+    assert agent.dtype == np.float64
+    # random frames through a random network: outputs that barely differ, the hardest case
+    assert np.abs(agent - exact).max() < 0.1 * exact.std()
+    assert np.corrcoef(agent, exact)[0, 1] > 0.999
+    grads = []
+    for model in (full, half):
+        model.train()
+        model.zero_grad()
+        with torch.random.fork_rng():
+            torch.manual_seed(1)
+            model.raw_rewards(obs, none, none).pow(2).sum().backward()
+        assert model.convs[0].weight.grad is not None
+        grads.append(model.convs[0].weight.grad.flatten())
+    cosine = F.cosine_similarity(grads[0], grads[1], dim=0)
+    assert float(cosine) > 0.99
+
+
+def test_inference_chunks_keep_big_frames_few() -> None:
+    from rlhp.reward.cnn import INFERENCE_CHUNK, inference_chunk
+
+    assert inference_chunk((4, 84, 84)) == 256
+    assert inference_chunk((4, 10, 10)) == INFERENCE_CHUNK
+    assert inference_chunk((3, 2000, 2000)) == 1
+    model = _model(ATARI).eval()
+    obs = torch.randint(0, 256, (300, 4, 84, 84), dtype=torch.uint8)
+    none = torch.zeros(300, dtype=torch.bool)
+    with torch.no_grad():
+        whole = model.raw_rewards(obs, none, none)
+        parts = torch.cat(
+            [
+                model.raw_rewards(obs[i : i + 7], none[i : i + 7], none[i : i + 7])
+                for i in range(0, 300, 7)
+            ],
+            dim=1,
+        )
+    torch.testing.assert_close(whole, parts, rtol=1e-5, atol=1e-6)

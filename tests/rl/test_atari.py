@@ -174,6 +174,16 @@ def test_pixel_fits_are_installed_at_the_next_update() -> None:
     assert not plain.reward_model.install_at_next_update and plain.install_lag == 500
 
 
+def test_ale_reward_cnns_use_bfloat16_where_the_processor_has_it() -> None:
+    from rlhp.rl.presets import task_config
+
+    assert task_config("ALE/Breakout-v5").reward_model.precision == "auto"
+    assert task_config("MinAtar/Breakout-v1").reward_model.precision == "float32"
+    assert task_config("CartPole-v1").reward_model.precision == "float32"
+    config = task_config("ALE/Breakout-v5").with_overrides(["reward_model.precision=float32"])
+    assert config.reward_model.precision == "float32"  # --set overrides the preset
+
+
 def test_life_loss_ends_the_episode_only_when_asked() -> None:
     env = make_pixel_env("ALE/Breakout-v5", AtariConfig(terminal_on_life_loss=True))
     env.reset(seed=0)

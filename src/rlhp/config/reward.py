@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from rlhp.config.choices import RewardTarget
+from rlhp.config.choices import Precision, RewardTarget
 from rlhp.config.parsing import build, check
 
 
@@ -153,6 +153,12 @@ class RewardModelConfig:
     of one call per vector step (``rlhp.rl.rollout_rewards``): the same rewards, cheaper
     where a forward of a few observations is mostly overhead (the pixel presets turn it
     on). Off-policy agents (SAC) cannot."""
+    precision: Precision = "float32"
+    """What the CNN reward model of image observations computes in (the MLP ignores it):
+    float32; bfloat16 (convolutions and dense layers under autocast; parameters,
+    optimiser and outputs stay float32); auto: bfloat16 where the device has bfloat16
+    arithmetic (a CPU with AVX-512 BF16 or AMX, a CUDA device that supports it), else
+    float32 — the pixel presets' choice, since a CNN fit is most of a pixel run's cost."""
     max_labels: int | None = None
     """Fit on the most recent this many labelled pairs only (the paper kept 3,000 on
     Atari); None fits on all of them."""

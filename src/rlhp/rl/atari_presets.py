@@ -28,6 +28,7 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
 from rlhp.config import TrainConfig
+from rlhp.config.choices import Precision
 from rlhp.rl.atari import is_ale, is_minatar
 from rlhp.rl.preset_types import AgentPreset
 
@@ -41,6 +42,11 @@ SMALL_PRETRAIN_EPOCHS = 60
 a core, and 200 passes of pre-training (all before RL starts) would be a third of that."""
 MAX_LABELS = 3000
 DROPOUT = 0.5
+PRECISION: Precision = "auto"
+"""ALE's reward CNN computes in bfloat16 where the processor has it (``reward_model.
+precision``): on one core of an AVX-512 BF16 CPU a fit step took 0.62× float32's time,
+evaluating labelled pairs 0.53×, r̂ of a rollout 0.43× (``benchmarks/pixel_reward_speed.py``).
+MinAtar keeps float32: on its 10×10 frames bfloat16 was slower (a fit step 1.15×)."""
 BATCH_PAIRS = 16
 """Comparisons per member in a gradient step of the CNN. Measured on one core (3
 members, 25-step segments): 16 pairs cost 1.8 s a step at 84×84×4 against 4.9 s for
@@ -123,6 +129,7 @@ def pixel_task_config(config: TrainConfig) -> TrainConfig:
     update interval no longer stops RL. A fit waits for a batch's worth of new answers
     (``min_new_answers``): late in a run a few labels an update would each buy a fit as
     long as any. On-policy agents get r̂ a rollout at a time (``batch_rollout_rewards``).
+    ALE games compute the CNN in bfloat16 where the processor has it (``PRECISION``).
     """
     return dataclasses.replace(
         config,
@@ -136,5 +143,6 @@ def pixel_task_config(config: TrainConfig) -> TrainConfig:
             install_at_next_update=True,
             min_new_answers=BATCH_PAIRS,
             batch_rollout_rewards=True,
+            precision=PRECISION if is_ale(config.env_id) else config.reward_model.precision,
         ),
     )
