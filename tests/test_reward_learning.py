@@ -1,7 +1,10 @@
 """Known answers for reward learning on a real environment with a known reward."""
 
+import logging
+
 import gymnasium as gym
 import numpy as np
+import pytest
 import torch
 
 from rlhp.config import OracleConfig, RewardModelConfig
@@ -66,3 +69,26 @@ def test_learned_reward_ranks_states_like_the_true_reward(rng: np.random.Generat
 
 def test_ranks_average_ties() -> None:
     assert ranks(np.array([3.0, 1.0, 3.0, 2.0])).tolist() == [2.5, 0.0, 2.5, 1.0]
+
+
+def test_a_long_fit_says_how_far_it_is(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from rlhp.reward import training
+
+    monkeypatch.setattr(training, "PROGRESS_SECONDS", 0.0)  # every step is "long"
+    spec = FeatureSpec((3,), 0, False)
+    config = RewardModelConfig(batch_size=8)
+    model = RewardEnsemble(spec, config)
+    n, t = 40, 4
+    data = Comparisons(
+        torch.randn(n, 2, t, 3),
+        torch.zeros(n, 2, t, 0),
+        torch.zeros(n, 2, t, dtype=torch.bool),
+        torch.as_tensor(rng.integers(0, 2, n).astype(np.float32)),
+    )
+    with caplog.at_level(logging.INFO, logger="rlhp.reward.training"):
+        RewardTrainer(model, config, rng).fit(data, epochs=2)
+    said = [r.getMessage() for r in caplog.records if "reward fit:" in r.getMessage()]
+    assert said[0].startswith("reward fit: 0 of 10 gradient steps on 40 pairs")
+    assert said[-1].startswith("reward fit: 9 of 10")

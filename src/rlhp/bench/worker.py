@@ -1,7 +1,8 @@
 """The process of one cell: train (or resume) the run, then evaluate it.
 
 ``python -m rlhp.bench.worker RUN_DIR CELL_JSON EPISODES`` — the harness starts one per
-cell and measures it from outside (wall time, CPU, peak memory).
+cell and measures it from outside (wall time, CPU, peak memory). The run logs its
+progress (``rlhp --verbose``: pre-training, fits, updates) to the cell's log file.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ def main(argv: list[str]) -> int:
     from rlhp.evaluation import evaluate
 
     if (run_dir / "run.json").exists():
-        code = cli_main(["train", "--resume", str(run_dir), "--no-progress"])
+        code = cli_main(["--verbose", "train", "--resume", str(run_dir), "--no-progress"])
     else:
-        code = cli_main(cell.train_argv(run_dir))
+        code = cli_main(["--verbose", *cell.train_argv(run_dir)])
     if code != 0:
         return code
     result = evaluate(run_dir, episodes=episodes)

@@ -15,7 +15,9 @@ step: no loop over pairs or members.
 
 from __future__ import annotations
 
+import logging
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +30,11 @@ from rlhp.reward.ensemble import RewardEnsemble
 from rlhp.reward.regression import return_regression_loss, return_scale
 from rlhp.reward.surf import UnlabelledPairs, crop_mask, pseudo_label_loss
 from rlhp.segments import SegmentBatch
+
+log = logging.getLogger(__name__)
+PROGRESS_SECONDS = 60.0
+"""A fit longer than this says how far it is, once per this many seconds (an Atari
+pre-training fit runs for hours on a CPU core before RL starts)."""
 
 L2_STEP = 1.5
 """Factor by which an L2 coefficient moves when its validation ratio leaves the band."""
@@ -240,9 +247,16 @@ class RewardTrainer:
             if max_steps is None
             else min(max_steps, epochs * steps_per_epoch)
         )
+        said = started = time.monotonic()
         for _ in range(math.ceil(total_steps / steps_per_epoch)):
             order = self.rng.permuted(boot, axis=1)
             for b in range(min(steps_per_epoch, total_steps - steps)):
+                if time.monotonic() - said >= PROGRESS_SECONDS:
+                    said = time.monotonic()
+                    log.info(
+                        "reward fit: %d of %d gradient steps on %d pairs (%.0f s so far)",
+                        steps, total_steps, n, said - started,
+                    )  # fmt: skip
                 idx = torch.as_tensor(order[:, b * batch : (b + 1) * batch])  # (K, B)
                 raw = self.model.raw_rewards(
                     data.obs[idx], data.actions[idx], data.absorbing[idx], per_member=True
