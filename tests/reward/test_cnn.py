@@ -286,7 +286,8 @@ def test_bfloat16_computes_what_float32_does_to_bfloat16_precision() -> None:
 def test_inference_chunks_keep_big_frames_few() -> None:
     from rlhp.reward.cnn import INFERENCE_CHUNK, inference_chunk
 
-    assert inference_chunk((4, 84, 84)) == 256
+    assert inference_chunk((4, 84, 84)) == 128
+    assert inference_chunk((4, 84, 84), torch.bfloat16) == 256
     assert inference_chunk((4, 10, 10)) == INFERENCE_CHUNK
     assert inference_chunk((3, 2000, 2000)) == 1
     model = _model(ATARI).eval()

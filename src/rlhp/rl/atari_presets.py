@@ -45,7 +45,7 @@ DROPOUT = 0.5
 PRECISION: Precision = "auto"
 """ALE's reward CNN computes in bfloat16 where the processor has it (``reward_model.
 precision``): on one core of an AVX-512 BF16 CPU a fit step took 0.62× float32's time,
-evaluating labelled pairs 0.53×, r̂ of a rollout 0.43× (``benchmarks/pixel_reward_speed.py``).
+evaluating labelled pairs 0.6×, r̂ of a rollout ≈ 0.5× (``benchmarks/pixel_reward_speed.py``).
 MinAtar keeps float32: on its 10×10 frames bfloat16 was slower (a fit step 1.15×)."""
 BATCH_PAIRS = 16
 """Comparisons per member in a gradient step of the CNN. Measured on one core (3
