@@ -171,13 +171,14 @@ def test_ray_address_comes_from_the_flag_or_ray_address(
     assert not fake.up  # the harness shuts down the Ray it started
 
 
-def test_reward_diagnostics_take_the_last_fit_and_count_flags() -> None:
+def test_reward_diagnostics_take_the_last_fit_and_count_flags_and_waits() -> None:
     from rlhp.bench.runner import reward_diagnostics
 
     rows = [
         {"env_step": 0, "reward/val_accuracy": 0.7, "reward/return_correlation": 0.5},
-        {"env_step": 5, "diagnostics/reward_hacking": 1},
+        {"env_step": 5, "diagnostics/reward_hacking": 1, "time/fit_wait_seconds": 1.5},
         {"env_step": 9, "reward/val_accuracy": 0.9, "reward/return_correlation": 0.8},
+        {"env_step": 9, "time/fit_wait_seconds": 0.25},
         {"env_step": 9, "diagnostics/reward_hacking": 1},
         {"env_step": 12, "labels/asked": 3},
     ]
@@ -185,6 +186,7 @@ def test_reward_diagnostics_take_the_last_fit_and_count_flags() -> None:
         "final_val_accuracy": 0.9,
         "final_return_correlation": 0.8,
         "reward_hacking_flags": 2,
+        "fit_wait_s": 1.75,
     }
     assert reward_diagnostics([])["final_val_accuracy"] is None
 

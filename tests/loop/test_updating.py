@@ -17,13 +17,13 @@ from rlhp.rl.agents import collect_untrained
 from rlhp.store.labels import LabelStore
 
 
-def _loop(tmp_path: Path, min_new_answers: int = 1) -> PreferenceLoop:
+def _loop(tmp_path: Path, min_new_answers: int = 1, background: bool = False) -> PreferenceLoop:
     config = TrainConfig(
         "Pendulum-v1",
         total_timesteps=2_000,
         schedule=ScheduleConfig(labels=60, updates=2),
         reward_model=RewardModelConfig(
-            pretrain_epochs=30, background_fit=False, min_new_answers=min_new_answers
+            pretrain_epochs=30, background_fit=background, min_new_answers=min_new_answers
         ),
         agent=AgentConfig(overrides={"n_steps": 64}),
     )
@@ -148,3 +148,22 @@ def test_the_cnn_normalises_its_output_on_fewer_pairs(
     assert _normalised_on(loop.updater, 600, monkeypatch) == CnnRewardEnsemble.normalization_pairs
     assert CnnRewardEnsemble.normalization_pairs == 128
     assert _normalised_on(loop.updater, 100, monkeypatch) == 100
+
+
+@pytest.mark.parametrize("background", [False, True])
+def test_an_install_says_how_long_the_agent_waited_for_the_fit(
+    tmp_path: Path, background: bool
+) -> None:
+    loop = _loop(tmp_path, background=background)
+    updater = loop.updater
+    assert updater is not None
+    updater.ask_due(LabelSchedule.from_config(updater.config), env_step=0, next_update=1)
+    updater.collect()
+    updater.fit_new_answers(env_step=0, epochs=30, max_steps=None)
+    installed = updater.install_finished(env_step=0)  # joined at once
+    assert installed is not None
+    waited, took = installed.values["time/fit_wait_seconds"], installed.values["time/fit_seconds"]
+    if background:  # the fit ran on the worker thread while this one waited for it
+        assert waited > 0 and took <= waited * 1.5 + 0.05
+    else:  # fitted inline before the join: nothing left to wait for
+        assert waited < 0.05 < took

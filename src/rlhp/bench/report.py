@@ -41,7 +41,7 @@ from rlhp.bench.grid import Cell, changes_env_run
 RUN_COLUMNS = (
     "env_id", "algo", "reward", "labels", "seed", "timesteps", "condition", "options", "true_return", "true_return_std",
     "visible_return", "env_twin_return", "random_return", "normalised_score", "late_return", "late_score",
-    "train_wall_s", "wall_ratio",
+    "train_wall_s", "wall_ratio", "fit_wait_s",
     "process_wall_s", "cpu_s", "peak_rss_mib", "labels_answered", "final_val_accuracy",
     "final_return_correlation", "reward_hacking_flags", "return_pearson", "run_dir", "error",
     "finished_at", "commit", "load_average",

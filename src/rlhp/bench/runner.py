@@ -200,13 +200,15 @@ def provenance() -> dict[str, Any]:
 
 
 def reward_diagnostics(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The reward model at the end of a run, and how often hacking was flagged."""
+    """The reward model at the end of a run, how often hacking was flagged, and how long
+    the agent waited for fits to finish (seconds, over the run)."""
     fits = [r for r in rows if r.get("reward/val_accuracy") is not None]
     last = fits[-1] if fits else {}
     return {
         "final_val_accuracy": last.get("reward/val_accuracy"),
         "final_return_correlation": last.get("reward/return_correlation"),
         "reward_hacking_flags": sum(int(r.get("diagnostics/reward_hacking") or 0) for r in rows),
+        "fit_wait_s": sum(float(r.get("time/fit_wait_seconds") or 0.0) for r in rows),
     }
 
 

@@ -10,6 +10,7 @@ does the logging, the waiting and the checkpoints.
 from __future__ import annotations
 
 import copy
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,9 +177,11 @@ class RewardUpdater:
 
     def install_finished(self, env_step: int) -> Installed | None:
         """Join the running fit and make it the reward the agent sees; None if none ran."""
+        joined = time.perf_counter()
         result = self.fitter.join()
         if result is None:
             return None
+        waited = time.perf_counter() - joined
         correlation = self.refresh_reward(result.data)
         relabelled = relabel_replay_buffer(self.stack.model, self.stack.wrapper.reward_fn)
         self.published = checkpoint(
@@ -204,6 +207,7 @@ class RewardUpdater:
             "reward/return_correlation": correlation,
             "reward/absorbing_value": self.model.absorbing_value(),
             "time/fit_seconds": result.seconds,
+            "time/fit_wait_seconds": waited,
             "rl/relabelled": relabelled,
             "diagnostics/reward_hacking": int(hacking.flagged),
             "diagnostics/correlation_change": hacking.correlation_change,
