@@ -155,10 +155,10 @@ class RewardModelConfig:
     on). Off-policy agents (SAC) cannot."""
     precision: Precision = "float32"
     """What the CNN reward model of image observations computes in (the MLP ignores it):
-    float32; bfloat16 (convolutions and dense layers under autocast; parameters,
-    optimiser and outputs stay float32); auto: bfloat16 where the device has bfloat16
+    float32; bfloat16 (the convolutions under autocast; parameters, optimiser, the dense
+    layers and outputs stay float32); auto: bfloat16 where the device has bfloat16
     arithmetic (a CPU with AVX-512 BF16 or AMX, a CUDA device that supports it), else
-    float32 — the pixel presets' choice, since a CNN fit is most of a pixel run's cost."""
+    float32 — the ALE presets' choice, since a CNN fit is most of an Atari run's cost."""
     max_labels: int | None = None
     """Fit on the most recent this many labelled pairs only (the paper kept 3,000 on
     Atari); None fits on all of them."""

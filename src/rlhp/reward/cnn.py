@@ -12,12 +12,12 @@ keeps each member's statistics apart. The dense layers are ``EnsembleLinear``.
 
 uint8 pixels go in; the division by 255 is folded into the first layer's weights. With
 ``reward_model.precision`` bfloat16 (or auto, where the processor has bfloat16
-arithmetic: the pixel presets) the convolutions and dense layers run in bfloat16 under
-autocast, parameters and optimiser state stay float32, and every output is float32.
-Outputs are normalised per member to
-zero mean and std ``normalized_std`` (0.05 by default, as in the paper). The interface
-is ``RewardEnsemble``'s, which the loop, the trainer (bootstrap, adaptive L2) and the
-query selector use unchanged; ``snapshot`` gives the agent a frozen copy.
+arithmetic: the ALE presets) the convolutions, with their batch norm and dropout, run
+in bfloat16 under autocast; parameters, optimiser state, the dense layers and every
+output stay float32. Outputs are normalised per member to zero mean and std
+``normalized_std`` (0.05 by default, as in the paper). The interface is
+``RewardEnsemble``'s, which the loop, the trainer (bootstrap, adaptive L2) and the query
+selector use unchanged; ``snapshot`` gives the agent a frozen copy.
 """
 
 from __future__ import annotations
