@@ -174,12 +174,14 @@ def test_pixel_fits_are_installed_at_the_next_update() -> None:
     assert not plain.reward_model.install_at_next_update and plain.install_lag == 500
 
 
-def test_ale_reward_cnns_use_bfloat16_where_the_processor_has_it() -> None:
+def test_ale_reward_cnns_use_bfloat16_and_checkpoint_their_pretraining() -> None:
     from rlhp.rl.presets import task_config
 
     assert task_config("ALE/Breakout-v5").reward_model.precision == "auto"
     assert task_config("MinAtar/Breakout-v1").reward_model.precision == "float32"
     assert task_config("CartPole-v1").reward_model.precision == "float32"
+    assert task_config("ALE/Breakout-v5").reward_model.pretrain_chunks == 10  # checkpoints
+    assert task_config("MinAtar/Breakout-v1").reward_model.pretrain_chunks == 1
     config = task_config("ALE/Breakout-v5").with_overrides(["reward_model.precision=float32"])
     assert config.reward_model.precision == "float32"  # --set overrides the preset
 

@@ -102,6 +102,12 @@ class RewardModelConfig:
     batch's worth (16), which halves their fits."""
     pretrain_epochs: int = 60
     """Passes over the pre-training comparisons before RL starts."""
+    pretrain_chunks: int = 1
+    """Pre-training's passes split into this many fits, a checkpoint after each: a run
+    stopped during pre-training resumes after the last finished fit instead of from the
+    first pass. Each fit draws its bootstrap afresh and adapts L2 once, as every update's
+    fit does. 1 (one fit, the paper's): for the MLP and MinAtar presets, whose
+    pre-training takes seconds; the ALE presets' takes hours on a CPU core and uses 10."""
     l2_initial: float = 1e-4
     """Initial L2 coefficient; adapted so validation/training loss stays in l2_band."""
     l2_band: tuple[float, float] = (1.1, 1.5)
@@ -180,6 +186,7 @@ class RewardModelConfig:
         check(self.batch_size >= 1, "reward_model.batch_size must be >= 1")
         check(self.max_steps_per_update >= 1, "reward_model.max_steps_per_update must be >= 1")
         check(self.min_new_answers >= 1, "reward_model.min_new_answers must be >= 1")
+        check(self.pretrain_chunks >= 1, "reward_model.pretrain_chunks must be >= 1")
         check(
             self.normalized_std is None or self.normalized_std > 0,
             "reward_model.normalized_std must be > 0",

@@ -74,3 +74,12 @@ class LabelSchedule:
     def update_step(self, index: int) -> int:
         """Env step at which reward update ``index`` (1-based) is due."""
         return math.ceil(self.total_timesteps * index / self.updates)
+
+
+def pretrain_epochs_per_fit(epochs: int, fits: int) -> list[int]:
+    """Pre-training's ``epochs`` passes as ``fits`` fits (``reward_model.pretrain_chunks``):
+    as equal as whole passes allow, the larger ones first, none empty (fewer fits than
+    asked when there are fewer passes than fits)."""
+    fits = max(1, min(fits, epochs))
+    base, extra = divmod(epochs, fits)
+    return [base + (i < extra) for i in range(fits)]

@@ -39,7 +39,7 @@ from rlhp.loop.checkpoints import read_checkpoint, write_checkpoint
 from rlhp.loop.diagnostics import HackingMonitor, hacking_warning, tie_warning
 from rlhp.loop.metrics import MetricsSink, read_metrics
 from rlhp.loop.run_dir import RunDir
-from rlhp.loop.schedule import LabelSchedule
+from rlhp.loop.schedule import LabelSchedule, pretrain_epochs_per_fit
 from rlhp.loop.updating import RewardUpdater
 from rlhp.queries import SelectorFactory
 from rlhp.reward.ensemble import RewardEnsemble, make_reward_model
@@ -201,20 +201,37 @@ class PreferenceLoop:
         )
 
     def _pretrain(self) -> None:
-        """Ask the pre-training share about the untrained policy and fit the ensemble."""
+        """Ask the pre-training share about the untrained policy and fit the ensemble.
+
+        The passes are ``reward_model.pretrain_chunks`` fits, each followed by a
+        checkpoint; a resumed run goes on after the last finished one (its labels are in
+        the store; the pool is refilled from the untrained policy).
+        """
         target = self.schedule.pretrain
         min_steps = int(np.clip(self.segment_length * target // 2, 2_000, 10_000))
         self.pretrain_env_steps += collect_untrained(self.stack, min_steps)
         assert self.updater is not None
-        self.updater.fit_input_normalization()
-        log.info(
-            "pre-training: %d labels from %d steps of the untrained policy",
-            target,
-            self.pretrain_env_steps,
-        )
-        self._update(
-            env_step=0, epochs=self.config.reward_model.pretrain_epochs, wait=True, wait_for=target
-        )
+        reward = self.config.reward_model
+        chunks = pretrain_epochs_per_fit(reward.pretrain_epochs, reward.pretrain_chunks)
+        done = int(self.state.get("pretrain_fits", 0))
+        if done == 0:
+            self.updater.fit_input_normalization()
+            log.info(
+                "pre-training: %d labels from %d steps of the untrained policy",
+                target,
+                self.pretrain_env_steps,
+            )
+            self._update(env_step=0, epochs=chunks[0], wait=True, wait_for=target)
+            done = 1
+        elif done < len(chunks):
+            log.info("pre-training resumes after fit %d of %d", done, len(chunks))
+        for fit in range(done, len(chunks)):
+            self.state["pretrain_fits"] = fit
+            self._checkpoint()
+            log.info("pre-training: fit %d of %d (%d passes)", fit + 1, len(chunks), chunks[fit])
+            self.updater.fit_new_answers(0, chunks[fit], None, at_once=True, again=True)
+            self._install(0)
+        self.state["pretrain_fits"] = len(chunks)
         self.state["pretrained"] = True
         self._checkpoint()
 

@@ -152,14 +152,21 @@ class RewardUpdater:
     # -- fitting and installing ------------------------------------------------------------
 
     def fit_new_answers(
-        self, env_step: int, epochs: int, max_steps: int | None, at_once: bool = False
+        self,
+        env_step: int,
+        epochs: int,
+        max_steps: int | None,
+        at_once: bool = False,
+        again: bool = False,
     ) -> None:
         """Start a fit if ``reward_model.min_new_answers`` answers arrived since the last
         one (fewer: r̂ stays as it is, and they wait for the next); any new answer will do
-        ``at_once`` (pre-training) or once the whole budget has been asked."""
+        ``at_once`` (pre-training) or once the whole budget has been asked, and none
+        ``again`` (pre-training's later passes over the same labels)."""
         counts = self.store.counts()
         all_asked = counts.pairs >= self.config.schedule.labels
         minimum = 1 if at_once or all_asked else self.config.reward_model.min_new_answers
+        minimum = 0 if again else minimum
         answers = counts.answers
         if answers - self.answers_fitted >= minimum:
             self.answers_fitted = answers

@@ -40,6 +40,9 @@ PRETRAIN_EPOCHS = 200
 SMALL_PRETRAIN_EPOCHS = 60
 """MinAtar: the MLP presets' 60 passes; a 300k-step MinAtar twin trains in ~2 minutes on
 a core, and 200 passes of pre-training (all before RL starts) would be a third of that."""
+PRETRAIN_CHUNKS = 10
+"""ALE pre-training (200 passes: ≈ 2 hours on a CPU core at a 3,300-label budget) is ten
+fits of 20 passes, each followed by a checkpoint, so a stopped run loses at most one."""
 MAX_LABELS = 3000
 DROPOUT = 0.5
 PRECISION: Precision = "auto"
@@ -137,6 +140,7 @@ def pixel_task_config(config: TrainConfig) -> TrainConfig:
         reward_model=dataclasses.replace(
             config.reward_model,
             pretrain_epochs=SMALL_PRETRAIN_EPOCHS if is_minatar(config.env_id) else PRETRAIN_EPOCHS,
+            pretrain_chunks=PRETRAIN_CHUNKS if is_ale(config.env_id) else 1,
             max_labels=MAX_LABELS,
             dropout=DROPOUT,
             batch_size=BATCH_PAIRS,

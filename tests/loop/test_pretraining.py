@@ -1,0 +1,98 @@
+"""Pre-training in several fits with a checkpoint after each (``reward_model.
+pretrain_chunks``): a run stopped during pre-training goes on after its last finished fit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from rlhp.config import AgentConfig, RewardModelConfig, ScheduleConfig, TrainConfig
+from rlhp.loop.run_dir import RunDir
+from rlhp.loop.schedule import pretrain_epochs_per_fit
+from rlhp.loop.trainer import PreferenceLoop, store_meta
+from rlhp.loop.updating import RewardUpdater
+from rlhp.store.labels import LabelStore
+
+
+def test_pretraining_passes_are_split_as_evenly_as_whole_passes_allow() -> None:
+    assert pretrain_epochs_per_fit(200, 10) == [20] * 10
+    assert pretrain_epochs_per_fit(7, 3) == [3, 2, 2]
+    assert pretrain_epochs_per_fit(2, 5) == [1, 1]
+    assert pretrain_epochs_per_fit(60, 1) == [60]
+
+
+def _config(chunks: int) -> TrainConfig:
+    return TrainConfig(
+        "Pendulum-v1",
+        total_timesteps=2_000,
+        seed=3,
+        schedule=ScheduleConfig(labels=60, updates=2),
+        reward_model=RewardModelConfig(
+            pretrain_epochs=9, pretrain_chunks=chunks, background_fit=False
+        ),
+        agent=AgentConfig(overrides={"n_steps": 64}),
+    )
+
+
+def _loop(path: Path, config: TrainConfig, resume: bool) -> PreferenceLoop:
+    run = RunDir.open(path) if resume else RunDir.create(path, config)
+    store = (
+        LabelStore.open(run.store_location, expect=store_meta(config), writing=True)
+        if resume
+        else LabelStore.create(run.store_location, store_meta(config))
+    )
+    return PreferenceLoop(config, run, store, resume=resume, progress=False)
+
+
+def _pretraining_fits(path: Path) -> list[int]:
+    """``reward/fitted_on`` of every fit installed at step 0, in order."""
+    rows = [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines()]
+    return [r["reward/fitted_on"] for r in rows if r["env_step"] == 0 and "reward/fitted_on" in r]
+
+
+def test_pretraining_in_three_fits_checkpoints_after_each(tmp_path: Path) -> None:
+    loop = _loop(tmp_path / "run", _config(chunks=3), resume=False)
+    loop._pretrain()
+    assert loop.state["pretrained"] and loop.state["pretrain_fits"] == 3
+    fits = _pretraining_fits(tmp_path / "run")
+    assert len(fits) == 3 and len(set(fits)) == 1  # three fits on the same labels
+    assert loop.run.reward_checkpoint.exists()
+
+
+def test_a_run_stopped_during_pretraining_goes_on_after_its_last_fit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    path, config = tmp_path / "run", _config(chunks=3)
+    fit_again = RewardUpdater.fit_new_answers
+    started: list[bool] = []
+
+    def stopped_at_the_third(self: RewardUpdater, *args: object, **kw: object) -> None:
+        started.append(bool(kw.get("again")))
+        if started.count(True) == 2:  # the third fit of pre-training: the process dies
+            raise KeyboardInterrupt
+        fit_again(self, *args, **kw)  # type: ignore[arg-type]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(RewardUpdater, "fit_new_answers", stopped_at_the_third)
+        first = _loop(path, config, resume=False)
+        with pytest.raises(KeyboardInterrupt):
+            first._pretrain()
+    first.store.close()
+    assert len(_pretraining_fits(path)) == 2
+    saved = json.loads((path / "state.json").read_text())
+    assert saved["pretrain_fits"] == 2 and not saved.get("pretrained")
+    after_two = torch.load(first.run.reward_checkpoint, weights_only=True)["model"]
+
+    again = _loop(path, config, resume=True)
+    assert again.updater is not None
+    for name, value in again.updater.model.state_dict().items():  # goes on from fit 2
+        torch.testing.assert_close(value, after_two[name])
+    with caplog.at_level("INFO", logger="rlhp.loop.trainer"):
+        again._pretrain()
+    assert "pre-training resumes after fit 2 of 3" in caplog.text
+    assert len(_pretraining_fits(path)) == 3  # one more fit, not three
+    assert again.state["pretrained"] and again.state["pretrain_fits"] == 3
+    assert again.store.counts().answered == again.schedule.pretrain  # no label asked twice
