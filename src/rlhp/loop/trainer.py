@@ -229,7 +229,7 @@ class PreferenceLoop:
             self.state["pretrain_fits"] = fit
             self._checkpoint()
             log.info("pre-training: fit %d of %d (%d passes)", fit + 1, len(chunks), chunks[fit])
-            self.updater.fit_new_answers(0, chunks[fit], None, at_once=True, again=True)
+            self.updater.fit_new_answers(0, chunks[fit], None, again=True)
             self._install(0)
         self.state["pretrain_fits"] = len(chunks)
         self.state["pretrained"] = True

@@ -165,8 +165,12 @@ class RewardUpdater:
         ``again`` (pre-training's later passes over the same labels)."""
         counts = self.store.counts()
         all_asked = counts.pairs >= self.config.schedule.labels
-        minimum = 1 if at_once or all_asked else self.config.reward_model.min_new_answers
-        minimum = 0 if again else minimum
+        if again:
+            minimum = 0
+        elif at_once or all_asked:
+            minimum = 1
+        else:
+            minimum = self.config.reward_model.min_new_answers
         answers = counts.answers
         if answers - self.answers_fitted >= minimum:
             self.answers_fitted = answers

@@ -22,7 +22,6 @@ selector use unchanged; ``snapshot`` gives the agent a frozen copy.
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import cache
 
@@ -193,19 +192,15 @@ class CnnRewardEnsemble(RewardEnsemble):
             total = total + conv.weight.reshape(k, -1).pow(2).sum(dim=1)
         return total
 
-    def _autocast(self, device: torch.device) -> AbstractContextManager[None]:
-        dtype = compute_dtype(self.precision, device)
-        return torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
-
     def _members_forward(self, x: Tensor, shared: bool, folded: bool) -> Tensor:
-        """``(N, C, H, W)`` (shared) or ``(N, K·C, H, W)`` pixel values 0–255, channels-last
-        (``frames``) → ``(K, N)`` float32.
+        """``(N, C, H, W)`` (shared) or ``(N, K·C, H, W)`` pixel values 0–255, channels-last,
+        in the compute dtype (``frames``), which the convolutions run in → ``(K, N)`` float32.
 
         ``folded`` (inference: eval mode, no grad): batch norm is folded into each
         convolution (one pass over the activations fewer), as in the agent's snapshot.
         """
         k = self.members
-        with self._autocast(x.device):
+        with torch.autocast(x.device.type, dtype=x.dtype, enabled=x.dtype != torch.float32):
             for i, (conv, norm) in enumerate(zip(self.convs, self.norms, strict=True)):
                 assert isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d)
                 groups = 1 if (i == 0 and shared) else k  # layer 1, shared input: all filters

@@ -47,9 +47,9 @@ MAX_LABELS = 3000
 DROPOUT = 0.5
 PRECISION: Precision = "auto"
 """ALE's reward CNN computes in bfloat16 where the processor has it (``reward_model.
-precision``): on one core of an AVX-512 BF16 CPU a fit step took 0.62× float32's time,
-evaluating labelled pairs 0.6×, r̂ of a rollout ≈ 0.5× (``benchmarks/pixel_reward_speed.py``).
-MinAtar keeps float32: on its 10×10 frames bfloat16 was slower (a fit step 1.15×)."""
+precision``): on one core of an AVX-512 BF16 CPU a fit step took 0.62–0.68× float32's
+time, evaluating labelled pairs 0.6×, r̂ of a rollout ≈ 0.5× (``benchmarks/pixel_reward_speed.py``).
+MinAtar keeps float32: on its 10×10 frames bfloat16 was not faster (a fit step 1.06–1.15×)."""
 BATCH_PAIRS = 16
 """Comparisons per member in a gradient step of the CNN. Measured on one core (3
 members, 25-step segments): 16 pairs cost 1.8 s a step at 84×84×4 against 4.9 s for
@@ -140,7 +140,9 @@ def pixel_task_config(config: TrainConfig) -> TrainConfig:
         reward_model=dataclasses.replace(
             config.reward_model,
             pretrain_epochs=SMALL_PRETRAIN_EPOCHS if is_minatar(config.env_id) else PRETRAIN_EPOCHS,
-            pretrain_chunks=PRETRAIN_CHUNKS if is_ale(config.env_id) else 1,
+            pretrain_chunks=(
+                PRETRAIN_CHUNKS if is_ale(config.env_id) else config.reward_model.pretrain_chunks
+            ),
             max_labels=MAX_LABELS,
             dropout=DROPOUT,
             batch_size=BATCH_PAIRS,
