@@ -20,12 +20,18 @@ next observation is not stored):
 - ``oao``: (o, o′, a);
 - ``oad``: (o, o′ − o, a).
 
+``--set FIELD=VALUE`` (repeatable) changes the reward model as ``rlhp train --set`` does,
+on top of the task's preset (``reward_model.ensemble_size=5``,
+``reward_model.surf.enabled=true``, …), to ask the same of other models: with SURF on,
+its unlabelled pairs are random pairs of the fitted pairs' segments.
+
     .venv/bin/python benchmarks/reward_transitions.py RUN_DIR --train 700 --seeds 0 1 2
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
@@ -35,8 +41,10 @@ import torch
 from rlhp.config import RewardModelConfig
 from rlhp.loop.run_dir import store_location
 from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
-from rlhp.reward.offline import fit_in_rounds
+from rlhp.reward.offline import fit_in_rounds, store_env_id
+from rlhp.reward.surf import UnlabelledPairs
 from rlhp.reward.training import Comparisons
+from rlhp.rl.presets import task_config
 from rlhp.segments import Segment, SegmentBatch
 from rlhp.store.labels import LabelStore
 
@@ -55,7 +63,27 @@ def transition_segment(segment: Segment, variant: str, dims: int) -> Segment:
     return Segment(features, segment.actions[:-1], absorbing)
 
 
-def evaluate(run: Path, train: int, variant: str, dims: int, seed: int) -> dict[str, float]:
+def reward_config(store: LabelStore, assignments: list[str]) -> RewardModelConfig:
+    """The store's task preset's reward model with ``assignments``, reading every feature
+    it is given (this script cuts the observations itself)."""
+    config = task_config(store_env_id(store)).with_overrides(assignments).reward_model
+    return dataclasses.replace(config, observation_dims=None)
+
+
+def unlabelled_pairs(segments: list[Segment], seed: int) -> UnlabelledPairs:
+    """SURF's pool offline: random pairs of ``segments``."""
+    rng = np.random.default_rng(seed)
+    count = RewardModelConfig().surf.unlabelled_pairs
+    i, j = rng.integers(0, len(segments), (2, count))
+    batch = SegmentBatch.from_pairs([(segments[a], segments[b]) for a, b in zip(i, j, strict=True)])
+    return UnlabelledPairs(
+        torch.as_tensor(batch.obs), torch.as_tensor(batch.actions), torch.as_tensor(batch.absorbing)
+    )
+
+
+def evaluate(
+    run: Path, train: int, variant: str, dims: int, seed: int, assignments: list[str]
+) -> dict[str, object]:
     store = LabelStore.open(store_location(run))
     labelled = sorted(store.labelled_pairs(), key=lambda p: p.pair_id)
     cache: dict[int, tuple[Segment, np.ndarray]] = {}
@@ -73,13 +101,13 @@ def evaluate(run: Path, train: int, variant: str, dims: int, seed: int) -> dict[
         np.array([p.target for p in fitted], dtype=np.float32),
         np.array([p.pair_id for p in fitted]),
     )
-    config = RewardModelConfig(
-        hidden_sizes=(64, 64), ensemble_size=3, use_actions=True, action_squares=True
-    )
+    config = reward_config(store, assignments)
     spec = FeatureSpec((batch.obs.shape[-1],), batch.actions.shape[-1], False, True)
     torch.manual_seed(seed)
     model = RewardEnsemble(spec, config)
-    _, metrics, _ = fit_in_rounds(model, data, config, EPOCHS, seed)
+    fitted_segments = [get(s)[0] for p in fitted for s in (p.left_id, p.right_id)]
+    pool = unlabelled_pairs(fitted_segments, seed) if config.surf.enabled else None
+    _, metrics, _ = fit_in_rounds(model, data, config, EPOCHS, seed, pool)
 
     seen = {sid for p in fitted for sid in (p.left_id, p.right_id)}
     unseen = sorted({sid for p in labelled[train:] for sid in (p.left_id, p.right_id)} - seen)
@@ -104,6 +132,7 @@ def evaluate(run: Path, train: int, variant: str, dims: int, seed: int) -> dict[
     agree = (rh[i] > rh[j]) == (rt[i] > rt[j])
     return {
         "variant": variant,
+        "set": assignments,
         "seed": seed,
         "train_pairs": len(fitted),
         "test_segments": len(unseen),
@@ -121,11 +150,15 @@ def main() -> None:
     parser.add_argument("--dims", type=int, default=27, help="observation entries read")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
     args = parser.parse_args()
     torch.set_num_threads(1)
     for seed in args.seeds:
         for variant in args.variants:
-            print(json.dumps(evaluate(args.run, args.train, variant, args.dims, seed)), flush=True)
+            print(
+                json.dumps(evaluate(args.run, args.train, variant, args.dims, seed, args.set)),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

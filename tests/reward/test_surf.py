@@ -16,6 +16,7 @@ from rlhp.loop.metrics import read_metrics
 from rlhp.loop.runs import train
 from rlhp.preferences import preference_loss
 from rlhp.reward.ensemble import FeatureSpec, RewardEnsemble
+from rlhp.reward.offline import fit_in_rounds
 from rlhp.reward.surf import UnlabelledPairs, crop_mask, pseudo_label_loss
 from rlhp.reward.training import Comparisons, RewardTrainer
 from rlhp.segments import Episode, EpisodePool
@@ -90,6 +91,27 @@ def test_a_surf_fit_learns_from_the_unlabelled_pairs() -> None:
     with_pairs, without = fitted(unlabelled), fitted(None)
     assert any(not torch.equal(with_pairs[k], without[k]) for k in with_pairs)
     assert all(torch.equal(fitted(unlabelled)[k], with_pairs[k]) for k in with_pairs)  # seeded
+
+
+def test_an_offline_fit_passes_surf_its_unlabelled_pairs() -> None:
+    """``fit_in_rounds`` (``rlhp reward fit``'s rounds, the offline benchmarks) uses them too."""
+    rng = np.random.default_rng(0)
+    labelled, unlabelled_data = _data(8, rng), _data(512, rng)
+    unlabelled = UnlabelledPairs(
+        unlabelled_data.obs, unlabelled_data.actions, unlabelled_data.absorbing
+    )
+    config = RewardModelConfig(
+        ensemble_size=2, hidden_sizes=(8,), surf=SurfConfig(enabled=True, threshold=0.6)
+    )
+
+    def fitted(pairs: UnlabelledPairs | None) -> dict[str, torch.Tensor]:
+        torch.manual_seed(0)
+        model = RewardEnsemble(FeatureSpec((1,), 0, False), config)
+        fit_in_rounds(model, labelled, config, 10, seed=1, unlabelled=pairs)
+        return {k: v.clone() for k, v in model.state_dict().items()}
+
+    with_pairs, without = fitted(unlabelled), fitted(None)
+    assert any(not torch.equal(with_pairs[k], without[k]) for k in with_pairs)
 
 
 @pytest.mark.slow

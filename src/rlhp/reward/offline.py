@@ -29,6 +29,7 @@ from rlhp.labellers.base import TARGETS
 from rlhp.labels_io import LabelRow
 from rlhp.reward.ensemble import RewardEnsemble, make_reward_model
 from rlhp.reward.saved import checkpoint
+from rlhp.reward.surf import UnlabelledPairs
 from rlhp.reward.training import Comparisons, FitMetrics, RewardTrainer, agreement
 from rlhp.rl.agents import probe_env
 from rlhp.rl.atari import is_pixel_env
@@ -154,11 +155,17 @@ def fit_offline(
 
 
 def fit_in_rounds(
-    model: RewardEnsemble, data: Comparisons, config: RewardModelConfig, epochs: int, seed: int
+    model: RewardEnsemble,
+    data: Comparisons,
+    config: RewardModelConfig,
+    epochs: int,
+    seed: int,
+    unlabelled: UnlabelledPairs | None = None,
 ) -> tuple[RewardTrainer, FitMetrics, int]:
     """Fit a fresh ``model`` to ``data`` as ``rlhp reward fit`` does: input normalisation
     over the pairs' steps, ``epochs`` epochs of the loop's trainer in rounds of
-    ``ADAPT_EVERY`` (L2 adapts after each), then output normalisation.
+    ``ADAPT_EVERY`` (L2 adapts after each), then output normalisation. ``unlabelled``:
+    pairs for SURF's pseudo-labels when ``config.surf`` is on.
 
     Returns:
         The trainer (its adapted L2), the last round's metrics and the number of rounds.
@@ -170,7 +177,7 @@ def fit_in_rounds(
         [epochs % ADAPT_EVERY] if epochs % ADAPT_EVERY else []
     )
     for chunk in chunks:
-        metrics = trainer.fit(data, chunk)
+        metrics = trainer.fit(data, chunk, unlabelled=unlabelled)
     model.fit_output_normalization(*flat)
     return trainer, metrics, len(chunks)
 
