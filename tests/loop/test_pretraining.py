@@ -96,3 +96,22 @@ def test_a_run_stopped_during_pretraining_goes_on_after_its_last_fit(
     assert len(_pretraining_fits(path)) == 3  # one more fit, not three
     assert again.state["pretrained"] and again.state["pretrain_fits"] == 3
     assert again.store.counts().answered == again.schedule.pretrain  # no label asked twice
+
+
+def test_the_progress_bar_says_which_pretraining_fit_and_step_it_is_at(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Atari's pre-training takes an hour or more on a CPU before the first agent step:
+    the bar's description shows each fit and its gradient steps, then clears."""
+    config = _config(chunks=2)
+    run = RunDir.create(tmp_path / "run", config)
+    store = LabelStore.create(run.store_location, store_meta(config))
+    loop = PreferenceLoop(config, run, store, resume=False, progress=True)
+    assert loop.updater is not None
+    loop._pretrain()
+    shown = capsys.readouterr().err
+    # each fit shows its first step at once, whatever its speed, then one a second
+    assert "pre-training r̂ 1/2: step 0/" in shown and "pre-training r̂ 2/2: step 0/" in shown
+    assert loop.updater.fitter.trainer.on_progress is None  # unhooked once RL starts
+    loop.progress.close()
+    store.close()

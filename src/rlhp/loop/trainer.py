@@ -28,7 +28,6 @@ import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
 from threadpoolctl import threadpool_limits
-from tqdm import tqdm
 
 from rlhp.config import TrainConfig
 from rlhp.devices import resolve_device
@@ -38,6 +37,7 @@ from rlhp.loop.asking import candidate_pool
 from rlhp.loop.checkpoints import read_checkpoint, write_checkpoint
 from rlhp.loop.diagnostics import HackingMonitor, hacking_warning, tie_warning
 from rlhp.loop.metrics import MetricsSink, read_metrics
+from rlhp.loop.progress import RunProgress
 from rlhp.loop.run_dir import RunDir
 from rlhp.loop.schedule import LabelSchedule, pretrain_epochs_per_fit
 from rlhp.loop.updating import RewardUpdater
@@ -155,10 +155,7 @@ class PreferenceLoop:
         self.wall_time = float(self.state.get("wall_time", 0.0))
         self.pretrain_env_steps = int(self.state.get("pretrain_env_steps", 0))
         self._started = time.perf_counter()
-        self._labels_shown = f"asked 0/{self.schedule.total}"
-        self._bar = tqdm(
-            total=config.total_timesteps, unit="step", dynamic_ncols=True, disable=not progress
-        )
+        self.progress = RunProgress(config.total_timesteps, self.schedule.total, progress)
         if resume:
             self._load_checkpoint()
 
@@ -166,7 +163,7 @@ class PreferenceLoop:
 
     def run_to_end(self) -> RunSummary:
         done = int(self.state.get("env_steps", 0))
-        self._bar.update(done)
+        self.progress.steps(done, force=True)
         if self.updater is not None and not self.state.get("pretrained", False):
             self._pretrain()
         remaining = self.config.total_timesteps - done
@@ -184,7 +181,7 @@ class PreferenceLoop:
             self._install(self.stack.model.num_timesteps)
             self.updater.fitter.close()
         self._checkpoint(finished=True)
-        self._bar.close()
+        self.progress.close()
         self.metrics.close()
         self.labeller.close()  # human: clip worker, server
         counts = self.store.counts()
@@ -214,6 +211,7 @@ class PreferenceLoop:
         reward = self.config.reward_model
         chunks = pretrain_epochs_per_fit(reward.pretrain_epochs, reward.pretrain_chunks)
         done = int(self.state.get("pretrain_fits", 0))
+        trainer = self.updater.fitter.trainer
         if done == 0:
             self.updater.fit_input_normalization()
             log.info(
@@ -221,6 +219,7 @@ class PreferenceLoop:
                 target,
                 self.pretrain_env_steps,
             )
+            trainer.on_progress = self.progress.pretraining(1, len(chunks))
             self._update(env_step=0, epochs=chunks[0], wait=True, wait_for=target)
             done = 1
         elif done < len(chunks):
@@ -229,8 +228,11 @@ class PreferenceLoop:
             self.state["pretrain_fits"] = fit
             self._checkpoint()
             log.info("pre-training: fit %d of %d (%d passes)", fit + 1, len(chunks), chunks[fit])
+            trainer.on_progress = self.progress.pretraining(fit + 1, len(chunks))
             self.updater.fit_new_answers(0, chunks[fit], None, again=True)
             self._install(0)
+        trainer.on_progress = None
+        self.progress.pretrained()
         self.state["pretrain_fits"] = len(chunks)
         self.state["pretrained"] = True
         self._checkpoint()
@@ -280,8 +282,7 @@ class PreferenceLoop:
             self.next_update += 1
 
     def on_step(self, env_step: int) -> None:
-        if env_step - self._bar.n >= 2_000:
-            self._bar.update(env_step - self._bar.n)
+        self.progress.steps(env_step)
 
     # -- one reward update ---------------------------------------------------------------
 
@@ -346,15 +347,9 @@ class PreferenceLoop:
             **values,
         }
         self.metrics.write(row)
-        if "labels/asked" in values:
-            self._labels_shown = (
-                f"asked {values['labels/asked']}/{self.schedule.total} "
-                f"labels {values['labels/received']} skipped {values['labels/skipped']}"
-            )
-        self._bar.set_postfix_str(
-            f"{self._labels_shown} true R {stats.true_return:.1f} learned R {stats.learned_return:.1f}",
-            refresh=False,
-        )
+        labels = ("labels/asked", "labels/received", "labels/skipped")
+        counted = tuple(values[k] for k in labels) if labels[0] in values else None
+        self.progress.row(stats.true_return, stats.learned_return, counted)
 
     def _elapsed(self) -> float:
         return self.wall_time + time.perf_counter() - self._started

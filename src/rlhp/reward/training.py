@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -180,6 +181,9 @@ class RewardTrainer:
         self.l2 = torch.full((model.members,), config.l2_initial)
         self.last_bootstrap: np.ndarray | None = None
         """``(K, |D|)`` pair ids each member drew in the last fit (for inspection)."""
+        self.on_progress: Callable[[int, int], None] | None = None
+        """Called with (gradient steps done, steps in this fit) at a fit's first step and
+        then about once a second, from the thread that fits (a progress bar's)."""
 
     def held_out(self, data: Comparisons) -> np.ndarray:
         """``(K, N)`` bool: the pairs of ``data`` each member never trains on."""
@@ -248,9 +252,13 @@ class RewardTrainer:
             else min(max_steps, epochs * steps_per_epoch)
         )
         said = started = time.monotonic()
+        shown = -math.inf  # the first step is shown at once
         for _ in range(math.ceil(total_steps / steps_per_epoch)):
             order = self.rng.permuted(boot, axis=1)
             for b in range(min(steps_per_epoch, total_steps - steps)):
+                if self.on_progress is not None and time.monotonic() - shown >= 1.0:
+                    shown = time.monotonic()
+                    self.on_progress(steps, total_steps)
                 if time.monotonic() - said >= PROGRESS_SECONDS:
                     said = time.monotonic()
                     log.info(
