@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 
 from rlhp.bench.grid import Axis, Cell, Grid
-from rlhp.bench.report import markdown_table, normalised_score, summarise, with_scores
+from rlhp.bench.report import (
+    evaluation_error,
+    markdown_table,
+    normalised_score,
+    summarise,
+    with_scores,
+)
 from rlhp.bench.runner import late_training_return
 
 
@@ -331,3 +337,26 @@ def test_curves_of_an_env_id_with_a_slash_are_one_file(tmp_path: Path) -> None:
         "MinAtar_Breakout-v1-ppo.png",
     ]
     assert all(p.parent == tmp_path and p.stat().st_size > 0 for p in paths)
+
+
+def test_the_evaluations_own_error_on_each_score_and_on_the_groups_mean() -> None:
+    """A run's final return is a mean over its evaluation episodes: se = std / √episodes for
+    the preference run and for its twin, combined as the score's ratio propagates them."""
+    pref = {**_record("preferences", 700, 0, 50.0, 10.0), "true_return_std": 10.0}
+    twin = {**_record("env", 0, 0, 100.0, 10.0), "true_return_std": 20.0}
+    pref["evaluation_episodes"] = twin["evaluation_episodes"] = 25
+    # score 0.5; se 10/5 = 2 and 20/5 = 4: √(2² + (0.5·4)²) / 100
+    assert evaluation_error(pref, twin, 0.0) == pytest.approx(math.sqrt(8) / 100)
+    older = {k: v for k, v in pref.items() if k != "evaluation_episodes"}  # before records said
+    assert evaluation_error(older, twin, 0.0) == pytest.approx(
+        math.hypot(10 / math.sqrt(20), 2) / 100
+    )
+    assert math.isnan(evaluation_error(pref, {**twin, "true_return": 0.0}, 0.0))  # no span
+    pref1 = {**pref, "seed": 1, "cell": "p1"}
+    twin1 = {**twin, "seed": 1, "cell": "e1"}
+    rows = with_scores([twin, pref, twin1, pref1], {"A-v0": 0.0})
+    assert rows[1]["score_eval_se"] == pytest.approx(math.sqrt(8) / 100)
+    env, group = summarise(rows)
+    assert group.score_eval_se == pytest.approx(math.sqrt(2 * 8 / 100**2) / 2)  # of the mean
+    assert math.isnan(env.score_eval_se)
+    assert markdown_table([env, group]).splitlines()[-1].endswith("| ± 0.02 |")

@@ -159,6 +159,7 @@ def run_cell(cell: Cell, out: Path | str, episodes: int) -> dict[str, Any]:
         curve=learning_curve(metrics),
         true_return=evaluation["true_return_mean"],
         true_return_std=evaluation["true_return_std"],
+        evaluation_episodes=evaluation["episodes"],
         visible_return=evaluation.get("visible_return_mean"),
         evaluation_deterministic=evaluation.get("deterministic", True),
         labels_answered=evaluation["labels_used"],
