@@ -119,7 +119,8 @@ class GroupSummary:
     """std of R_pref over those seeds, divided by the same span."""
     score_eval_se: float
     """Standard error of ``score_mean`` that the finite evaluations alone put on it:
-    √(Σ per-run ``evaluation_error``²) / seeds (NaN for env-reward runs)."""
+    √(Σ ``evaluation_error``²) / n over the n runs that have a twin (NaN for env-reward
+    runs)."""
     wall_mean_s: float
     """Mean training wall time (process start-up and evaluation excluded)."""
     wall_ratio_mean: float
