@@ -75,9 +75,8 @@ def unlabelled_pairs(segments: list[Segment], seed: int) -> UnlabelledPairs:
     rng = np.random.default_rng(seed)
     count = RewardModelConfig().surf.unlabelled_pairs
     i, j = rng.integers(0, len(segments), (2, count))
-    batch = SegmentBatch.from_pairs([(segments[a], segments[b]) for a, b in zip(i, j, strict=True)])
-    return UnlabelledPairs(
-        torch.as_tensor(batch.obs), torch.as_tensor(batch.actions), torch.as_tensor(batch.absorbing)
+    return UnlabelledPairs.from_pairs(
+        [(segments[a], segments[b]) for a, b in zip(i, j, strict=True)]
     )
 
 

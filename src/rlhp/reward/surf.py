@@ -18,6 +18,7 @@ per-step rewards.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +26,7 @@ import torch
 from torch import Tensor
 
 from rlhp.preferences import preference_logits, preference_loss
-from rlhp.segments import EpisodePool, SegmentBatch
+from rlhp.segments import EpisodePool, Segment, SegmentBatch
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,12 @@ class UnlabelledPairs:
             segments, _ = pool.sample(2 * count, length, rng)
         except ValueError:
             return None
-        batch = SegmentBatch.from_pairs(list(zip(segments[0::2], segments[1::2], strict=True)))
+        return cls.from_pairs(list(zip(segments[0::2], segments[1::2], strict=True)))
+
+    @classmethod
+    def from_pairs(cls, pairs: Sequence[tuple[Segment, Segment]]) -> UnlabelledPairs:
+        """These pairs of segments (of one length), batched."""
+        batch = SegmentBatch.from_pairs(list(pairs))
         return cls(
             torch.as_tensor(batch.obs),
             torch.as_tensor(batch.actions),
