@@ -321,7 +321,7 @@ def test_the_summary_says_when_and_from_what_code_its_runs_were_measured() -> No
 
 
 def test_curves_of_an_env_id_with_a_slash_are_one_file(tmp_path: Path) -> None:
-    from rlhp.bench.report import plot_label_efficiency, plot_learning_curves
+    from rlhp.bench.curves import plot_label_efficiency, plot_learning_curves
 
     records = []
     for reward, labels in (("env", 0), ("preferences", 100), ("preferences", 200)):

@@ -24,13 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rlhp.bench.curves import plot_label_efficiency, plot_learning_curves
 from rlhp.bench.grid import Cell, Grid
 from rlhp.bench.report import (
     RUN_COLUMNS,
     GroupSummary,
     markdown_table,
-    plot_label_efficiency,
-    plot_learning_curves,
     provenance_line,
     summarise,
     with_scores,
