@@ -8,11 +8,14 @@ progress (``rlhp --verbose``: pre-training, fits, updates) to the cell's log fil
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
 
 from rlhp.bench.grid import Cell
+
+log = logging.getLogger(__name__)
 
 EVALUATION_FILE = "evaluation.json"
 
@@ -25,11 +28,12 @@ def main(argv: list[str]) -> int:
     if (run_dir / "run.json").exists():
         drift = config_drift(run_dir, cell)
         if drift:
-            print(
-                f"rlhp bench: {cell.name} resumes with the config it started with; a fresh start "
-                f"today would differ in {'; '.join(drift)} (delete {run_dir} to start it afresh)",
-                file=sys.stderr,
-                flush=True,
+            log.warning(  # before the CLI configures logging: Python's last-resort stderr
+                "rlhp bench: %s resumes with the config it started with; a fresh start today "
+                "would differ in %s (delete %s to start it afresh)",
+                cell.name,
+                "; ".join(drift),
+                run_dir,
             )
         code = cli_main(["--verbose", "train", "--resume", str(run_dir), "--no-progress"])
     else:
