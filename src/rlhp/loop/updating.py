@@ -94,6 +94,7 @@ class RewardUpdater:
             store,
             config.reward_model.max_labels,
             with_returns=config.reward_model.target == "returns",
+            expected_pairs=config.schedule.labels,
         )
         self.answers_fitted = 0
         """Answers in the store when the last fit started."""

@@ -1,0 +1,82 @@
+"""Resident memory of the labelled comparisons over an Atari run's updates.
+
+Builds a label store of Atari-size pairs (25-step segments of 4 stacked 84×84 frames,
+random pixels), answers them in ``--updates`` rounds as the schedule would, and after
+each round asks the loop's ``LabelledData`` for the comparisons to fit — keeping the
+previous round's comparisons alive meanwhile, as the loop does while a fit's result is
+installed. Prints a markdown row: pairs, label window, MiB of distinct frames the fitted pairs
+hold, the process's resident memory before the first round, after the last, and its
+peak, and the seconds the rounds took:
+
+    .venv/bin/python benchmarks/labelled_memory.py --pairs 3300 --updates 50 --max-labels 3000
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from rlhp.labellers.base import Answer
+from rlhp.loop.labelled import LabelledData
+from rlhp.segments import Segment, stacked_view
+from rlhp.store.labels import LabelStore
+
+STACK, SIDE, STEPS = 4, 84, 25
+
+
+def rss_mib() -> tuple[float, float]:
+    """Current and peak resident memory of this process, MiB."""
+    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+    return (int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024)
+
+
+def pixel_segment(rng: np.random.Generator) -> Segment:
+    frames = rng.integers(0, 256, (STEPS + STACK - 1, SIDE, SIDE), dtype=np.uint8)
+    return Segment(
+        stacked_view(frames, STACK),
+        rng.integers(0, 4, STEPS),
+        np.zeros(STEPS, dtype=bool),
+        frames=frames,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=3300)
+    parser.add_argument("--updates", type=int, default=50)
+    parser.add_argument("--max-labels", type=int, default=3000)
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = LabelStore.create(Path(tmp) / "labels.sqlite", {"env_id": "ALE/Breakout-v5"})
+        try:  # sized for the budget, as the loop builds it
+            labelled = LabelledData(store, args.max_labels, expected_pairs=args.pairs)
+        except TypeError:  # code from before the pairs were stored once
+            labelled = LabelledData(store, max_labels=args.max_labels)
+        base, _ = rss_mib()
+        per_round = -(-args.pairs // args.updates)
+        previous = None
+        started = time.perf_counter()
+        for done in range(0, args.pairs, per_round):
+            count = min(per_round, args.pairs - done)
+            segments = [pixel_segment(rng) for _ in range(2 * count)]
+            ids = store.add_segments(segments, np.zeros((2 * count, STEPS)))
+            pairs = store.add_pairs(list(zip(ids[0::2], ids[1::2], strict=True)), 0, 0, "uniform")
+            store.record_answers(Answer(p, "left", "oracle") for p in pairs)
+            data, _ = labelled.comparisons()  # the previous round's data is still alive
+            previous = data
+        seconds = time.perf_counter() - started
+        assert previous is not None
+        frames = min(args.pairs, args.max_labels) * 2 * (STEPS + STACK - 1) * SIDE * SIDE
+        now, peak = rss_mib()
+        print(f"| {args.pairs} | {args.max_labels} | {frames / 2**20:.0f} | {base:.0f} "
+              f"| {now:.0f} | {peak:.0f} | {seconds:.1f} |")  # fmt: skip
+        store.close()
+
+
+if __name__ == "__main__":
+    main()
