@@ -4,11 +4,13 @@ Builds a label store of Atari-size pairs (25-step segments of 4 stacked 84×84 f
 random pixels), answers them in ``--updates`` rounds as the schedule would, and after
 each round asks the loop's ``LabelledData`` for the comparisons to fit — keeping the
 previous round's comparisons alive meanwhile, as the loop does while a fit's result is
-installed. Prints a markdown row: pairs, label window, MiB of distinct frames the fitted pairs
-hold, the process's resident memory before the first round, after the last, and its
-peak, and the seconds the rounds took:
+installed; ``--evaluate`` then has the paper's CNN ensemble reward every fitted pair
+without gradients, as the end of each fit does. Prints a markdown row: pairs, label
+window, MiB of distinct frames the fitted pairs hold, the process's resident memory
+before the first round and at the end, its peak, and the seconds the rounds took:
 
     .venv/bin/python benchmarks/labelled_memory.py --pairs 3300 --updates 50 --max-labels 3000
+    .venv/bin/python benchmarks/labelled_memory.py --pairs 500 --updates 10 --evaluate
 """
 
 from __future__ import annotations
@@ -19,9 +21,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
+from gymnasium import spaces
 
+from rlhp.config import RewardModelConfig
 from rlhp.labellers.base import Answer
 from rlhp.loop.labelled import LabelledData
+from rlhp.reward.ensemble import make_reward_model
+from rlhp.reward.training import Comparisons
 from rlhp.segments import Segment, stacked_view
 from rlhp.store.labels import LabelStore
 
@@ -44,12 +51,23 @@ def pixel_segment(rng: np.random.Generator) -> Segment:
     )
 
 
+def evaluate(data: Comparisons) -> None:
+    """The paper's CNN ensemble's rewards of every pair, as a fit's evaluation runs it."""
+    space = spaces.Box(0, 255, (STACK, SIDE, SIDE), np.uint8)
+    config = RewardModelConfig(dropout=0.5, precision="bfloat16")
+    model = make_reward_model(space, spaces.Discrete(4), config).eval()
+    with torch.no_grad():
+        model.raw_rewards(data.obs, data.actions, data.absorbing)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=3300)
     parser.add_argument("--updates", type=int, default=50)
     parser.add_argument("--max-labels", type=int, default=3000)
+    parser.add_argument("--evaluate", action="store_true", help="then r̂ of every pair")
     args = parser.parse_args()
+    torch.set_num_threads(1)
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
         store = LabelStore.create(Path(tmp) / "labels.sqlite", {"env_id": "ALE/Breakout-v5"})
@@ -71,6 +89,8 @@ def main() -> None:
             previous = data
         seconds = time.perf_counter() - started
         assert previous is not None
+        if args.evaluate:  # what the end of every fit does: r̂ of every fitted pair
+            evaluate(previous)
         frames = min(args.pairs, args.max_labels) * 2 * (STEPS + STACK - 1) * SIDE * SIDE
         now, peak = rss_mib()
         print(f"| {args.pairs} | {args.max_labels} | {frames / 2**20:.0f} | {base:.0f} "

@@ -19,6 +19,7 @@ the few pairs in one gradient step.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -110,6 +111,20 @@ class Segment:
     @property
     def length(self) -> int:
         return int(self.obs.shape[0])
+
+
+def stack_segments(segments: Sequence[Segment]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Observations ``(N, T, *obs_shape)``, actions ``(N, T, *act_shape)`` and absorbing
+    flags ``(N, T)`` of equal-length segments. Stacked pixel observations stay a view of
+    their frames, stacked once rather than ``k`` times (``stacked_view``)."""
+    if not segments:
+        raise ValueError("cannot stack an empty list of segments")
+    pixels = [s.frames for s in segments]
+    if all(p is not None for p in pixels):
+        obs = stacked_view(np.stack(pixels), segments[0].obs.shape[1], axis=1)  # type: ignore[arg-type]
+    else:
+        obs = np.stack([s.obs for s in segments])
+    return obs, np.stack([s.actions for s in segments]), np.stack([s.absorbing for s in segments])
 
 
 @dataclass(frozen=True)

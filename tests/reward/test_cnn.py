@@ -303,3 +303,37 @@ def test_inference_chunks_keep_big_frames_few() -> None:
             dim=1,
         )
     torch.testing.assert_close(whole, parts, rtol=1e-5, atol=1e-6)
+
+
+def test_stacked_views_are_evaluated_a_chunk_at_a_time_with_the_same_rewards(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Labelled pairs are views whose frames overlap (4 observations share each frame):
+    flattening them whole copied every observation. Inference copies at most one chunk
+    of frames at a time, and the rewards are those of the contiguous copy."""
+    from rlhp.reward import cnn
+    from rlhp.segments import stacked_view
+
+    model = _model(MINATAR).eval()
+    pixels = np.random.default_rng(0).integers(0, 256, (9, 2, 8, 10, 10), dtype=np.uint8)
+    view = torch.as_tensor(stacked_view(pixels, 4, axis=2))  # (9, 2, 5, 4, 10, 10)
+    absorbing = torch.zeros((9, 2, 5), dtype=torch.bool)
+    chunk = 16
+    monkeypatch.setattr(cnn, "inference_chunk", lambda *_: chunk)
+    copied: list[int] = []
+    frames = cnn.frames
+
+    def recording(pixels: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        copied.append(pixels.shape[0])
+        return frames(pixels, dtype)
+
+    monkeypatch.setattr(cnn, "frames", recording)
+    with torch.no_grad():
+        from_view = model.raw_rewards(view, absorbing, absorbing)
+        from_copy = model.raw_rewards(view.contiguous(), absorbing, absorbing)
+    torch.testing.assert_close(from_view, from_copy, rtol=0, atol=0)
+    assert from_view.shape == (3, 9, 2, 5)
+    assert max(copied) <= chunk  # 90 frames, never more than a chunk at once
+    batches = list(cnn.frame_chunks(view, (4, 10, 10), chunk))
+    assert [len(b) for b in batches] == [10] * 9  # one pair (2 × 5 frames) per batch
+    torch.testing.assert_close(torch.cat(batches), view.reshape(-1, 4, 10, 10))

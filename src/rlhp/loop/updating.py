@@ -32,7 +32,7 @@ from rlhp.reward.surf import UnlabelledPairs
 from rlhp.reward.training import Comparisons, RewardTrainer
 from rlhp.rl.agents import AgentStack, relabel_replay_buffer
 from rlhp.rl.reward_scale import carry_return_scale
-from rlhp.segments import EpisodePool, Segment
+from rlhp.segments import EpisodePool, stack_segments
 from rlhp.stats import pearson
 from rlhp.store.labels import LabelStore
 
@@ -257,7 +257,7 @@ class RewardUpdater:
             )
         except ValueError:
             return
-        self.model.fit_input_normalization(*map(torch.as_tensor, _stacked(segments)))
+        self.model.fit_input_normalization(*map(torch.as_tensor, stack_segments(segments)))
 
     @torch.no_grad()
     def refresh_reward(self, data: Comparisons) -> float:
@@ -283,7 +283,7 @@ class RewardUpdater:
             )
         except ValueError:
             return float("nan")
-        obs, actions, absorbing = _stacked(segments)
+        obs, actions, absorbing = stack_segments(segments)
         if self.stack.normalize is not None and self.stack.wrapper.reward_fn is not None:
             carry_return_scale(
                 self.stack.normalize,
@@ -310,12 +310,3 @@ class RewardUpdater:
             self.trainer.l2 = saved["l2"]
         self.published = saved
         self.stack.wrapper.refresh_reward()
-
-
-def _stacked(segments: list[Segment]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Observations ``(N, T, *obs)``, actions ``(N, T, *act)`` and absorbing flags ``(N, T)``."""
-    return (
-        np.stack([s.obs for s in segments]),
-        np.stack([s.actions for s in segments]),
-        np.stack([s.absorbing for s in segments]),
-    )

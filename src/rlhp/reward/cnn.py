@@ -22,6 +22,8 @@ selector use unchanged; ``snapshot`` gives the agent a frozen copy.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 
@@ -82,6 +84,27 @@ def padded_batch(x: Tensor, chunk: int = INFERENCE_CHUNK) -> Tensor:
     if size <= n:
         return x
     return torch.cat([x, x.new_zeros((size - n, *x.shape[1:]))])
+
+
+def frame_chunks(x: Tensor, image: tuple[int, ...], chunk: int | None) -> Iterator[Tensor]:
+    """``(..., C, H, W)`` images as ``(n, C, H, W)`` batches of at most ``chunk`` frames
+    (None: one batch), in order.
+
+    Stacked observations are views whose frames overlap (``segments.stacked_view``):
+    flattening them copies every observation, 4× the frames. Slicing the leading axis
+    first copies one chunk at a time — evaluating 3,000 labelled Atari pairs at once
+    copied 4.2 GB.
+    """
+    lead = x.shape[: x.dim() - 3]
+    if chunk is None or not lead:
+        yield x.reshape(-1, *image)
+        return
+    per_row = math.prod(lead[1:])
+    rows = max(1, chunk // max(per_row, 1))
+    for i in range(0, lead[0], rows):
+        flat = x[i : i + rows].reshape(-1, *image)
+        for j in range(0, flat.shape[0], chunk):
+            yield flat[j : j + chunk]
 
 
 def frames(pixels: Tensor, dtype: torch.dtype) -> Tensor:
@@ -238,15 +261,14 @@ class CnnRewardEnsemble(RewardEnsemble):
         if per_member:  # (K, N, C, H, W) → (N, K·C, H, W): member k's input in group k
             x = obs.reshape(k, -1, *image).transpose(0, 1).reshape(-1, k * image[0], *image[1:])
         else:
-            x = obs.reshape(-1, *image)
+            x = obs
         inference = not torch.is_grad_enabled() and not self.training
         dtype = compute_dtype(self.precision, x.device)
-        chunk = max(1, x.shape[0]) if torch.is_grad_enabled() else inference_chunk(image, dtype)
+        chunk = inference_chunk(image, dtype) if not torch.is_grad_enabled() else None
         parts = []
-        for i in range(0, x.shape[0], chunk):
-            part = x[i : i + chunk]
+        for part in frame_chunks(x, x.shape[-3:], chunk):
             out = self._members_forward(
-                frames(padded_batch(part, chunk) if inference else part, dtype),
+                frames(padded_batch(part, chunk) if inference and chunk else part, dtype),
                 shared=not per_member,
                 folded=inference,
             )

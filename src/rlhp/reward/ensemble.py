@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from rlhp.config import RewardModelConfig
 from rlhp.reward.frozen import FrozenReward
-from rlhp.segments import Segment
+from rlhp.segments import Segment, stack_segments
 
 
 @dataclass(frozen=True)
@@ -261,14 +261,7 @@ class RewardEnsemble(nn.Module):
         """``(N,)`` learned return Σₜ r̂ of each segment (eval mode, one batched forward)."""
         self.eval()
         return (
-            self.rewards(
-                torch.as_tensor(np.stack([s.obs for s in segments])),
-                torch.as_tensor(np.stack([s.actions for s in segments])),
-                torch.as_tensor(np.stack([s.absorbing for s in segments])),
-            )
-            .sum(dim=-1)
-            .cpu()
-            .numpy()
+            self.rewards(*map(torch.as_tensor, stack_segments(segments))).sum(dim=-1).cpu().numpy()
         )
 
     @torch.no_grad()
