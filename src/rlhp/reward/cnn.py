@@ -265,16 +265,19 @@ class CnnRewardEnsemble(RewardEnsemble):
         inference = not torch.is_grad_enabled() and not self.training
         dtype = compute_dtype(self.precision, x.device)
         chunk = inference_chunk(image, dtype) if not torch.is_grad_enabled() else None
-        parts = []
-        for part in frame_chunks(x, x.shape[-3:], chunk):
-            out = self._members_forward(
-                frames(padded_batch(part, chunk) if inference and chunk else part, dtype),
-                shared=not per_member,
-                folded=inference,
-            )
-            parts.append(out[:, : len(part)])
+        shared = not per_member
+        if chunk is None:  # with gradients: one batch
+            r = self._members_forward(frames(x.reshape(-1, *x.shape[-3:]), dtype), shared, False)
+        else:  # written into one tensor as they come: nothing small outlives a chunk
+            r = torch.empty((k, math.prod(x.shape[:-3])), device=x.device)
+            done = 0
+            for part in frame_chunks(x, x.shape[-3:], chunk):
+                pixels = frames(padded_batch(part, chunk) if inference else part, dtype)
+                r[:, done : done + len(part)] = self._members_forward(pixels, shared, inference)[
+                    :, : len(part)
+                ]
+                done += len(part)
         # row k holds member k's rewards, its inputs in their order
-        r = torch.cat(parts, dim=1) if parts else torch.zeros((k, 0))
         r = r.reshape(out_shape)
         absorbing_r = self.absorbing_reward.reshape(k, *([1] * (len(out_shape) - 1)))
         flags = absorbing.reshape(out_shape) if per_member else absorbing.expand(out_shape)
