@@ -83,3 +83,32 @@ def test_held_out_loss_is_the_loss_on_unseen_pairs() -> None:
         metrics = trainer.fit(data, epochs=20)
         trainer.l2 = torch.zeros(3)  # keep L2 off: the point is what the losses measure
     assert metrics.val_loss > metrics.train_loss
+
+
+def _trainer(evaluation_pairs: int | None, seed: int) -> RewardTrainer:
+    torch.manual_seed(0)
+    config = RewardModelConfig(hidden_sizes=(16,), evaluation_pairs=evaluation_pairs)
+    model = RewardEnsemble(
+        FeatureSpec.from_spaces(spaces.Box(-5, 5, (1,)), spaces.Discrete(2), False), config
+    )
+    return RewardTrainer(model, config, np.random.default_rng(seed), holdout_seed=3)
+
+
+def test_a_sampled_evaluation_is_the_evaluation_of_the_pairs_it_drew() -> None:
+    data = _noisy_comparisons(np.random.default_rng(0), np.arange(100, 160))
+    counts = torch.as_tensor(np.random.default_rng(1).integers(0, 3, (3, 60)), dtype=torch.float32)
+    held = torch.as_tensor(held_out_mask(data.ids, 3, seed=3), dtype=torch.float32)
+    counts = counts * (1 - held)  # members train only on pairs not held out from them
+    # a cap of at least the label count evaluates every pair, and draws nothing
+    whole, capped = _trainer(None, seed=5), _trainer(60, seed=5)
+    assert whole._evaluate_and_adapt(data, counts, held, 0) == capped._evaluate_and_adapt(
+        data, counts, held, 0
+    )
+    assert capped.rng.random() == np.random.default_rng(5).random()
+    # below it: the metrics (and the L2 adapted) of exactly the pairs its generator drew
+    sampled = _trainer(20, seed=5)
+    pick = np.sort(np.random.default_rng(5).choice(60, 20, replace=False))
+    expected = _trainer(None, seed=5)._evaluate_and_adapt(
+        data.subset(pick), counts[:, pick], held[:, pick], 0
+    )
+    assert sampled._evaluate_and_adapt(data, counts, held, 0) == expected

@@ -151,6 +151,8 @@ def test_pixel_presets_are_the_zoos_ppo_and_the_papers_a2c() -> None:
         )
         assert config.reward_model.pretrain_epochs == 200
         assert config.reward_model.max_labels == 3000
+        assert config.reward_model.evaluation_pairs == 512  # a fit's closing evaluation
+    assert task_config("MinAtar/Breakout-v1").reward_model.evaluation_pairs is None
     assert (
         "features_extractor_class"
         in agent_preset("MinAtar/Breakout-v1", "ppo").kwargs["policy_kwargs"]

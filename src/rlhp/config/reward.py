@@ -168,10 +168,19 @@ class RewardModelConfig:
     max_labels: int | None = None
     """Fit on the most recent this many labelled pairs only (the paper kept 3,000 on
     Atari); None fits on all of them."""
+    evaluation_pairs: int | None = None
+    """The end of each fit measures the members' training and held-out losses, the
+    held-out accuracy and the adaptive L2's ratio on at most this many labelled pairs,
+    drawn afresh each fit; None: on all of them. On Atari, evaluating 3,000 pairs took
+    38 s against 50 s for the fit's 40 gradient steps (the ALE presets: 512)."""
 
     def __post_init__(self) -> None:
         check(self.ensemble_size >= 1, "reward_model.ensemble_size must be >= 1")
         check(len(self.hidden_sizes) >= 1, "reward_model.hidden_sizes needs a layer")
+        check(
+            self.evaluation_pairs is None or self.evaluation_pairs >= 1,
+            "reward_model.evaluation_pairs must be >= 1 (or omitted: all pairs)",
+        )
         check(
             self.use_actions or not self.action_squares,
             "reward_model.action_squares needs reward_model.use_actions=true",

@@ -34,6 +34,8 @@ from rlhp.segments import SegmentBatch
 
 log = logging.getLogger(__name__)
 PROGRESS_SECONDS = 60.0
+EVALUATION_BLOCK = 64
+"""Pairs gathered at once for a sampled evaluation (64 Atari pairs' observations: 90 MB)."""
 """A fit longer than this says how far it is, once per this many seconds (an Atari
 pre-training fit runs for hours on a CPU core before RL starts)."""
 
@@ -191,7 +193,8 @@ class RewardTrainer:
         return held_out_mask(data.ids, self.model.members, self.holdout_seed, fraction)
 
     def pair_losses(self, raw: Tensor, data: Comparisons, idx: Tensor | None = None) -> Tensor:
-        """``(K, B)`` loss of each member on pairs ``idx`` (``(K, B)``; None: all, shared).
+        """``(K, B)`` loss of each member on pairs ``idx`` (``(K, B)``, or ``(B,)`` shared by
+        the members; None: all, shared).
 
         Bradley-Terry cross-entropy on the labels, or, with ``target=returns`` (the
         regression ablation), squared error on the true segment returns
@@ -292,6 +295,20 @@ class RewardTrainer:
             steps,
         )
 
+    def _raw_rewards(self, data: Comparisons, index: Tensor | None) -> Tensor:
+        """``(K, N, 2, T)`` raw rewards of the pairs at ``index`` (None: all), gathered
+        ``EVALUATION_BLOCK`` pairs at a time: indexing stacked pixel views copies them."""
+        if index is None:
+            return self.model.raw_rewards(data.obs, data.actions, data.absorbing)
+        blocks = index.split(EVALUATION_BLOCK)
+        return torch.cat(
+            [
+                self.model.raw_rewards(data.obs[b], data.actions[b], data.absorbing[b])
+                for b in blocks
+            ],
+            dim=1,
+        )
+
     def _pseudo_loss(self, unlabelled: UnlabelledPairs, batch: int) -> Tensor:
         """``(K,)`` SURF's pseudo-label loss on μ·``batch`` unlabelled pairs per member."""
         surf = self.config.surf
@@ -312,12 +329,19 @@ class RewardTrainer:
     def _evaluate_and_adapt(
         self, data: Comparisons, counts: Tensor, held_out: Tensor, steps: int
     ) -> FitMetrics:
-        """Losses on each member's bootstrap (``counts`` ``(K, N)``) and fixed held-out set."""
+        """Losses on each member's bootstrap (``counts`` ``(K, N)``) and fixed held-out set,
+        over at most ``reward_model.evaluation_pairs`` pairs drawn at random."""
         self.model.eval()
-        raw = self.model.raw_rewards(data.obs, data.actions, data.absorbing)  # (K, N, 2, T)
+        cap = self.config.evaluation_pairs
+        index = None
+        if cap is not None and len(data) > cap:
+            index = torch.as_tensor(np.sort(self.rng.choice(len(data), cap, replace=False)))
+            counts, held_out = counts[:, index], held_out[:, index]
+        raw = self._raw_rewards(data, index)  # (K, N, 2, T)
         logits = preference_logits(raw)  # (K, N)
-        targets = data.targets.to(logits.device).expand_as(logits)
-        losses = self.pair_losses(raw, data)
+        targets = (data.targets if index is None else data.targets[index]).to(logits.device)
+        targets = targets.expand_as(logits)
+        losses = self.pair_losses(raw, data, index)
         trained = counts.sum(dim=1) > 0
         train = (losses * counts).sum(dim=1) / counts.sum(dim=1).clamp_min(1)
         has_val = (held_out.sum(dim=1) > 0) & trained
