@@ -11,7 +11,13 @@ import pytest
 from rlhp.config import AgentConfig, OracleConfig, QueryConfig, ScheduleConfig, TrainConfig
 from rlhp.labellers.base import Answer, Labeller, Query
 from rlhp.loop.asking import ask_pairs
-from rlhp.loop.coverage import ending_segments, round_verdict
+from rlhp.loop.coverage import (
+    ENDING_SELECTOR,
+    ENDING_TRIAL,
+    ending_pairs_inform,
+    ending_segments,
+    round_verdict,
+)
 from rlhp.loop.run_dir import RunDir
 from rlhp.loop.schedule import LabelSchedule
 from rlhp.loop.trainer import PreferenceLoop, store_meta
@@ -88,6 +94,37 @@ def test_ending_share_pairs_an_episode_end_with_a_segment_without(
     # the store holds their true rewards for the oracle: 0 after the episode end
     for q in labeller.queries:
         assert store.true_rewards(q.left_id).shape == (10,)
+    # and records which mechanism chose each pair
+    store.record_answers(Answer(q.pair_id, "equal", "ann") for q in labeller.queries)
+    assert store.ties_by_selector() == {ENDING_SELECTOR: (len(with_end), len(with_end)),
+                                        "uniform": (8 - len(with_end), 8 - len(with_end))}  # fmt: skip
+    store.close()
+
+
+def test_episode_end_pairs_stop_once_they_tie_more_than_the_rest() -> None:
+    assert ending_pairs_inform({})  # nothing answered yet
+    assert ending_pairs_inform({ENDING_SELECTOR: (ENDING_TRIAL - 1, ENDING_TRIAL - 1)})
+    # a minimum-time task: the others all tie, an episode end is preferred
+    assert ending_pairs_inform({ENDING_SELECTOR: (40, 10), "uniform": (200, 200)})
+    # Breakout at 3,300 labels: 76 % of the episode-end pairs tied, 36 % of the rest
+    assert not ending_pairs_inform({ENDING_SELECTOR: (1332, 1018), "disagreement": (1968, 714)})
+    # as often as the rest is not more informative either; only episode-end pairs: go on
+    assert not ending_pairs_inform({ENDING_SELECTOR: (20, 10), "a": (10, 5), "b": (10, 5)})
+    assert ending_pairs_inform({ENDING_SELECTOR: (20, 20)})
+
+
+def test_the_store_counts_answers_and_ties_per_selector(tmp_path: Path) -> None:
+    from tests.conftest import cartpole_segments
+
+    store = LabelStore.create(tmp_path / "labels.sqlite", {"env_id": "CartPole-v1"})
+    segments, truth = cartpole_segments(8, length=5)
+    ids = store.add_segments(segments, truth)
+    a = store.add_pairs([(ids[0], ids[1]), (ids[2], ids[3])], 0, 0, "entropy")
+    b = store.add_pairs([(ids[4], ids[5]), (ids[6], ids[7])], 0, 0, ENDING_SELECTOR)
+    choices = ["left", "cant_tell", "equal", "right"]
+    store.record_answers(Answer(p, c, "ann") for p, c in zip(a + b, choices, strict=True))  # type: ignore[arg-type]
+    store.record_answers([Answer(a[1], "right", "bob")])  # a second answer to the same pair
+    assert store.ties_by_selector() == {"entropy": (3, 1), ENDING_SELECTOR: (2, 1)}
     store.close()
 
 

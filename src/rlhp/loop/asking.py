@@ -8,7 +8,7 @@ import numpy as np
 
 from rlhp.config import QueryConfig
 from rlhp.labellers.base import Labeller, Query
-from rlhp.loop.coverage import ending_segments, ends_inside
+from rlhp.loop.coverage import ENDING_SELECTOR, ending_segments, ends_inside
 from rlhp.queries import QuerySelector
 from rlhp.segments import EpisodeArchive, EpisodePool, Segment, SegmentBatch
 from rlhp.store.labels import LabelStore
@@ -48,8 +48,8 @@ def ask_pairs(
     Segments and their hidden true rewards are stored before the labeller hears of
     them, so an answer can never refer to a pair the store lacks. With ``ending_share``
     > 0 that share of the pairs sets a segment containing an episode end beside one
-    without (``rlhp.loop.coverage``; only if the pool holds terminated episodes); the
-    selector picks the rest. With ``history_share`` > 0 and an archive in the pool, that
+    without (``rlhp.loop.coverage``; only if the pool holds terminated episodes; the
+    store records ``ENDING_SELECTOR`` as their selector); the selector picks the rest. With ``history_share`` > 0 and an archive in the pool, that
     share of the candidates comes from earlier episodes (``EpisodeArchive``).
 
     Returns:
@@ -80,10 +80,10 @@ def ask_pairs(
         [*left_truth, truth[0::2][chosen], *right_truth, truth[1::2][chosen]]
     ).reshape(len(picked), segment_length)
     ids = store.add_segments(picked, picked_truth)
-    n = len(lefts)
-    pair_ids = store.add_pairs(
-        list(zip(ids[:n], ids[n:], strict=True)), env_step, round_index, selector_name
-    )
+    n, ending = len(lefts), len(lefts) - len(chosen)
+    pairs = list(zip(ids[:n], ids[n:], strict=True))
+    pair_ids = store.add_pairs(pairs[:ending], env_step, round_index, ENDING_SELECTOR)
+    pair_ids += store.add_pairs(pairs[ending:], env_step, round_index, selector_name)
     labeller.request(
         [Query(pid, ids[i], ids[n + i], picked[i], picked[n + i]) for i, pid in enumerate(pair_ids)]
     )

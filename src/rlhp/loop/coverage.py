@@ -12,7 +12,8 @@ task-agnostic remedies, both driven by what the learner can see:
   differ — the budget is spent later, not lost.
 * **Episode ends.** After a round in which at least half the answers were ties, a share
   ``queries.ending_share`` of the next round's pairs puts a segment that contains the
-  end of a terminated episode beside one that does not. Termination is the one thing
+  end of a terminated episode beside one that does not — while such pairs tie less
+  often than the others (``ending_pairs_inform``). Termination is the one thing
   the learner observes that such clips differ in, and only these labels tell the
   model what ending an episode is worth (the absorbing-state reward, ``rlhp.segments``):
   better than living on a minimum-time task, worse on CartPole.
@@ -29,7 +30,7 @@ MuJoCo), nor the oracle runs before a round of ties.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -38,6 +39,10 @@ from rlhp.segments import EpisodePool, Segment, cut_segment
 
 TIE_SHARE = 0.5
 """A round with at least this share of ties turns episode-end pairs on for the next."""
+ENDING_SELECTOR = "episode_end"
+"""What the store records as the selector of an episode-end pair."""
+ENDING_TRIAL = 16
+"""Episode-end pairs answered before their tie rate may turn them off."""
 
 
 def round_verdict(answers: Sequence[Answer]) -> tuple[bool, float] | None:
@@ -49,6 +54,27 @@ def round_verdict(answers: Sequence[Answer]) -> tuple[bool, float] | None:
         return None
     ties = sum(a.choice in ("equal", "cant_tell") for a in answers)
     return ties < len(answers), ties / len(answers)
+
+
+def ending_pairs_inform(ties_by_selector: Mapping[str, tuple[int, int]]) -> bool:
+    """Whether episode-end pairs still tell the learner more than the others do.
+
+    They are asked to break a run of ties; on a game whose score is sparse (Breakout,
+    Asterix) a segment that ends the game and one of play without a score are worth the
+    same, so those pairs tie more often than the rest: 76 % against 36 % on Breakout,
+    where they took 40 % of 3,300 labels, and taught r̂ that dying costs nothing. After
+    ``ENDING_TRIAL`` answers they continue only while they tie less often than the
+    selector's own pairs.
+
+    Args:
+        ties_by_selector: ``{selector: (answers, ties)}`` (``LabelStore.ties_by_selector``).
+    """
+    answered, tied = ties_by_selector.get(ENDING_SELECTOR, (0, 0))
+    others = [v for k, v in ties_by_selector.items() if k != ENDING_SELECTOR]
+    other_answered = sum(n for n, _ in others)
+    if answered < ENDING_TRIAL or other_answered == 0:
+        return True
+    return tied / answered < sum(t for _, t in others) / other_answered
 
 
 def ending_segments(

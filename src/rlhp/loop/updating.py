@@ -20,7 +20,7 @@ import torch
 from rlhp.config import TrainConfig
 from rlhp.labellers.base import Answer, Labeller
 from rlhp.loop.asking import ask_pairs
-from rlhp.loop.coverage import TIE_SHARE, round_verdict
+from rlhp.loop.coverage import TIE_SHARE, ending_pairs_inform, round_verdict
 from rlhp.loop.diagnostics import HackingCheck, HackingMonitor
 from rlhp.loop.fitting import Fitter
 from rlhp.loop.labelled import LabelledData
@@ -116,7 +116,7 @@ class RewardUpdater:
         ending_share, self.banked = 0.0, 0
         if self.last_round is not None:
             informative, ties = self.last_round
-            if ties >= TIE_SHARE:
+            if ties >= TIE_SHARE and ending_pairs_inform(self.store.ties_by_selector()):
                 ending_share = queries.ending_share
             if not informative and queries.bank_uninformative and wanted > queries.probe_pairs:
                 self.banked, wanted = wanted - queries.probe_pairs, queries.probe_pairs

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from statistics import fmean
 from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.exc import DBAPIError
 
 from rlhp.errors import StoreError
@@ -89,6 +89,16 @@ _LABELLED = (
     .join(_answers, _answers.c.pair_id == _pairs.c.id)
     .where(_CHOICE != "cant_tell")
     .order_by(_pairs.c.id, _answers.c.id)
+)
+
+_TIES_BY_SELECTOR = (
+    select(
+        _pairs.c.selector,
+        func.count(),
+        func.sum(case((_CHOICE.in_(("equal", "cant_tell")), 1), else_=0)),
+    )
+    .join(_answers, _answers.c.pair_id == _pairs.c.id)
+    .group_by(_pairs.c.selector)
 )
 
 
@@ -335,6 +345,13 @@ class LabelStore(LabellingQueries):
             LabelledPair(pid, info[pid][0], info[pid][1], fmean(t), info[pid][2])
             for pid, t in sums.items()
         ]
+
+    def ties_by_selector(self) -> dict[str, tuple[int, int]]:
+        """``{selector: (answers, ties)}``: answers to the pairs each selector chose, and
+        how many were 'equal' or 'can't tell' (a corrected answer as corrected)."""
+        with self._db.read() as conn:
+            rows = conn.execute(_TIES_BY_SELECTOR).all()
+        return {str(name): (int(n), int(ties or 0)) for name, n, ties in rows}
 
     def counts(self) -> StoreCounts:
         with self._db.read() as conn:
