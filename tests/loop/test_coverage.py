@@ -220,3 +220,35 @@ def test_the_agent_explores_until_a_label_prefers_something(tmp_path: Path) -> N
     loop.on_rollout_end(128)
     assert updater.informed and not wrapper.seeking
     store.close()
+
+
+@pytest.mark.parametrize("stop", [False, True])
+def test_episode_end_pairs_that_only_tie_stop_when_asked_to(tmp_path: Path, stop: bool) -> None:
+    config = TrainConfig(
+        "CartPole-v1",
+        total_timesteps=4_000,
+        schedule=ScheduleConfig(labels=200, updates=10, kind="constant"),
+        queries=QueryConfig(
+            segment_length=10, bank_uninformative=False, ending_stop_when_tied=stop
+        ),
+        oracle=OracleConfig(),
+        agent=AgentConfig(overrides={"n_steps": 64}),
+    )
+    loop, store, _ = _tie_loop(config, tmp_path)  # every answer a tie, ending pairs too
+    updater = loop.updater
+    assert updater is not None
+    schedule = LabelSchedule.from_config(config)
+    updater.ask_due(schedule, 0, 1)
+    updater.collect()
+    asked_ending = []
+    for update in range(1, 6):
+        before = store.ties_by_selector().get(ENDING_SELECTOR, (0, 0))[0]
+        updater.ask_due(schedule, schedule.update_step(update), update + 1)
+        updater.collect()
+        asked_ending.append(store.ties_by_selector().get(ENDING_SELECTOR, (0, 0))[0] - before)
+    assert all(n > 0 for n in asked_ending[:2])  # half of each tied round's pairs
+    if stop:  # they tied as often as the rest: once ENDING_TRIAL were answered, no more
+        assert sum(asked_ending) >= ENDING_TRIAL and asked_ending[-1] == 0
+    else:
+        assert all(n > 0 for n in asked_ending)
+    store.close()

@@ -47,6 +47,12 @@ class QueryConfig:
     ending_share: float = 0.5
     """After a round with at least half ties, this share of the next round's pairs sets a
     segment containing an episode end beside one without (0 disables it)."""
+    ending_stop_when_tied: bool = False
+    """Stop asking episode-end pairs once they tie more often than the selector's own
+    pairs (after ``coverage.ENDING_TRIAL`` answers; ``coverage.ending_pairs_inform``). On
+    games with a sparse score they mostly tie (Breakout 76 % against 36 %, 40 % of its
+    3,300 labels); on MinAtar Asterix turning them off did not help (docs/benchmarks.md),
+    so it is off by default."""
     explore_until_informed: bool = True
     """Until some answer prefers a segment (not only ties), the agent is rewarded by
     state entropy (PEBBLE's) instead of the flat r̂, so it moves and reaches states

@@ -12,11 +12,12 @@ task-agnostic remedies, both driven by what the learner can see:
   differ — the budget is spent later, not lost.
 * **Episode ends.** After a round in which at least half the answers were ties, a share
   ``queries.ending_share`` of the next round's pairs puts a segment that contains the
-  end of a terminated episode beside one that does not — while such pairs tie less
-  often than the others (``ending_pairs_inform``). Termination is the one thing
+  end of a terminated episode beside one that does not. Termination is the one thing
   the learner observes that such clips differ in, and only these labels tell the
   model what ending an episode is worth (the absorbing-state reward, ``rlhp.segments``):
-  better than living on a minimum-time task, worse on CartPole.
+  better than living on a minimum-time task, worse on CartPole. With
+  ``queries.ending_stop_when_tied`` they are asked only while they tie less often than
+  the other pairs (``ending_pairs_inform``).
 
 * **Exploring until informed.** Until some answer prefers a segment, r̂ is flat and
   the agent's reward is zero everywhere: nothing moves it towards the states that would
@@ -64,7 +65,7 @@ def ending_pairs_inform(ties_by_selector: Mapping[str, tuple[int, int]]) -> bool
     same, so those pairs tie more often than the rest: 76 % against 36 % on Breakout,
     where they took 40 % of 3,300 labels, and taught r̂ that dying costs nothing. After
     ``ENDING_TRIAL`` answers they continue only while they tie less often than the
-    selector's own pairs.
+    selector's own pairs (``queries.ending_stop_when_tied``; off by default).
 
     Args:
         ties_by_selector: ``{selector: (answers, ties)}`` (``LabelStore.ties_by_selector``).
