@@ -94,3 +94,16 @@ def test_the_pool_is_bounded_in_bytes() -> None:
         pool.add(pixel_episode(100, seed=seed))
     assert len(pool) == 2 and pool.nbytes == 2 * one <= 2.5 * one
     assert pool.added_steps == 500
+
+
+def test_segments_stack_their_frames_once() -> None:
+    from rlhp.segments import stack_segments
+
+    episode = pixel_episode(60)
+    segments = [cut_segment(episode, start, 25)[0] for start in (0, 10, 35)]
+    obs, actions, absorbing = stack_segments(segments)
+    assert obs.shape == (3, 25, K, 84, 84) and actions.shape == (3, 25)
+    assert np.array_equal(obs, np.stack([s.obs for s in segments]))  # the same stacks
+    # consecutive observations share 3 of their 4 frames: a view of the frames, not copies
+    assert np.shares_memory(obs[0, 0], obs[0, 1]) and not obs.flags.owndata
+    assert not absorbing.any()

@@ -119,9 +119,9 @@ def stack_segments(segments: Sequence[Segment]) -> tuple[np.ndarray, np.ndarray,
     their frames, stacked once rather than ``k`` times (``stacked_view``)."""
     if not segments:
         raise ValueError("cannot stack an empty list of segments")
-    pixels = [s.frames for s in segments]
-    if all(p is not None for p in pixels):
-        obs = stacked_view(np.stack(pixels), segments[0].obs.shape[1], axis=1)  # type: ignore[arg-type]
+    pixels = [s.frames for s in segments if s.frames is not None]
+    if len(pixels) == len(segments):
+        obs = stacked_view(np.stack(pixels), segments[0].obs.shape[1], axis=1)
     else:
         obs = np.stack([s.obs for s in segments])
     return obs, np.stack([s.actions for s in segments]), np.stack([s.absorbing for s in segments])

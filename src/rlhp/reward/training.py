@@ -34,10 +34,10 @@ from rlhp.segments import SegmentBatch
 
 log = logging.getLogger(__name__)
 PROGRESS_SECONDS = 60.0
-EVALUATION_BLOCK = 64
-"""Pairs gathered at once for a sampled evaluation (64 Atari pairs' observations: 90 MB)."""
 """A fit longer than this says how far it is, once per this many seconds (an Atari
 pre-training fit runs for hours on a CPU core before RL starts)."""
+EVALUATION_BLOCK = 64
+"""Pairs gathered at once for a sampled evaluation (64 Atari pairs' observations: 90 MB)."""
 
 L2_STEP = 1.5
 """Factor by which an L2 coefficient moves when its validation ratio leaves the band."""
