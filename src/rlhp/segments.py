@@ -161,16 +161,10 @@ class SegmentBatch:
         """Stack pairs; segments of stacked frames stay views (``obs`` aliases the frames)."""
         if not pairs:
             raise ValueError("cannot stack an empty list of pairs")
-        if all(a.frames is not None and b.frames is not None for a, b in pairs):
-            frames = np.stack([np.stack([a.frames, b.frames]) for a, b in pairs])  # type: ignore[list-item]
-            obs = stacked_view(frames, pairs[0][0].obs.shape[1], axis=2)
-        else:
-            obs = np.stack([np.stack([a.obs, b.obs]) for a, b in pairs])
-        return cls(
-            obs=obs,
-            actions=np.stack([np.stack([a.actions, b.actions]) for a, b in pairs]),
-            absorbing=np.stack([np.stack([a.absorbing, b.absorbing]) for a, b in pairs]),
-        )
+        arrays = stack_segments([segment for pair in pairs for segment in pair])
+        # (2N, ...) → (N, 2, ...): splitting the first axis keeps a stacked view a view
+        obs, actions, absorbing = (a.reshape(len(pairs), 2, *a.shape[1:]) for a in arrays)
+        return cls(obs=obs, actions=actions, absorbing=absorbing)
 
     def take(self, index: np.ndarray) -> SegmentBatch:
         return SegmentBatch(self.obs[index], self.actions[index], self.absorbing[index])

@@ -25,6 +25,8 @@ if TYPE_CHECKING:  # the labelling server imports this module and never loads Nu
 
 Choice = Literal["left", "right", "equal", "cant_tell"]
 CHOICES: tuple[Choice, ...] = ("left", "right", "equal", "cant_tell")
+NO_PREFERENCE: tuple[Choice, ...] = ("equal", "cant_tell")
+"""Answers that prefer neither segment: the ties of a round or a selector."""
 
 TARGETS: dict[Choice, float | None] = {"left": 1.0, "right": 0.0, "equal": 0.5, "cant_tell": None}
 """Target μ(left) of each answer (SPEC §2); can't-tell is kept but not trained on."""

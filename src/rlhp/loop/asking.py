@@ -49,8 +49,9 @@ def ask_pairs(
     them, so an answer can never refer to a pair the store lacks. With ``ending_share``
     > 0 that share of the pairs sets a segment containing an episode end beside one
     without (``rlhp.loop.coverage``; only if the pool holds terminated episodes; the
-    store records ``ENDING_SELECTOR`` as their selector); the selector picks the rest. With ``history_share`` > 0 and an archive in the pool, that
-    share of the candidates comes from earlier episodes (``EpisodeArchive``).
+    store records ``ENDING_SELECTOR`` as their selector); the selector picks the rest.
+    With ``history_share`` > 0 and an archive in the pool, that share of the candidates
+    comes from earlier episodes (``EpisodeArchive``).
 
     Returns:
         Pairs asked (0 while no episode can hold a segment yet; the labels due are asked

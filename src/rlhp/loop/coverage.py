@@ -35,7 +35,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from rlhp.labellers.base import Answer
+from rlhp.labellers.base import NO_PREFERENCE, Answer
 from rlhp.segments import EpisodePool, Segment, cut_segment
 
 TIE_SHARE = 0.5
@@ -53,7 +53,7 @@ def round_verdict(answers: Sequence[Answer]) -> tuple[bool, float] | None:
     """
     if not answers:
         return None
-    ties = sum(a.choice in ("equal", "cant_tell") for a in answers)
+    ties = sum(a.choice in NO_PREFERENCE for a in answers)
     return ties < len(answers), ties / len(answers)
 
 

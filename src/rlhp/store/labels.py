@@ -26,7 +26,7 @@ from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.exc import DBAPIError
 
 from rlhp.errors import StoreError
-from rlhp.labellers.base import TARGETS, Answer, Choice
+from rlhp.labellers.base import NO_PREFERENCE, TARGETS, Answer, Choice
 from rlhp.store import schema
 from rlhp.store.blobs import from_blob, to_blob
 from rlhp.store.counts import StoreCounts, read_counts
@@ -95,7 +95,7 @@ _TIES_BY_SELECTOR = (
     select(
         _pairs.c.selector,
         func.count(),
-        func.sum(case((_CHOICE.in_(("equal", "cant_tell")), 1), else_=0)),
+        func.sum(case((_CHOICE.in_(NO_PREFERENCE), 1), else_=0)),
     )
     .join(_answers, _answers.c.pair_id == _pairs.c.id)
     .group_by(_pairs.c.selector)
