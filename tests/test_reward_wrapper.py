@@ -133,3 +133,28 @@ def test_a_resumed_sac_agent_keeps_its_replay_buffer(tmp_path: Path) -> None:
     assert old is not None and new.pos == old.pos == 150 and new.full == old.full
     for name in ("observations", "actions", "rewards", "dones", "timeouts"):
         assert np.array_equal(getattr(new, name)[:150], getattr(old, name)[:150]), name
+
+
+@pytest.mark.parametrize("learned", [True, False])
+def test_continuing_hides_terminations_from_the_agent_but_not_from_the_pool(
+    learned: bool,
+) -> None:
+    """``agent.episode_ends="continue"`` (the paper's Atari setting): a terminated episode
+    goes on for an agent trained on r̂ (its env has reset), a truncated one still ends;
+    the pool and the statistics get every real episode. The env twin is unaffected."""
+    venv = make_vec_env(lambda: gym.make("CartPole-v1", max_episode_steps=15), n_envs=3, seed=0)
+    pool = EpisodePool(100_000)
+    model = constant_model(0.25, 0.0) if learned else None
+    wrapper = RewardSwapWrapper(venv, pool, model, continuing=True)
+    wrapper.reset()
+    for _ in range(200):
+        _, _, done, infos = wrapper.step(
+            np.array([wrapper.action_space.sample() for _ in range(3)])
+        )
+        truncated = np.array([i.get("TimeLimit.truncated", False) for i in infos])
+        ended = np.array(["terminal_observation" in i for i in infos])
+        expected = ended & truncated if learned else ended
+        assert np.array_equal(done, expected)
+    terminated = [e for e in pool.episodes if e.terminated]
+    assert terminated and len(terminated) < len(pool.episodes)  # both kinds happened
+    assert wrapper.stats().episodes == len(pool.episodes)

@@ -222,8 +222,12 @@ def test_the_agent_explores_until_a_label_prefers_something(tmp_path: Path) -> N
     store.close()
 
 
-@pytest.mark.parametrize("stop", [False, True])
-def test_episode_end_pairs_that_only_tie_stop_when_asked_to(tmp_path: Path, stop: bool) -> None:
+@pytest.mark.parametrize(
+    ("stop", "ends"), [(False, "absorbing"), (True, "absorbing"), (False, "continue")]
+)
+def test_episode_end_pairs_that_only_tie_stop_when_asked_to(
+    tmp_path: Path, stop: bool, ends: str
+) -> None:
     config = TrainConfig(
         "CartPole-v1",
         total_timesteps=4_000,
@@ -232,7 +236,7 @@ def test_episode_end_pairs_that_only_tie_stop_when_asked_to(tmp_path: Path, stop
             segment_length=10, bank_uninformative=False, ending_stop_when_tied=stop
         ),
         oracle=OracleConfig(),
-        agent=AgentConfig(overrides={"n_steps": 64}),
+        agent=AgentConfig(overrides={"n_steps": 64}, episode_ends=ends),  # type: ignore[arg-type]
     )
     loop, store, _ = _tie_loop(config, tmp_path)  # every answer a tie, ending pairs too
     updater = loop.updater
@@ -246,9 +250,10 @@ def test_episode_end_pairs_that_only_tie_stop_when_asked_to(tmp_path: Path, stop
         updater.ask_due(schedule, schedule.update_step(update), update + 1)
         updater.collect()
         asked_ending.append(store.ties_by_selector().get(ENDING_SELECTOR, (0, 0))[0] - before)
-    assert all(n > 0 for n in asked_ending[:2])  # half of each tied round's pairs
-    if stop:  # they tied as often as the rest: once ENDING_TRIAL were answered, no more
+    if ends == "continue":  # ending an episode is worth nothing to the agent: never asked
+        assert sum(asked_ending) == 0
+    elif stop:  # they tied as often as the rest: once ENDING_TRIAL were answered, no more
         assert sum(asked_ending) >= ENDING_TRIAL and asked_ending[-1] == 0
     else:
-        assert all(n > 0 for n in asked_ending)
+        assert all(n > 0 for n in asked_ending)  # half of each tied round's pairs
     store.close()

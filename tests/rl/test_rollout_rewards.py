@@ -40,7 +40,9 @@ class _Capture(BaseCallback):
         self.buffers.append((b.rewards.copy(), b.returns.copy(), b.advantages.copy()))
 
 
-def _run(env_id: str, batch: bool, rune: bool = False) -> tuple[_Capture, AgentStack]:
+def _run(
+    env_id: str, batch: bool, rune: bool = False, episode_ends: str = "absorbing"
+) -> tuple[_Capture, AgentStack]:
     config = task_config(env_id)
     reward = dataclasses.replace(
         config.reward_model,
@@ -52,7 +54,10 @@ def _run(env_id: str, batch: bool, rune: bool = False) -> tuple[_Capture, AgentS
         config,
         reward_model=reward,
         agent=dataclasses.replace(
-            config.agent, overrides={"n_steps": 32, "batch_size": 64}, n_envs=4
+            config.agent,
+            overrides={"n_steps": 32, "batch_size": 64},
+            n_envs=4,
+            episode_ends=episode_ends,
         ),
     )
     torch.manual_seed(0)
@@ -64,12 +69,19 @@ def _run(env_id: str, batch: bool, rune: bool = False) -> tuple[_Capture, AgentS
 
 
 @pytest.mark.parametrize(
-    ("env_id", "rune"), [("MinAtar/Breakout-v1", False), ("CartPole-v1", True)]
+    ("env_id", "rune", "episode_ends"),
+    [
+        ("MinAtar/Breakout-v1", False, "absorbing"),
+        ("CartPole-v1", True, "absorbing"),
+        ("CartPole-v1", False, "continue"),
+    ],
 )
 def test_a_rollout_at_a_time_gives_the_agent_what_a_step_at_a_time_does(
-    env_id: str, rune: bool
+    env_id: str, rune: bool, episode_ends: str
 ) -> None:
-    (step, step_stack), (batch, batch_stack) = (_run(env_id, b, rune) for b in (False, True))
+    (step, step_stack), (batch, batch_stack) = (
+        _run(env_id, b, rune, episode_ends) for b in (False, True)
+    )
     assert batch_stack.wrapper.batch_rollouts and len(batch.buffers) == 3
     for per_step, per_rollout in zip(step.buffers, batch.buffers, strict=True):
         assert np.abs(per_step[0]).max() > 0  # r̂ reached the buffer
@@ -82,6 +94,9 @@ def test_a_rollout_at_a_time_gives_the_agent_what_a_step_at_a_time_does(
     s, b = step_stack.wrapper.stats(), batch_stack.wrapper.stats()
     assert b.episodes == s.episodes > 0
     assert b.learned_return == pytest.approx(s.learned_return, rel=1e-4, abs=1e-5)
+    # continuing: episodes ended (CartPole's random ones in ~20 steps), the agent saw none
+    starts = batch_stack.model.rollout_buffer.episode_starts
+    assert (episode_ends == "continue") == (not starts[1:].any())
 
 
 def test_an_off_policy_agent_cannot_defer_its_rewards() -> None:

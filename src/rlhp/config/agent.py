@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from rlhp.config.choices import Algo
+from rlhp.config.choices import Algo, EpisodeEnds
 from rlhp.config.parsing import check
 
 
@@ -25,6 +25,15 @@ class AgentConfig:
     0 disables it. Meant for SAC, whose replay buffer is relabelled with r̂ afterwards."""
     explore_k: int = 5
     """k of the k-nearest-neighbour state-entropy estimate."""
+    episode_ends: EpisodeEnds = "absorbing"
+    """How a terminated episode reaches an agent trained on r̂. ``absorbing``: the episode
+    ends for the agent, whose reward r̂ − r̂_abs makes ending worth what the labels say
+    the absorbing state is worth (``rlhp.segments``). ``continue``: the paper's Atari
+    setting — the agent never sees a termination; its environment resets and the
+    episode goes on, one continuing task, so no constant in r̂ (such as r̂_abs, which
+    labels pin down only through ties) can make dying pay or living pay for itself, and
+    no episode-end pairs are asked. Truncations still end episodes; the env-reward twin
+    is unaffected (``rl/reward_wrapper.py``)."""
 
     def __post_init__(self) -> None:
         check(self.n_envs is None or self.n_envs >= 1, "agent.n_envs must be >= 1")

@@ -46,7 +46,8 @@ class QueryConfig:
     """Pairs asked per round while banking."""
     ending_share: float = 0.5
     """After a round with at least half ties, this share of the next round's pairs sets a
-    segment containing an episode end beside one without (0 disables it)."""
+    segment containing an episode end beside one without (0 disables it; none are asked
+    with ``agent.episode_ends="continue"``, where ending an episode is worth nothing)."""
     ending_stop_when_tied: bool = False
     """Stop asking episode-end pairs once they tie more often than the selector's own
     pairs (after ``coverage.ENDING_TRIAL`` answers; ``coverage.ending_pairs_inform``). On

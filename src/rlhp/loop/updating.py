@@ -116,9 +116,14 @@ class RewardUpdater:
         ending_share, self.banked = 0.0, 0
         if self.last_round is not None:
             informative, ties = self.last_round
-            if ties >= TIE_SHARE and (
-                not queries.ending_stop_when_tied
-                or ending_pairs_inform(self.store.ties_by_selector())
+            ends_matter = self.config.agent.episode_ends == "absorbing"
+            if (
+                ends_matter
+                and ties >= TIE_SHARE
+                and (
+                    not queries.ending_stop_when_tied
+                    or ending_pairs_inform(self.store.ties_by_selector())
+                )
             ):
                 ending_share = queries.ending_share
             if not informative and queries.bank_uninformative and wanted > queries.probe_pairs:

@@ -177,6 +177,7 @@ def build_stack(
         rune=config.reward_model.rune,
         frame_stack=frame_stack_size(config.env_id, config.atari),
         batch_rollouts=config.reward_model.batch_rollout_rewards,
+        continuing=config.agent.episode_ends == "continue",
     )
     venv: VecEnv = wrapper
     if reward_model is None and is_ale(config.env_id) and config.atari.clip_env_reward:

@@ -12,6 +12,10 @@ observation normalisation). At every vector step it
   end as usual and the optimal policy is unchanged (a constant shift adds the same
   −r̂_abs/(1−γ) to every value). Dying early is worth exactly what r̂ says the
   absorbing state is worth, and the value targets have no terminal spike;
+* with ``continuing`` (``agent.episode_ends="continue"``, the paper's Atari setting)
+  hides every termination from the agent: its environment resets and, for the agent,
+  the episode goes on (one continuing task; truncations still end episodes). The pool
+  and the statistics still get the real episodes;
 * in ``env`` mode passes the true reward through unchanged (the reference agent);
 * with ``record_states`` (human feedback only) also records each step's simulator
   state, so that clips can be rendered later for the few segments asked about
@@ -97,13 +101,17 @@ class RewardSwapWrapper(VecEnvWrapper):
         rune: RuneConfig | None = None,
         frame_stack: int = 1,
         batch_rollouts: bool = False,
+        continuing: bool = False,
     ) -> None:
         super().__init__(venv)
+        self.continuing = continuing
+        """The agent never sees a termination (``agent.episode_ends="continue"``)."""
         self.batch_rollouts = batch_rollouts
         """Let on-policy rollouts defer r̂ to their end (``rlhp.rl.rollout_rewards``)."""
-        self._deferred: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]] | None = None
-        """While a rollout is deferred: each step's (observations, actions, dones, env
-        steps before it); None otherwise."""
+        self._deferred: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]] | None
+        self._deferred = None
+        """While a rollout is deferred: each step's (observations, actions, dones, the dones
+        the agent saw, env steps before it); None otherwise."""
         self.rune = rune if rune is not None and rune.enabled else None
         """RUNE's decaying disagreement bonus on top of r̂ (``rlhp.rl.rune``), or None."""
         self.frame_stack = frame_stack
@@ -204,8 +212,8 @@ class RewardSwapWrapper(VecEnvWrapper):
 
     def settle(self) -> tuple[np.ndarray, np.ndarray] | None:
         """End a deferred rollout: its rewards for the agent ``(T, n_envs)`` (r̂ plus
-        RUNE's bonus, unscaled) and done flags ``(T, n_envs)``; None if it was not
-        deferred. The learned-return statistics are brought up to date."""
+        RUNE's bonus, unscaled) and the done flags the agent saw ``(T, n_envs)``; None if
+        it was not deferred. The learned-return statistics are brought up to date."""
         steps, self._deferred = self._deferred, None
         if not steps:
             return None
@@ -216,16 +224,15 @@ class RewardSwapWrapper(VecEnvWrapper):
             np.concatenate([s[0] for s in steps]),
             np.concatenate([s[1] for s in steps]),
             self._rune(),
-            np.repeat([s[3] for s in steps], n),
+            np.repeat([s[4] for s in steps], n),
         )
         learned, bonus = learned.reshape(len(steps), n), bonus.reshape(len(steps), n)
-        dones = np.stack([s[2] for s in steps])
-        for rewards, done in zip(learned, dones, strict=True):
+        for rewards, done in zip(learned, (s[2] for s in steps), strict=True):
             self._learned += rewards
             for i in np.flatnonzero(done):
                 self._learned_returns.append(float(self._learned[i]))
                 self._learned[i] = 0.0
-        return learned + bonus, dones
+        return learned + bonus, np.stack([s[3] for s in steps])
 
     def _rune(self) -> tuple[float, float] | None:
         """RUNE's (β₀, ρ), or None when it is off."""
@@ -238,8 +245,12 @@ class RewardSwapWrapper(VecEnvWrapper):
         obs, true_rewards, dones, infos = self.venv.step_wait()
         assert self._last_obs is not None and self._actions is not None
         prev, actions = self._last_obs, self._actions
+        truncated = np.array([info.get("TimeLimit.truncated", False) for info in infos])
+        agent_dones = self._agent_dones(np.asarray(dones), truncated)
         if self._deferred is not None:  # r̂ at the rollout's end (rlhp.rl.rollout_rewards)
-            self._deferred.append((prev, actions, np.asarray(dones).copy(), self.env_steps))
+            self._deferred.append(
+                (prev, actions, np.asarray(dones).copy(), agent_dones, self.env_steps)
+            )
             rewards = np.zeros(self.num_envs)
         elif self._reward_fn is not None:  # one forward for r̂ and RUNE's bonus, as settle()
             learned, bonus = learned_rewards(
@@ -265,11 +276,19 @@ class RewardSwapWrapper(VecEnvWrapper):
             self._act[i].append(actions[i])
             self._rew[i].append(float(oracle_rewards[i]))
             if dones[i]:
-                self._finish(i, terminated=not infos[i].get("TimeLimit.truncated", False))
+                self._finish(i, terminated=not truncated[i])
         self.env_steps += self.num_envs
         assert isinstance(obs, np.ndarray)
         self._last_obs = obs
-        return obs, rewards.astype(np.float32), dones, infos
+        return obs, rewards.astype(np.float32), agent_dones, infos
+
+    def _agent_dones(self, dones: np.ndarray, truncated: np.ndarray) -> np.ndarray:
+        """The done flags the agent sees: with ``continuing`` and a learned reward, only
+        truncations (the env below has already reset; the agent's return and GAE run on
+        into the next episode, as in one endless game)."""
+        if not self.continuing or self.model is None:
+            return dones
+        return dones & truncated
 
     def _finish(self, i: int, terminated: bool) -> None:
         recorded = np.stack(self._obs[i])
