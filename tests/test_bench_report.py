@@ -270,6 +270,11 @@ def test_axes_make_conditions_and_env_twins_vary_only_where_the_env_run_does() -
     both = Cell("A-v0", "preferences", 5, 0, 10, options=(("method", "surf+rune"),))
     assert both.train_argv(Path("x"))[-4:] == ["--method", "surf", "--method", "rune"]
     assert Axis.parse("reward_model.hidden_sizes=[32, 32];[64]").values == ("[32, 32]", "[64]")
+    # how terminations reach an agent on r̂ is an agent field the env-reward twin never reads
+    ends = Grid(
+        ("A-v0",), (50,), (0,), 10, axes=(Axis.parse("agent.episode_ends=absorbing,continue"),)
+    )
+    assert [c.options for c in ends.cells() if c.reward == "env"] == [()]
 
 
 def test_scores_pair_each_condition_with_its_own_twin() -> None:

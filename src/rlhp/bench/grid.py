@@ -34,8 +34,8 @@ NAMED_AXES: dict[str, str] = {
 NONE_VALUE = "none"
 """The value of the ``ablation`` and ``method`` axes that passes no flag (the full method);
 otherwise a value names one variant or several joined by ``+`` (``surf+rune``)."""
-PREFERENCE_SECTIONS = ("reward_model.", "queries.", "schedule.", "oracle.")
-"""Config sections that an env-reward run does not read."""
+PREFERENCE_ONLY = ("reward_model.", "queries.", "schedule.", "oracle.", "agent.episode_ends")
+"""Config sections, and single fields, that an env-reward run does not read."""
 _NAME_SAFE = str.maketrans(
     {"/": "_", " ": "", ",": "+", "[": "", "]": "", '"': "", "{": "", "}": ""}
 )
@@ -43,7 +43,7 @@ _NAME_SAFE = str.maketrans(
 
 def changes_env_run(axis: str) -> bool:
     """Whether the env-reward twin must vary along ``axis`` too."""
-    return axis not in NAMED_AXES and not axis.startswith(PREFERENCE_SECTIONS)
+    return axis not in NAMED_AXES and not axis.startswith(PREFERENCE_ONLY)
 
 
 def option_argv(axis: str, value: str) -> list[str]:
