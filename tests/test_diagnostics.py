@@ -101,3 +101,11 @@ def test_the_warnings_say_what_happened_and_what_to_do() -> None:
         "lengthen segments or check that the task's reward varies."
     )
     assert "banks labels until segments differ" in (tie_warning(6, 6) or "")
+    # with agent.episode_ends="continue" (or ending_share 0) no episode-end pairs are asked
+    assert tie_warning(5, 10, ending_pairs=False) == (
+        "5 of 10 new answers are ties: these labels carry no preference. If this persists, "
+        "lengthen segments or check that the task's reward varies."
+    )
+    assert "The next round banks labels until segments differ." in (
+        tie_warning(6, 6, ending_pairs=False) or ""
+    )

@@ -159,15 +159,18 @@ TIE_WARNING_FRACTION = 0.5
 """Warn when at least this share of a round's answers are 'equal'."""
 
 
-def tie_warning(ties: int, answers: int) -> str | None:
-    """The warning for a round with ``ties`` of ``answers`` 'equal', or None if few tied."""
+def tie_warning(ties: int, answers: int, ending_pairs: bool = True) -> str | None:
+    """The warning for a round with ``ties`` of ``answers`` 'equal', or None if few tied;
+    ``ending_pairs``: the next round may ask episode-end pairs (``rlhp.loop.coverage``)."""
     if answers < 5 or ties / answers < TIE_WARNING_FRACTION:
         return None
-    banks = " and banks labels until segments differ" if ties == answers else ""
+    remedies = ["pairs segments that end an episode with ones that do not"] if ending_pairs else []
+    if ties == answers:
+        remedies.append("banks labels until segments differ")
+    then = f" The next round {' and '.join(remedies)}." if remedies else ""
     return (
-        f"{ties} of {answers} new answers are ties: these labels carry no preference. The "
-        f"next round pairs segments that end an episode with ones that do not{banks}. If "
-        "this persists, lengthen segments or check that the task's reward varies."
+        f"{ties} of {answers} new answers are ties: these labels carry no preference.{then} "
+        "If this persists, lengthen segments or check that the task's reward varies."
     )
 
 

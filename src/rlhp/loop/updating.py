@@ -108,6 +108,14 @@ class RewardUpdater:
 
     # -- asking and collecting -------------------------------------------------------------
 
+    @property
+    def asks_ending_pairs(self) -> bool:
+        """Whether a round of ties is followed by episode-end pairs (``rlhp.loop.coverage``):
+        not when ending an episode is worth nothing to the agent (``episode_ends``)."""
+        return (
+            self.config.agent.episode_ends == "absorbing" and self.config.queries.ending_share > 0
+        )
+
     def ask_due(self, schedule: LabelSchedule, env_step: int, next_update: int) -> None:
         """Ask every label due by update ``next_update`` (plus ``ask_ahead``) not yet asked."""
         due = schedule.due_ahead(env_step, next_update, self.config.ask_ahead)
@@ -116,9 +124,8 @@ class RewardUpdater:
         ending_share, self.banked = 0.0, 0
         if self.last_round is not None:
             informative, ties = self.last_round
-            ends_matter = self.config.agent.episode_ends == "absorbing"
             if (
-                ends_matter
+                self.asks_ending_pairs
                 and ties >= TIE_SHARE
                 and (
                     not queries.ending_stop_when_tied
