@@ -33,7 +33,9 @@ class AgentConfig:
     episode goes on, one continuing task, so no constant in r̂ (such as r̂_abs, which
     labels pin down only through ties) can make dying pay or living pay for itself, and
     no episode-end pairs are asked. Truncations still end episodes; the env-reward twin
-    is unaffected (``rl/reward_wrapper.py``)."""
+    is unaffected (``rl/reward_wrapper.py``). The agent then maximises score per step,
+    not per game: on MinAtar SpaceInvaders, whose lost game restarts at once, it stopped
+    avoiding death (0.17 of its twin per game; docs/benchmarks.md)."""
 
     def __post_init__(self) -> None:
         check(self.n_envs is None or self.n_envs >= 1, "agent.n_envs must be >= 1")
