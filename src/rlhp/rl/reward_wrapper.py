@@ -245,8 +245,7 @@ class RewardSwapWrapper(VecEnvWrapper):
         obs, true_rewards, dones, infos = self.venv.step_wait()
         assert self._last_obs is not None and self._actions is not None
         prev, actions = self._last_obs, self._actions
-        truncated = np.array([info.get("TimeLimit.truncated", False) for info in infos])
-        agent_dones = self._agent_dones(np.asarray(dones), truncated)
+        agent_dones = self._agent_dones(np.asarray(dones), infos)
         if self._deferred is not None:  # r̂ at the rollout's end (rlhp.rl.rollout_rewards)
             self._deferred.append(
                 (prev, actions, np.asarray(dones).copy(), agent_dones, self.env_steps)
@@ -276,19 +275,24 @@ class RewardSwapWrapper(VecEnvWrapper):
             self._act[i].append(actions[i])
             self._rew[i].append(float(oracle_rewards[i]))
             if dones[i]:
-                self._finish(i, terminated=not truncated[i])
+                self._finish(i, terminated=not infos[i].get("TimeLimit.truncated", False))
         self.env_steps += self.num_envs
         assert isinstance(obs, np.ndarray)
         self._last_obs = obs
         return obs, rewards.astype(np.float32), agent_dones, infos
 
-    def _agent_dones(self, dones: np.ndarray, truncated: np.ndarray) -> np.ndarray:
+    def _agent_dones(self, dones: np.ndarray, infos: Sequence[dict[str, Any]]) -> np.ndarray:
         """The done flags the agent sees: with ``continuing`` and a learned reward, only
         truncations (the env below has already reset; the agent's return and GAE run on
-        into the next episode, as in one endless game)."""
-        if not self.continuing or self.model is None:
+        into the next episode, as in one endless game). Other runs pay nothing per step."""
+        if not self.continuing or self.model is None or not dones.any():
             return dones
-        return dones & truncated
+        return np.array(
+            [
+                d and info.get("TimeLimit.truncated", False)
+                for d, info in zip(dones, infos, strict=True)
+            ]
+        )
 
     def _finish(self, i: int, terminated: bool) -> None:
         recorded = np.stack(self._obs[i])
