@@ -18,6 +18,11 @@ from typing import TYPE_CHECKING, Any
 # before ``mujoco`` is first imported, which training environments do: EGL unless the
 # user chose another (osmesa, glfw).
 os.environ.setdefault("MUJOCO_GL", "egl")
+# Pre-training's reward fits use every core (``reward_model.pretrain_threads``). OpenMP's
+# threads spin while they wait by default, and when another process shares the cores (a
+# second bench cell) two-thread fits then took 2.6x a one-thread fit's time; waiting
+# passively, no longer than one thread's. Read once, when torch is first imported.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 if TYPE_CHECKING:
     from rlhp.config import (

@@ -1,6 +1,10 @@
-"""Which torch device a run uses (``TrainConfig.device``)."""
+"""Which torch device a run uses (``TrainConfig.device``), and how many CPU threads."""
 
 from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
@@ -23,3 +27,25 @@ def resolve_device(name: Device) -> torch.device:
             f"{torch.__version__}); use --device cpu or --device auto"
         )
     return torch.device(name)
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask, not the machine's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """torch's intra-op threads set to ``count`` in this thread for the block (None:
+    unchanged), then set back. torch keeps the count per OS thread (a thread started later
+    takes the last one set anywhere, hence the setting back), so a fit on a worker thread
+    can use several while the agent's thread keeps its own."""
+    if count is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

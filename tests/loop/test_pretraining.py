@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from rlhp.config import AgentConfig, RewardModelConfig, ScheduleConfig, TrainConfig
+from rlhp.errors import ConfigError
 from rlhp.loop.run_dir import RunDir
 from rlhp.loop.schedule import pretrain_epochs_per_fit
 from rlhp.loop.trainer import PreferenceLoop, store_meta
@@ -115,3 +116,49 @@ def test_the_progress_bar_says_which_pretraining_fit_and_step_it_is_at(
     assert loop.updater.fitter.trainer.on_progress is None  # unhooked once RL starts
     loop.progress.close()
     store.close()
+
+
+def test_pretraining_fits_use_the_pretraining_threads_and_updates_the_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The agent waits for pre-training's fits, so they take ``pretrain_threads``; RL's
+    updates keep ``torch_threads``, and the worker thread's count is set back after each."""
+    from rlhp.reward.training import RewardTrainer
+
+    fit = RewardTrainer.fit
+    seen: list[int] = []
+
+    def counting(self: RewardTrainer, *args: object, **kw: object) -> object:
+        seen.append(torch.get_num_threads())
+        return fit(self, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(RewardTrainer, "fit", counting)
+    config = _config(chunks=2).with_overrides(
+        ["reward_model.pretrain_threads=3", "reward_model.background_fit=true"]
+    )
+    loop = _loop(tmp_path / "run", config, resume=False)
+    loop._pretrain()
+    assert seen == [3, 3]
+    updater = loop.updater
+    assert updater is not None
+    updater.answers_fitted = 0  # as if the labels had just arrived: an RL update's fit
+    updater.fit_new_answers(500, 1, None)
+    assert updater.fitter.join() is not None
+    assert seen == [3, 3, 1]
+    worker = updater.fitter._executor
+    assert worker is not None  # the fits ran on the worker thread, now back at one
+    assert worker.submit(torch.get_num_threads).result() == 1
+    updater.fitter.close()
+
+
+def test_pretraining_threads_default_to_every_usable_core() -> None:
+    from rlhp.devices import torch_threads, usable_cores
+
+    assert RewardModelConfig().pretrain_threads is None
+    assert usable_cores() >= 1
+    before = torch.get_num_threads()
+    with torch_threads(before + 1):
+        assert torch.get_num_threads() == before + 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(ConfigError, match="pretrain_threads must be >= 1"):
+        RewardModelConfig(pretrain_threads=0)

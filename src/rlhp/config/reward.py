@@ -108,6 +108,12 @@ class RewardModelConfig:
     first pass. Each fit draws its bootstrap afresh and adapts L2 once, as every update's
     fit does. 1 (one fit, the paper's): for the MLP and MinAtar presets, whose
     pre-training takes seconds; the ALE presets' takes hours on a CPU core and uses 10."""
+    pretrain_threads: int | None = None
+    """torch threads for pre-training's fits, which the agent waits for with nothing else
+    to do: None, every core this process may use. Updates during RL keep the run's
+    ``torch_threads`` (the agent has the other core), so a seeded run's fits compute the
+    same way each time whatever the timing. On the 2-core machine two threads took 0.59×
+    one's time for an Atari fit and 0.72× for MinAtar's (docs/benchmarks.md)."""
     l2_initial: float = 1e-4
     """Initial L2 coefficient; adapted so validation/training loss stays in l2_band."""
     l2_band: tuple[float, float] = (1.1, 1.5)
@@ -196,6 +202,10 @@ class RewardModelConfig:
         check(self.max_steps_per_update >= 1, "reward_model.max_steps_per_update must be >= 1")
         check(self.min_new_answers >= 1, "reward_model.min_new_answers must be >= 1")
         check(self.pretrain_chunks >= 1, "reward_model.pretrain_chunks must be >= 1")
+        check(
+            self.pretrain_threads is None or self.pretrain_threads >= 1,
+            "reward_model.pretrain_threads must be >= 1 (or omitted: every core)",
+        )
         check(
             self.normalized_std is None or self.normalized_std > 0,
             "reward_model.normalized_std must be > 0",

@@ -14,6 +14,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
+from rlhp.devices import torch_threads
 from rlhp.reward.ensemble import RewardEnsemble
 from rlhp.reward.surf import UnlabelledPairs
 from rlhp.reward.training import Comparisons, FitMetrics, RewardTrainer, agreement
@@ -54,19 +55,22 @@ class Fitter:
         max_steps: int | None,
         env_step: int,
         unlabelled: UnlabelledPairs | None = None,
+        threads: int | None = None,
     ) -> None:
-        """Begin fitting on ``data`` (and SURF's ``unlabelled`` pairs); the previous fit must
-        have been joined."""
+        """Begin fitting on ``data`` (and SURF's ``unlabelled`` pairs) with ``threads``
+        torch threads (None: the run's); the previous fit must have been joined."""
         if self._pending is not None:
             raise RuntimeError("join the running fit before starting another")
         self._started_at = env_step
         if self._executor is None:
             future: Future[FitResult] = Future()
-            future.set_result(self._fit(data, fresh, epochs, max_steps, env_step, unlabelled))
+            future.set_result(
+                self._fit(data, fresh, epochs, max_steps, env_step, unlabelled, threads)
+            )
             self._pending = future
         else:
             self._pending = self._executor.submit(
-                self._fit, data, fresh, epochs, max_steps, env_step, unlabelled
+                self._fit, data, fresh, epochs, max_steps, env_step, unlabelled, threads
             )
 
     @property
@@ -97,10 +101,12 @@ class Fitter:
         max_steps: int | None,
         env_step: int,
         unlabelled: UnlabelledPairs | None = None,
+        threads: int | None = None,
     ) -> FitResult:
         started = time.perf_counter()
-        fresh_accuracy = agreement(self.model, fresh) if fresh is not None else float("nan")
-        if self.refit_inputs:
-            self.model.fit_input_normalization(data.obs, data.actions, data.absorbing)
-        metrics = self.trainer.fit(data, epochs, max_steps, unlabelled)
+        with torch_threads(threads):
+            fresh_accuracy = agreement(self.model, fresh) if fresh is not None else float("nan")
+            if self.refit_inputs:
+                self.model.fit_input_normalization(data.obs, data.actions, data.absorbing)
+            metrics = self.trainer.fit(data, epochs, max_steps, unlabelled)
         return FitResult(data, metrics, fresh_accuracy, time.perf_counter() - started, env_step)

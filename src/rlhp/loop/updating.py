@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from rlhp.config import TrainConfig
+from rlhp.devices import usable_cores
 from rlhp.labellers.base import Answer, Labeller
 from rlhp.loop.asking import ask_pairs
 from rlhp.loop.coverage import TIE_SHARE, ending_pairs_inform, round_verdict
@@ -178,7 +179,8 @@ class RewardUpdater:
         """Start a fit if ``reward_model.min_new_answers`` answers arrived since the last
         one (fewer: r̂ stays as it is, and they wait for the next); any new answer will do
         ``at_once`` (pre-training) or once the whole budget has been asked, and none
-        ``again`` (pre-training's later passes over the same labels)."""
+        ``again`` (pre-training's later passes over the same labels). Pre-training's fits
+        (``at_once``, ``again``) use ``reward_model.pretrain_threads``: the agent waits."""
         counts = self.store.counts()
         all_asked = counts.pairs >= self.config.schedule.labels
         if again:
@@ -187,6 +189,9 @@ class RewardUpdater:
             minimum = 1
         else:
             minimum = self.config.reward_model.min_new_answers
+        threads = None
+        if at_once or again:
+            threads = self.config.reward_model.pretrain_threads or usable_cores()
         answers = counts.answers
         if answers - self.answers_fitted >= minimum:
             self.answers_fitted = answers
@@ -200,7 +205,7 @@ class RewardUpdater:
                     if surf.enabled
                     else None
                 )
-                self.fitter.start(data, fresh, epochs, max_steps, env_step, unlabelled)
+                self.fitter.start(data, fresh, epochs, max_steps, env_step, unlabelled, threads)
 
     def install_finished(self, env_step: int) -> Installed | None:
         """Join the running fit and make it the reward the agent sees; None if none ran."""
