@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from rlhp.labellers.base import Answer
 from rlhp.loop.diagnostics import (
     HackingCheck,
     HackingMonitor,
@@ -93,19 +94,26 @@ def test_the_warnings_say_what_happened_and_what_to_do() -> None:
     assert "by 0.31 over the last 4 updates" in oracle and "rose by 12.50" in oracle
     assert "raise reward_model.pessimism" in oracle
     assert "the env's own reward" in hacking_warning(check, 1, 4, taught=True)
-    # a round is worth a warning only with 5+ answers, half of them ties
-    assert tie_warning(4, 4) is None and tie_warning(4, 9) is None
-    assert tie_warning(5, 10) == (
-        "5 of 10 new answers are ties: these labels carry no preference. The next round "
-        "pairs segments that end an episode with ones that do not. If this persists, "
-        "lengthen segments or check that the task's reward varies."
+
+    # a round is worth a warning only with 5+ answers, half of them without a preference
+    def answers(*choices: str) -> list[Answer]:
+        return [Answer(i, c, "oracle") for i, c in enumerate(choices)]  # type: ignore[arg-type]
+
+    assert tie_warning(answers(*["equal"] * 4)) is None
+    assert tie_warning(answers(*["equal"] * 4, *["left"] * 5)) is None
+    half = answers(*["equal"] * 3, "cant_tell", "cant_tell", *["right"] * 5)
+    assert tie_warning(half) == (
+        "5 of 10 new answers are ties or can't-tell: these labels carry no preference. The "
+        "next round pairs segments that end an episode with ones that do not. If this "
+        "persists, lengthen segments or check that the task's reward varies."
     )
-    assert "banks labels until segments differ" in (tie_warning(6, 6) or "")
+    # 'can't tell' counts as the round's verdict counts it: a round of only that banks
+    assert "banks labels until segments differ" in (tie_warning(answers(*["cant_tell"] * 6)) or "")
     # with agent.episode_ends="continue" (or ending_share 0) no episode-end pairs are asked
-    assert tie_warning(5, 10, ending_pairs=False) == (
-        "5 of 10 new answers are ties: these labels carry no preference. If this persists, "
-        "lengthen segments or check that the task's reward varies."
+    assert tie_warning(half, ending_pairs=False) == (
+        "5 of 10 new answers are ties or can't-tell: these labels carry no preference. If "
+        "this persists, lengthen segments or check that the task's reward varies."
     )
     assert "The next round banks labels until segments differ." in (
-        tie_warning(6, 6, ending_pairs=False) or ""
+        tie_warning(answers(*["equal"] * 6), ending_pairs=False) or ""
     )

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from rlhp.labellers.base import NO_PREFERENCE, Answer
+
 WINDOW = 4
 """Reward updates the trends are fitted over."""
 MIN_CORRELATION_DROP = 0.15
@@ -159,18 +161,21 @@ TIE_WARNING_FRACTION = 0.5
 """Warn when at least this share of a round's answers are 'equal'."""
 
 
-def tie_warning(ties: int, answers: int, ending_pairs: bool = True) -> str | None:
-    """The warning for a round with ``ties`` of ``answers`` 'equal', or None if few tied;
-    ``ending_pairs``: the next round may ask episode-end pairs (``rlhp.loop.coverage``)."""
-    if answers < 5 or ties / answers < TIE_WARNING_FRACTION:
+def tie_warning(answers: Sequence[Answer], ending_pairs: bool = True) -> str | None:
+    """The warning for a round whose answers mostly carry no preference ('equal' or
+    'can't tell', as the round's verdict counts them), or None; ``ending_pairs``: the
+    next round may ask episode-end pairs (``rlhp.loop.coverage``)."""
+    ties = sum(a.choice in NO_PREFERENCE for a in answers)
+    if len(answers) < 5 or ties / len(answers) < TIE_WARNING_FRACTION:
         return None
     remedies = ["pairs segments that end an episode with ones that do not"] if ending_pairs else []
-    if ties == answers:
+    if ties == len(answers):
         remedies.append("banks labels until segments differ")
     then = f" The next round {' and '.join(remedies)}." if remedies else ""
     return (
-        f"{ties} of {answers} new answers are ties: these labels carry no preference.{then} "
-        "If this persists, lengthen segments or check that the task's reward varies."
+        f"{ties} of {len(answers)} new answers are ties or can't-tell: these labels carry no "
+        f"preference.{then} If this persists, lengthen segments or check that the task's "
+        "reward varies."
     )
 
 

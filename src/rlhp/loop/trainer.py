@@ -310,8 +310,7 @@ class PreferenceLoop:
             self.labeller.wait_for_answers(wait_for)
         # -- end wait hook --
         new_answers = self.updater.collect()
-        tied = sum(a.choice == "equal" for a in new_answers)
-        ties = tie_warning(tied, len(new_answers), self.updater.asks_ending_pairs)
+        ties = tie_warning(new_answers, self.updater.asks_ending_pairs)
         if ties is not None:
             log.warning(ties)
         self.updater.fit_new_answers(env_step, epochs, max_steps, at_once=wait)
