@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 os.environ.setdefault("MUJOCO_GL", "egl")
 # Pre-training's reward fits use every core (``reward_model.pretrain_threads``). OpenMP's
 # threads spin while they wait by default, and when another process shares the cores (a
-# second bench cell) two-thread fits then took 2.6x a one-thread fit's time; waiting
-# passively, no longer than one thread's. Read once, when torch is first imported.
+# second bench cell) two-thread fits then took 1.2-3x a one-thread fit's time; waiting
+# passively, about one thread's (docs/benchmarks.md). Read when torch is first imported.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 if TYPE_CHECKING:

@@ -112,8 +112,8 @@ class RewardModelConfig:
     """torch threads for pre-training's fits, which the agent waits for with nothing else
     to do: None, every core this process may use. Updates during RL keep the run's
     ``torch_threads`` (the agent has the other core), so a seeded run's fits compute the
-    same way each time whatever the timing. On the 2-core machine two threads took 0.59×
-    one's time for an Atari fit and 0.72× for MinAtar's (docs/benchmarks.md)."""
+    same way each time whatever the timing. On the 2-core machine two threads took 0.67×
+    one's time for an Atari fit and 0.75× for MinAtar's (docs/benchmarks.md)."""
     l2_initial: float = 1e-4
     """Initial L2 coefficient; adapted so validation/training loss stays in l2_band."""
     l2_band: tuple[float, float] = (1.1, 1.5)
