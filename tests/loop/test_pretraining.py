@@ -118,11 +118,14 @@ def test_the_progress_bar_says_which_pretraining_fit_and_step_it_is_at(
     store.close()
 
 
+@pytest.mark.parametrize("threads", [3, None])
 def test_pretraining_fits_use_the_pretraining_threads_and_updates_the_runs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threads: int | None
 ) -> None:
-    """The agent waits for pre-training's fits, so they take ``pretrain_threads``; RL's
-    updates keep ``torch_threads``, and the worker thread's count is set back after each."""
+    """The agent waits for pre-training's fits, so they take ``pretrain_threads`` (None:
+    every usable core); RL's updates keep ``torch_threads``, and the worker thread's count
+    is set back after each."""
+    from rlhp.devices import usable_cores
     from rlhp.reward.training import RewardTrainer
 
     fit = RewardTrainer.fit
@@ -134,28 +137,27 @@ def test_pretraining_fits_use_the_pretraining_threads_and_updates_the_runs(
 
     monkeypatch.setattr(RewardTrainer, "fit", counting)
     config = _config(chunks=2).with_overrides(
-        ["reward_model.pretrain_threads=3", "reward_model.background_fit=true"]
+        [f"reward_model.pretrain_threads={threads or 'null'}", "reward_model.background_fit=true"]
     )
     loop = _loop(tmp_path / "run", config, resume=False)
     loop._pretrain()
-    assert seen == [3, 3]
+    expected = threads or usable_cores()
+    assert seen == [expected, expected]
     updater = loop.updater
     assert updater is not None
     updater.answers_fitted = 0  # as if the labels had just arrived: an RL update's fit
     updater.fit_new_answers(500, 1, None)
     assert updater.fitter.join() is not None
-    assert seen == [3, 3, 1]
+    assert seen == [expected, expected, 1]
     worker = updater.fitter._executor
     assert worker is not None  # the fits ran on the worker thread, now back at one
     assert worker.submit(torch.get_num_threads).result() == 1
     updater.fitter.close()
 
 
-def test_pretraining_threads_default_to_every_usable_core() -> None:
-    from rlhp.devices import torch_threads, usable_cores
+def test_a_thread_count_is_set_back_and_none_is_refused() -> None:
+    from rlhp.devices import torch_threads
 
-    assert RewardModelConfig().pretrain_threads is None
-    assert usable_cores() >= 1
     before = torch.get_num_threads()
     with torch_threads(before + 1):
         assert torch.get_num_threads() == before + 1

@@ -158,7 +158,7 @@ def hacking_warning(check: HackingCheck, env_step: int, window: int, taught: boo
 
 
 TIE_WARNING_FRACTION = 0.5
-"""Warn when at least this share of a round's answers are 'equal'."""
+"""Warn when at least this share of a round's answers are 'equal' or 'can't tell'."""
 
 
 def tie_warning(answers: Sequence[Answer], ending_pairs: bool = True) -> str | None:
