@@ -144,7 +144,7 @@ def test_pretraining_fits_use_the_pretraining_threads_and_updates_the_runs(
     expected = threads or usable_cores()
     assert seen == [expected, expected]
     updater = loop.updater
-    assert updater is not None
+    assert updater is not None and updater.pretrain_threads == expected  # as logged
     updater.answers_fitted = 0  # as if the labels had just arrived: an RL update's fit
     updater.fit_new_answers(500, 1, None)
     assert updater.fitter.join() is not None

@@ -215,9 +215,10 @@ class PreferenceLoop:
         if done == 0:
             self.updater.fit_input_normalization()
             log.info(
-                "pre-training: %d labels from %d steps of the untrained policy",
+                "pre-training: %d labels from %d steps of the untrained policy; fits on %d threads",
                 target,
                 self.pretrain_env_steps,
+                self.updater.pretrain_threads,
             )
             trainer.on_progress = self.progress.pretraining(1, len(chunks))
             self._update(env_step=0, epochs=chunks[0], wait=True, wait_for=target)

@@ -189,9 +189,7 @@ class RewardUpdater:
             minimum = 1
         else:
             minimum = self.config.reward_model.min_new_answers
-        threads = None
-        if at_once or again:
-            threads = self.config.reward_model.pretrain_threads or usable_cores()
+        threads = self.pretrain_threads if at_once or again else None
         answers = counts.answers
         if answers - self.answers_fitted >= minimum:
             self.answers_fitted = answers
@@ -246,6 +244,11 @@ class RewardUpdater:
             "diagnostics/true_return_change": hacking.true_return_change,
         }
         return Installed(values, hacking)
+
+    @property
+    def pretrain_threads(self) -> int:
+        """torch threads of pre-training's fits (``reward_model.pretrain_threads``)."""
+        return self.config.reward_model.pretrain_threads or usable_cores()
 
     @property
     def informed(self) -> bool:
