@@ -24,10 +24,11 @@ def background(mode: str, stop: threading.Event, work: list[int]) -> None:
     import numpy as np
     import torch
     from gymnasium import spaces
+    from pixel_reward_speed import random_pairs
 
     from rlhp.config import RewardModelConfig
     from rlhp.reward.ensemble import make_reward_model
-    from rlhp.reward.training import Comparisons, RewardTrainer
+    from rlhp.reward.training import RewardTrainer
 
     torch.set_num_threads(1)
     if mode == "matmul":
@@ -40,12 +41,7 @@ def background(mode: str, stop: threading.Event, work: list[int]) -> None:
     config = RewardModelConfig(dropout=0.5, batch_size=16)
     model = make_reward_model(spaces.Box(0, 255, shape, np.uint8), spaces.Discrete(4), config)
     trainer = RewardTrainer(model, config, np.random.default_rng(0))
-    data = Comparisons(
-        torch.randint(0, 256, (n, 2, 25, *shape), dtype=torch.uint8),
-        torch.zeros(n, 2, 25),
-        torch.zeros(n, 2, 25, dtype=torch.bool),
-        torch.rand(n),
-    )
+    data = random_pairs(n, 25, shape)
     while not stop.is_set():
         trainer.fit(data, epochs=1, max_steps=10)
         work[0] += 1

@@ -31,6 +31,17 @@ from rlhp.reward.training import Comparisons, RewardTrainer
 PRECISIONS = ("float32", "bfloat16")
 
 
+def random_pairs(count: int, steps: int, shape: tuple[int, ...]) -> Comparisons:
+    """``count`` labelled pairs of random uint8 frames, ``steps`` to a segment, no actions,
+    no absorbing steps, random preferences: what a pixel fit costs, whatever it learns."""
+    return Comparisons(
+        torch.randint(0, 256, (count, 2, steps, *shape), dtype=torch.uint8),
+        torch.zeros(count, 2, steps),
+        torch.zeros(count, 2, steps, dtype=torch.bool),
+        torch.rand(count),
+    )
+
+
 def seconds(call: Callable[[], object], repeat: int) -> float:
     started = time.perf_counter()
     for _ in range(repeat):
@@ -47,17 +58,8 @@ def measurements(shape: tuple[int, ...], precision: str, args: argparse.Namespac
     obs = rng.integers(0, 256, (args.envs, *shape), dtype=np.uint8)
     rollout = rng.integers(0, 256, (args.rollout, *shape), dtype=np.uint8)
     x, none = torch.as_tensor(obs), torch.zeros(args.envs, dtype=torch.bool)
-    n, t = args.pairs, args.steps
-
-    def comparisons(count: int) -> Comparisons:
-        return Comparisons(
-            torch.randint(0, 256, (count, 2, t, *shape), dtype=torch.uint8),
-            torch.zeros(count, 2, t),
-            torch.zeros(count, 2, t, dtype=torch.bool),
-            torch.rand(count),
-        )
-
-    data, labelled = comparisons(n), comparisons(args.evaluate)
+    data = random_pairs(args.pairs, args.steps, shape)
+    labelled = random_pairs(args.evaluate, args.steps, shape)
     trainer = RewardTrainer(model, config, np.random.default_rng(0))
 
     def module_step() -> None:

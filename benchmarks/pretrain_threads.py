@@ -36,19 +36,14 @@ def child(shape: tuple[int, ...], pairs: int, epochs: int, threads: int) -> None
     import numpy as np
     import torch
     from gymnasium import spaces
+    from pixel_reward_speed import random_pairs
 
     from rlhp.config import RewardModelConfig
     from rlhp.reward.ensemble import make_reward_model
-    from rlhp.reward.training import Comparisons, RewardTrainer
+    from rlhp.reward.training import RewardTrainer
 
     torch.set_num_threads(threads)
-    steps = 25
-    data = Comparisons(
-        torch.randint(0, 256, (pairs, 2, steps, *shape), dtype=torch.uint8),
-        torch.zeros(pairs, 2, steps),
-        torch.zeros(pairs, 2, steps, dtype=torch.bool),
-        torch.rand(pairs),
-    )
+    data = random_pairs(pairs, 25, shape)
     precision = "bfloat16" if shape[-1] > 10 else "float32"
     config = RewardModelConfig(dropout=0.5, batch_size=16, precision=precision)  # type: ignore[arg-type]
     space = spaces.Box(0, 255, shape, np.uint8)
