@@ -53,8 +53,14 @@ def round_verdict(answers: Sequence[Answer]) -> tuple[bool, float] | None:
     """
     if not answers:
         return None
-    ties = sum(a.choice in NO_PREFERENCE for a in answers)
+    ties = no_preference(answers)
     return ties < len(answers), ties / len(answers)
+
+
+def no_preference(answers: Sequence[Answer]) -> int:
+    """How many answers prefer neither segment ('equal', 'can't tell'): the round's ties,
+    as the verdict, the banking and the tie warning count them."""
+    return sum(a.choice in NO_PREFERENCE for a in answers)
 
 
 def ending_pairs_inform(ties_by_selector: Mapping[str, tuple[int, int]]) -> bool:

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from rlhp.labellers.base import NO_PREFERENCE, Answer
+from rlhp.labellers.base import Answer
+from rlhp.loop.coverage import no_preference
 
 WINDOW = 4
 """Reward updates the trends are fitted over."""
@@ -165,7 +166,7 @@ def tie_warning(answers: Sequence[Answer], ending_pairs: bool = True) -> str | N
     """The warning for a round whose answers mostly carry no preference ('equal' or
     'can't tell', as the round's verdict counts them), or None; ``ending_pairs``: the
     next round may ask episode-end pairs (``rlhp.loop.coverage``)."""
-    ties = sum(a.choice in NO_PREFERENCE for a in answers)
+    ties = no_preference(answers)
     if len(answers) < 5 or ties / len(answers) < TIE_WARNING_FRACTION:
         return None
     remedies = ["pairs segments that end an episode with ones that do not"] if ending_pairs else []
