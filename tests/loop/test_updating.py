@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from rlhp.config import AgentConfig, RewardModelConfig, ScheduleConfig, TrainConfig
@@ -106,38 +105,15 @@ def test_a_reward_checkpoint_without_trainer_state_loads(updater: RewardUpdater)
     assert updater.published is not None
 
 
-def _normalised_on(updater: RewardUpdater, pairs: int, monkeypatch: pytest.MonkeyPatch) -> int:
-    """How many labelled pairs ``refresh_reward`` sets the output normalisation from."""
-    import torch
-
-    from rlhp.reward.training import Comparisons
-
-    model, seen = updater.model, []
-    space = updater.stack.wrapper.observation_space
-    obs = torch.zeros((pairs, 2, 5, *space.shape), dtype=torch.float32)
-    if space.dtype == np.uint8:
-        obs = obs.to(torch.uint8)
-    data = Comparisons(
-        obs, torch.zeros(pairs, 2, 5), torch.zeros(pairs, 2, 5, dtype=torch.bool), torch.rand(pairs)
-    )
-    monkeypatch.setattr(
-        model,
-        "fit_output_normalization",
-        lambda o, a, b: seen.append(o.shape[0] // 2),  # (pairs·2, T, …)
-    )
-    updater.refresh_reward(data)
-    return seen[0]
-
-
 def test_the_cnn_normalises_its_output_on_fewer_pairs(
-    updater: RewardUpdater, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    updater: RewardUpdater, tmp_path: Path
 ) -> None:
     pytest.importorskip("minatar", reason="needs the minatar extra: pip install 'rlhp[minatar]'")
     from rlhp.reward.cnn import CnnRewardEnsemble
     from rlhp.reward.ensemble import RewardEnsemble
     from rlhp.rl.presets import task_config
 
-    assert _normalised_on(updater, 600, monkeypatch) == RewardEnsemble.normalization_pairs == 512
+    assert len(updater.normalization_pick(600)) == RewardEnsemble.normalization_pairs == 512
     config = task_config("MinAtar/Breakout-v1").with_overrides(
         ["total_timesteps=2048", "schedule.labels=20", "reward_model.background_fit=false"]
     )
@@ -145,9 +121,9 @@ def test_the_cnn_normalises_its_output_on_fewer_pairs(
     store = LabelStore.create(run.store_location, store_meta(config))
     loop = PreferenceLoop(config, run, store, resume=False, progress=False)
     assert loop.updater is not None
-    assert _normalised_on(loop.updater, 600, monkeypatch) == CnnRewardEnsemble.normalization_pairs
+    assert len(loop.updater.normalization_pick(600)) == CnnRewardEnsemble.normalization_pairs
     assert CnnRewardEnsemble.normalization_pairs == 128
-    assert _normalised_on(loop.updater, 100, monkeypatch) == 100
+    assert len(loop.updater.normalization_pick(100)) == 100
 
 
 @pytest.mark.parametrize("background", [False, True])
@@ -167,3 +143,39 @@ def test_an_install_says_how_long_the_agent_waited_for_the_fit(
         assert waited > 0 and took <= waited * 1.5 + 0.05
     else:  # fitted inline before the join: nothing left to wait for
         assert waited < 0.05 < took
+
+
+@pytest.mark.parametrize("background", [False, True])
+def test_the_fit_ends_with_the_outputs_normalised_on_the_labelled_steps(
+    tmp_path: Path, background: bool
+) -> None:
+    """The renormalisation runs in the fit (on the worker thread when there is one), on
+    the labelled pairs picked when the fit started: at the install each member's outputs
+    on those steps have mean 0 and std 1, and the agent's thread has nothing left to do."""
+    import torch
+
+    loop = _loop(tmp_path, background=background)
+    updater = loop.updater
+    assert updater is not None
+    updater.ask_due(LabelSchedule.from_config(updater.config), env_step=0, next_update=1)
+    updater.collect()
+    data, _ = updater.labelled.comparisons()
+    assert data is not None
+    state = updater.sample_rng.bit_generator.state
+    pick = updater.normalization_pick(len(data))  # what fit_new_answers will draw
+    updater.sample_rng.bit_generator.state = state
+    updater.fit_new_answers(env_step=0, epochs=30, max_steps=None)
+    assert updater.sample_rng.bit_generator.state != state  # drawn at the start
+    after_start = updater.sample_rng.bit_generator.state
+    assert updater.install_finished(env_step=0) is not None
+    with torch.no_grad():
+        model = updater.model.eval()
+        raw = model.raw_rewards(
+            data.obs[pick].flatten(0, 1),
+            data.actions[pick].flatten(0, 1),
+            data.absorbing[pick].flatten(0, 1),
+        ).reshape(model.members, -1)
+        normalised = model.normalize(raw)
+    assert torch.allclose(normalised.mean(dim=1), torch.zeros(model.members), atol=1e-4)
+    assert torch.allclose(normalised.std(dim=1), torch.ones(model.members), atol=1e-4)
+    assert after_start != updater.sample_rng.bit_generator.state  # the install's diagnostic

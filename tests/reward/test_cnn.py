@@ -130,6 +130,24 @@ def test_the_snapshot_gives_the_agent_the_ensemble_reward_minus_the_offset() -> 
     np.testing.assert_allclose(frozen(obs, np.zeros(8)), expected, rtol=1e-5, atol=1e-7)
 
 
+def test_the_snapshot_gives_a_rollout_at_once_what_it_gives_step_by_step() -> None:
+    """A rollout's frames (``CHANNELS_LAST_FROM`` or more: channels-last) get the rewards
+    a vector step's 8 (NCHW) get, and the ensemble's."""
+    from rlhp.reward import cnn
+
+    model = _model(MINATAR).eval()
+    obs = np.random.default_rng(1).integers(0, 256, (2 * cnn.CHANNELS_LAST_FROM, 4, 10, 10))
+    obs = obs.astype(np.uint8)
+    frozen = model.snapshot()
+    rollout = frozen(obs, np.zeros(len(obs)))
+    steps = np.concatenate([frozen(obs[i : i + 8], np.zeros(8)) for i in range(0, len(obs), 8)])
+    np.testing.assert_allclose(rollout, steps, rtol=1e-5, atol=1e-7)
+    with torch.no_grad():
+        none = torch.zeros(len(obs), dtype=torch.bool)
+        expected = model.rewards(torch.as_tensor(obs), torch.zeros(len(obs)), none)
+    np.testing.assert_allclose(rollout, expected.double().numpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_the_trainer_teaches_it_which_cell_is_good() -> None:
     """Reward = 1 when the top-left cell of channel 0 is lit: after fitting, the members
     prefer the segment with more lit steps on their held-out pairs (chance: 0.5)."""

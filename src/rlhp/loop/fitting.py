@@ -5,7 +5,9 @@ The loop starts a fit at a reward update and joins it at the first rollout end a
 agent collects and learns on the first — and the result is installed at the same env
 step whatever the timing, which keeps seeded runs reproducible. Between ``start`` and
 ``join`` nothing else may touch the model: the agent reads a NumPy snapshot of it, and
-queries are chosen only after a join.
+queries are chosen only after a join. The fit ends by renormalising the members' outputs
+(on labelled steps the loop picked when it started the fit), so the agent's thread does
+not pay for that forward pass at the install.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+
+import torch
 
 from rlhp.devices import torch_threads
 from rlhp.reward.ensemble import RewardEnsemble
@@ -56,21 +60,34 @@ class Fitter:
         env_step: int,
         unlabelled: UnlabelledPairs | None = None,
         threads: int | None = None,
+        normalize_on: torch.Tensor | None = None,
     ) -> None:
         """Begin fitting on ``data`` (and SURF's ``unlabelled`` pairs) with ``threads``
-        torch threads (None: the run's); the previous fit must have been joined."""
+        torch threads (None: the run's), then set the members' output normalisation on
+        the steps of the pairs ``normalize_on`` indexes (None: leave it); the previous fit
+        must have been joined."""
         if self._pending is not None:
             raise RuntimeError("join the running fit before starting another")
         self._started_at = env_step
         if self._executor is None:
             future: Future[FitResult] = Future()
             future.set_result(
-                self._fit(data, fresh, epochs, max_steps, env_step, unlabelled, threads)
+                self._fit(
+                    data, fresh, epochs, max_steps, env_step, unlabelled, threads, normalize_on
+                )
             )
             self._pending = future
         else:
             self._pending = self._executor.submit(
-                self._fit, data, fresh, epochs, max_steps, env_step, unlabelled, threads
+                self._fit,
+                data,
+                fresh,
+                epochs,
+                max_steps,
+                env_step,
+                unlabelled,
+                threads,
+                normalize_on,
             )
 
     @property
@@ -102,6 +119,7 @@ class Fitter:
         env_step: int,
         unlabelled: UnlabelledPairs | None = None,
         threads: int | None = None,
+        normalize_on: torch.Tensor | None = None,
     ) -> FitResult:
         started = time.perf_counter()
         with torch_threads(threads):
@@ -109,4 +127,11 @@ class Fitter:
             if self.refit_inputs:
                 self.model.fit_input_normalization(data.obs, data.actions, data.absorbing)
             metrics = self.trainer.fit(data, epochs, max_steps, unlabelled)
+        if normalize_on is not None:  # at the run's threads: the same sums as an RL update's
+            with torch.no_grad():
+                self.model.fit_output_normalization(
+                    data.obs[normalize_on].flatten(0, 1),
+                    data.actions[normalize_on].flatten(0, 1),
+                    data.absorbing[normalize_on].flatten(0, 1),
+                )
         return FitResult(data, metrics, fresh_accuracy, time.perf_counter() - started, env_step)

@@ -30,7 +30,7 @@ from rlhp.queries import QuerySelector, make_selector
 from rlhp.reward.ensemble import RewardEnsemble
 from rlhp.reward.saved import checkpoint
 from rlhp.reward.surf import UnlabelledPairs
-from rlhp.reward.training import Comparisons, RewardTrainer
+from rlhp.reward.training import RewardTrainer
 from rlhp.rl.agents import AgentStack, relabel_replay_buffer
 from rlhp.rl.reward_scale import carry_return_scale
 from rlhp.segments import EpisodePool, stack_segments
@@ -203,7 +203,16 @@ class RewardUpdater:
                     if surf.enabled
                     else None
                 )
-                self.fitter.start(data, fresh, epochs, max_steps, env_step, unlabelled, threads)
+                self.fitter.start(
+                    data,
+                    fresh,
+                    epochs,
+                    max_steps,
+                    env_step,
+                    unlabelled,
+                    threads,
+                    normalize_on=self.normalization_pick(len(data)),
+                )
 
     def install_finished(self, env_step: int) -> Installed | None:
         """Join the running fit and make it the reward the agent sees; None if none ran."""
@@ -212,7 +221,7 @@ class RewardUpdater:
         if result is None:
             return None
         waited = time.perf_counter() - joined
-        correlation = self.refresh_reward(result.data)
+        correlation = self.refresh_reward()
         relabelled = relabel_replay_buffer(self.stack.model, self.stack.wrapper.reward_fn)
         self.published = checkpoint(
             self.model,
@@ -282,23 +291,25 @@ class RewardUpdater:
             return
         self.model.fit_input_normalization(*map(torch.as_tensor, stack_segments(segments)))
 
-    @torch.no_grad()
-    def refresh_reward(self, data: Comparisons) -> float:
-        """Renormalise the members; return corr(learned, true) of recent segment returns.
+    def normalization_pick(self, pairs: int) -> torch.Tensor:
+        """Which of a fit's ``pairs`` labelled pairs set the members' output normalisation
+        when the fit ends (``Fitter``).
 
-        The normalisation statistics come from the labelled segments alone (every phase
-        of the run, absorbing steps included): a reference that changes only as labels
-        arrive, so the reward's scale does not swing with what the policy happens to be
-        doing (a sample of recent segments moved CartPole's alive/absorbing gap 3× between
-        two updates and cost a seed its convergence).
+        The statistics come from labelled segments alone (every phase of the run,
+        absorbing steps included): a reference that changes only as labels arrive, so the
+        reward's scale does not swing with what the policy happens to be doing (a sample
+        of recent segments moved CartPole's alive/absorbing gap 3× between two updates and
+        cost a seed its convergence). Drawn when the fit starts, which is the same place
+        in ``sample_rng``'s stream as the install it used to be drawn at: nothing draws
+        from it while a fit runs (queries are chosen after the join).
         """
-        pick = self.sample_rng.permutation(len(data))[: self.model.normalization_pairs]
-        index = torch.as_tensor(np.sort(pick))
-        self.model.fit_output_normalization(
-            data.obs[index].flatten(0, 1),
-            data.actions[index].flatten(0, 1),
-            data.absorbing[index].flatten(0, 1),
-        )
+        pick = self.sample_rng.permutation(pairs)[: self.model.normalization_pairs]
+        return torch.as_tensor(np.sort(pick))
+
+    @torch.no_grad()
+    def refresh_reward(self) -> float:
+        """Give the agent the fitted (and renormalised) members; return corr(learned,
+        true) of recent segment returns."""
         old_fn = self.stack.wrapper.refresh_reward()
         try:
             segments, truth = self.pool.sample(

@@ -115,12 +115,16 @@ def frames(pixels: Tensor, dtype: torch.dtype) -> Tensor:
     oneDNN's convolutions run on channels-last (NHWC) tensors without reordering them.
     Measured on one core, medians of 5 beside NCHW floats (2026-12-06, the machine
     loaded): a 40-step MinAtar fit on 700 pairs 0.86×, evaluating them 0.66×; Atari
-    (84²) a 4-step fit 0.88×, evaluation 0.76×. The agent's snapshot, which sees a
-    vector step's few frames, stays NCHW: channels-last was 2.3× slower on 8 MinAtar
-    frames and no faster on 8 Atari ones.
+    (84²) a 4-step fit 0.88×, evaluation 0.76×. The agent's snapshot stays NCHW on a
+    vector step's few frames (channels-last was 2.3× slower on 8 MinAtar frames and no
+    faster on 8 Atari ones) and goes channels-last on a rollout's (``CHANNELS_LAST_FROM``).
     """
     return pixels.to(dtype=dtype, memory_format=torch.channels_last)
 
+
+CHANNELS_LAST_FROM = 128
+"""The agent's snapshot computes a rollout's frames (at least this many) channels-last,
+a vector step's NCHW: faster each way on MinAtar and Atari (docs/benchmarks.md)."""
 
 PIXEL_SCALE = 1.0 / 255.0
 """Pixels enter as 0–255; the first convolution's weights are multiplied by this."""
@@ -386,7 +390,8 @@ class CnnFrozenReward:
             ]
             return np.concatenate(parts, axis=1)
         k, n = self.members, obs.shape[0]
-        x = padded_batch(torch.as_tensor(obs), chunk).to(self.dtype)  # few frames: NCHW faster
+        x = padded_batch(torch.as_tensor(obs), chunk)
+        x = frames(x, self.dtype) if len(x) >= CHANNELS_LAST_FROM else x.to(self.dtype)
         for i, (weight, bias, stride) in enumerate(self.convs):
             x = F.leaky_relu(F.conv2d(x, weight, bias, stride, groups=1 if i == 0 else k), 0.01)
         h = x.float().reshape(x.shape[0], k, -1).transpose(0, 1)  # (K, padded n, F)
