@@ -152,6 +152,8 @@ def test_the_fit_ends_with_the_outputs_normalised_on_the_labelled_steps(
     """The renormalisation runs in the fit (on the worker thread when there is one), on
     the labelled pairs picked when the fit started: at the install each member's outputs
     on those steps have mean 0 and std 1, and the agent's thread has nothing left to do."""
+    import threading
+
     import torch
 
     loop = _loop(tmp_path, background=background)
@@ -164,10 +166,20 @@ def test_the_fit_ends_with_the_outputs_normalised_on_the_labelled_steps(
     state = updater.sample_rng.bit_generator.state
     pick = updater.normalization_pick(len(data))  # what fit_new_answers will draw
     updater.sample_rng.bit_generator.state = state
+    threads: list[str] = []
+    normalize = updater.model.fit_output_normalization
+
+    def recording(*args: torch.Tensor) -> None:
+        threads.append(threading.current_thread().name)
+        normalize(*args)
+
+    updater.model.fit_output_normalization = recording  # type: ignore[method-assign]
     updater.fit_new_answers(env_step=0, epochs=30, max_steps=None)
     assert updater.sample_rng.bit_generator.state != state  # drawn at the start
     after_start = updater.sample_rng.bit_generator.state
     assert updater.install_finished(env_step=0) is not None
+    assert len(threads) == 1
+    assert threads[0].startswith("rlhp-fit") == background  # not the agent's thread
     with torch.no_grad():
         model = updater.model.eval()
         raw = model.raw_rewards(
