@@ -25,6 +25,25 @@ from rlhp.reward.training import Comparisons, FitMetrics, RewardTrainer, agreeme
 
 
 @dataclass(frozen=True)
+class FitJob:
+    """What one fit is asked to do."""
+
+    data: Comparisons
+    fresh: Comparisons | None
+    """The labels that arrived since the last fit (their agreement is measured first)."""
+    epochs: int
+    max_steps: int | None
+    env_step: int
+    unlabelled: UnlabelledPairs | None = None
+    """SURF's pairs nobody labelled."""
+    threads: int | None = None
+    """torch threads of the fit (None: the run's)."""
+    normalize_on: torch.Tensor | None = None
+    """Which pairs of ``data`` set the members' output normalisation once the fit is done
+    (None: leave it)."""
+
+
+@dataclass(frozen=True)
 class FitResult:
     """One finished fit and what it was fitted on."""
 
@@ -51,44 +70,17 @@ class Fitter:
         self._pending: Future[FitResult] | None = None
         self._started_at = 0
 
-    def start(
-        self,
-        data: Comparisons,
-        fresh: Comparisons | None,
-        epochs: int,
-        max_steps: int | None,
-        env_step: int,
-        unlabelled: UnlabelledPairs | None = None,
-        threads: int | None = None,
-        normalize_on: torch.Tensor | None = None,
-    ) -> None:
-        """Begin fitting on ``data`` (and SURF's ``unlabelled`` pairs) with ``threads``
-        torch threads (None: the run's), then set the members' output normalisation on
-        the steps of the pairs ``normalize_on`` indexes (None: leave it); the previous fit
-        must have been joined."""
+    def start(self, job: FitJob) -> None:
+        """Begin ``job``; the previous fit must have been joined."""
         if self._pending is not None:
             raise RuntimeError("join the running fit before starting another")
-        self._started_at = env_step
+        self._started_at = job.env_step
         if self._executor is None:
             future: Future[FitResult] = Future()
-            future.set_result(
-                self._fit(
-                    data, fresh, epochs, max_steps, env_step, unlabelled, threads, normalize_on
-                )
-            )
+            future.set_result(self._fit(job))
             self._pending = future
         else:
-            self._pending = self._executor.submit(
-                self._fit,
-                data,
-                fresh,
-                epochs,
-                max_steps,
-                env_step,
-                unlabelled,
-                threads,
-                normalize_on,
-            )
+            self._pending = self._executor.submit(self._fit, job)
 
     @property
     def running(self) -> bool:
@@ -110,28 +102,21 @@ class Fitter:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
 
-    def _fit(
-        self,
-        data: Comparisons,
-        fresh: Comparisons | None,
-        epochs: int,
-        max_steps: int | None,
-        env_step: int,
-        unlabelled: UnlabelledPairs | None = None,
-        threads: int | None = None,
-        normalize_on: torch.Tensor | None = None,
-    ) -> FitResult:
-        started = time.perf_counter()
-        with torch_threads(threads):
+    def _fit(self, job: FitJob) -> FitResult:
+        started, data = time.perf_counter(), job.data
+        with torch_threads(job.threads):
+            fresh = job.fresh
             fresh_accuracy = agreement(self.model, fresh) if fresh is not None else float("nan")
             if self.refit_inputs:
                 self.model.fit_input_normalization(data.obs, data.actions, data.absorbing)
-            metrics = self.trainer.fit(data, epochs, max_steps, unlabelled)
-        if normalize_on is not None:  # at the run's threads: the same sums as an RL update's
+            metrics = self.trainer.fit(data, job.epochs, job.max_steps, job.unlabelled)
+        if job.normalize_on is not None:  # at the run's threads: the same sums as an RL update's
+            index = job.normalize_on
             with torch.no_grad():
                 self.model.fit_output_normalization(
-                    data.obs[normalize_on].flatten(0, 1),
-                    data.actions[normalize_on].flatten(0, 1),
-                    data.absorbing[normalize_on].flatten(0, 1),
+                    data.obs[index].flatten(0, 1),
+                    data.actions[index].flatten(0, 1),
+                    data.absorbing[index].flatten(0, 1),
                 )
-        return FitResult(data, metrics, fresh_accuracy, time.perf_counter() - started, env_step)
+        seconds = time.perf_counter() - started
+        return FitResult(data, metrics, fresh_accuracy, seconds, job.env_step)

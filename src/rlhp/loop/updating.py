@@ -23,7 +23,7 @@ from rlhp.labellers.base import Answer, Labeller
 from rlhp.loop.asking import ask_pairs
 from rlhp.loop.coverage import TIE_SHARE, ending_pairs_inform, round_verdict
 from rlhp.loop.diagnostics import HackingCheck, HackingMonitor
-from rlhp.loop.fitting import Fitter
+from rlhp.loop.fitting import FitJob, Fitter
 from rlhp.loop.labelled import LabelledData
 from rlhp.loop.schedule import LabelSchedule
 from rlhp.queries import QuerySelector, make_selector
@@ -203,15 +203,9 @@ class RewardUpdater:
                     if surf.enabled
                     else None
                 )
+                pick = self.normalization_pick(len(data))
                 self.fitter.start(
-                    data,
-                    fresh,
-                    epochs,
-                    max_steps,
-                    env_step,
-                    unlabelled,
-                    threads,
-                    normalize_on=self.normalization_pick(len(data)),
+                    FitJob(data, fresh, epochs, max_steps, env_step, unlabelled, threads, pick)
                 )
 
     def install_finished(self, env_step: int) -> Installed | None:
