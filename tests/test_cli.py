@@ -71,10 +71,25 @@ def test_evaluate_can_sample_the_policys_actions(
     assert json.loads(capsys.readouterr().out)["deterministic"] is False
 
 
-def test_plot_writes_a_png(small_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def _png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_plot_writes_a_png(
+    small_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A preference run: four panels (return and reward model, against steps and labels);
+    an env-reward run has no reward model or labels to show: one panel."""
     assert main(["plot", str(small_run)]) == 0
-    png = Path(capsys.readouterr().out.strip())
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert _png_size(Path(capsys.readouterr().out.strip())) == (1210, 770)
+    env_run = tmp_path / "env"
+    argv = ["train", "CartPole-v1", "--reward", "env", "--timesteps", "2048", "--out"]
+    assert main([*argv, str(env_run), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["plot", str(env_run)]) == 0
+    assert _png_size(Path(capsys.readouterr().out.strip())) == (770, 440)
 
 
 def error_of(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
