@@ -108,10 +108,11 @@ def test_return_scale_follows_the_size_of_the_new_reward() -> None:
     norm.ret_rms.mean, norm.ret_rms.var = np.array(3.0), np.array(4.0)
     old, new = constant_model(1.0, 0.0).snapshot(), constant_model(2.0, 0.0).snapshot()
     obs = np.zeros((5, 4), dtype=np.float32)
-    assert carry_return_scale(norm, old, new, obs, np.zeros(5)) == pytest.approx(2.0)
+    new_rewards = new(obs, np.zeros(5))
+    assert carry_return_scale(norm, old, new_rewards, obs, np.zeros(5)) == pytest.approx(2.0)
     assert norm.ret_rms.mean == pytest.approx(6.0) and norm.ret_rms.var == pytest.approx(16.0)
     assert (
-        carry_return_scale(norm, None, new, obs, np.zeros(5)) == 1.0
+        carry_return_scale(norm, None, new_rewards, obs, np.zeros(5)) == 1.0
     )  # first reward: nothing to carry
 
 

@@ -16,13 +16,22 @@ from rlhp.rl.agents import collect_untrained
 from rlhp.store.labels import LabelStore
 
 
-def _loop(tmp_path: Path, min_new_answers: int = 1, background: bool = False) -> PreferenceLoop:
+def _loop(
+    tmp_path: Path,
+    min_new_answers: int = 1,
+    background: bool = False,
+    env_id: str = "Pendulum-v1",
+    pessimism: float = 0.0,
+) -> PreferenceLoop:
     config = TrainConfig(
-        "Pendulum-v1",
+        env_id,
         total_timesteps=2_000,
         schedule=ScheduleConfig(labels=60, updates=2),
         reward_model=RewardModelConfig(
-            pretrain_epochs=30, background_fit=background, min_new_answers=min_new_answers
+            pretrain_epochs=30,
+            background_fit=background,
+            min_new_answers=min_new_answers,
+            pessimism=pessimism,
         ),
         agent=AgentConfig(overrides={"n_steps": 64}),
     )
@@ -191,3 +200,35 @@ def test_the_fit_ends_with_the_outputs_normalised_on_the_labelled_steps(
     assert torch.allclose(normalised.mean(dim=1), torch.zeros(model.members), atol=1e-4)
     assert torch.allclose(normalised.std(dim=1), torch.ones(model.members), atol=1e-4)
     assert after_start != updater.sample_rng.bit_generator.state  # the install's diagnostic
+
+
+@pytest.mark.parametrize(("env_id", "pessimism"), [("CartPole-v1", 0.0), ("Pendulum-v1", 1.0)])
+def test_the_install_correlates_the_ensembles_returns_with_the_true_ones(
+    tmp_path: Path, env_id: str, pessimism: float
+) -> None:
+    """corr(learned, true) at an install comes from the agent's snapshot (one evaluation
+    shared with the return-scale carry-over), and is the ensemble's own: the same as from
+    ``RewardEnsemble.segment_returns`` on the same segments, absorbing steps (CartPole)
+    and pessimism (which changes the agent's reward, not r̂) included."""
+    import numpy as np
+
+    from rlhp.loop.updating import DIAGNOSTIC_SEGMENTS
+    from rlhp.stats import pearson
+
+    loop = _loop(tmp_path, env_id=env_id, pessimism=pessimism)
+    updater = loop.updater
+    assert updater is not None
+    updater.ask_due(LabelSchedule.from_config(updater.config), env_step=0, next_update=1)
+    updater.collect()
+    updater.fit_new_answers(env_step=0, epochs=30, max_steps=None)
+    before = updater.sample_rng.bit_generator.state  # the install draws the sample next
+    installed = updater.install_finished(env_step=0)
+    assert installed is not None
+    replay = np.random.default_rng()
+    replay.bit_generator.state = before
+    segments, truth = updater.pool.sample(DIAGNOSTIC_SEGMENTS, updater.segment_length, replay)
+    if env_id == "CartPole-v1":
+        assert any(s.absorbing.any() for s in segments)
+    expected = pearson(updater.model.segment_returns(segments), truth.sum(axis=1))
+    assert expected is not None
+    assert installed.values["reward/return_correlation"] == pytest.approx(expected, abs=1e-5)

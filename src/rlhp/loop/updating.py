@@ -28,6 +28,7 @@ from rlhp.loop.labelled import LabelledData
 from rlhp.loop.schedule import LabelSchedule
 from rlhp.queries import QuerySelector, make_selector
 from rlhp.reward.ensemble import RewardEnsemble
+from rlhp.reward.frozen import pessimistic_reward
 from rlhp.reward.saved import checkpoint
 from rlhp.reward.surf import UnlabelledPairs
 from rlhp.reward.training import RewardTrainer
@@ -303,24 +304,31 @@ class RewardUpdater:
     @torch.no_grad()
     def refresh_reward(self) -> float:
         """Give the agent the fitted (and renormalised) members; return corr(learned,
-        true) of recent segment returns."""
+        true) of recent segment returns.
+
+        The new reward is evaluated once on the recent segments' steps, by the agent's
+        snapshot: its members' advantages give both the agent's reward there (whose size
+        ``carry_return_scale`` follows) and r̂ for the correlation (the members' mean, less
+        a constant per step, which a correlation does not see)."""
         old_fn = self.stack.wrapper.refresh_reward()
+        new_fn = self.stack.wrapper.reward_fn
         try:
             segments, truth = self.pool.sample(
                 DIAGNOSTIC_SEGMENTS, self.segment_length, self.sample_rng
             )
         except ValueError:
             return float("nan")
+        if new_fn is None:  # no model: nothing to compare
+            return float("nan")
         obs, actions, absorbing = stack_segments(segments)
-        if self.stack.normalize is not None and self.stack.wrapper.reward_fn is not None:
-            carry_return_scale(
-                self.stack.normalize,
-                old_fn,
-                self.stack.wrapper.reward_fn,
-                obs[~absorbing],
-                actions[~absorbing],
-            )
-        correlation = pearson(self.model.segment_returns(segments), truth.sum(axis=1))
+        alive = ~absorbing
+        members = new_fn.advantages(obs[alive], actions[alive])  # (K, alive steps)
+        if self.stack.normalize is not None:
+            agent = pessimistic_reward(members, self.stack.wrapper.pessimism)
+            carry_return_scale(self.stack.normalize, old_fn, agent, obs[alive], actions[alive])
+        learned = np.full(absorbing.shape, self.model.absorbing_value() - self.model.agent_offset())
+        learned[alive] = members.mean(axis=0)
+        correlation = pearson(learned.sum(axis=1), truth.sum(axis=1))
         return float("nan") if correlation is None else correlation
 
     # -- persistence -------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from rlhp.reward.frozen import FrozenReward
 def carry_return_scale(
     normalize: VecNormalize,
     old: FrozenReward | None,
-    new: FrozenReward,
+    new_rewards: np.ndarray,
     obs: np.ndarray,
     actions: np.ndarray,
 ) -> float:
@@ -25,7 +25,8 @@ def carry_return_scale(
     Args:
         normalize: the agent's VecNormalize (left alone unless it scales rewards).
         old: the reward the agent saw until now (None before the first).
-        new: the reward it sees from now on.
+        new_rewards: ``(n,)`` the reward it sees from now on, at ``obs`` and ``actions``
+            (the loop evaluates it once for this and for its correlation diagnostic).
         obs: ``(n, *obs_shape)`` recent states.
         actions: ``(n, *act_shape)`` the actions taken there.
 
@@ -35,7 +36,7 @@ def carry_return_scale(
     if old is None or not normalize.norm_reward or len(obs) == 0:
         return 1.0
     old_rms = float(np.sqrt(np.mean(old(obs, actions) ** 2)))
-    new_rms = float(np.sqrt(np.mean(new(obs, actions) ** 2)))
+    new_rms = float(np.sqrt(np.mean(new_rewards**2)))
     if old_rms < 1e-8 or new_rms < 1e-8:
         return 1.0
     ratio = new_rms / old_rms
