@@ -3,7 +3,7 @@
 oneDNN (torch's CPU convolutions) caches a primitive, with its scratch memory, for every
 input shape it meets. A preference run evaluates a growing label set, new candidates and
 varying numbers of states at every update, so without care every update brings new
-shapes. ``rlhp.reward.cnn.padded_batch`` pads inference batches to powers of two; this
+shapes. ``rlhp.reward.cnn_inference.padded_batch`` pads inference batches to powers of two; this
 script runs the same evaluations with and without it, each in a fresh process, and
 prints the growth of resident memory:
 

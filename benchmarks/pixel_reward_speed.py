@@ -24,7 +24,7 @@ import torch
 from gymnasium import spaces
 
 from rlhp.config import RewardModelConfig
-from rlhp.reward.cnn import compute_dtype
+from rlhp.reward.cnn_inference import compute_dtype
 from rlhp.reward.ensemble import make_reward_model
 from rlhp.reward.training import Comparisons, RewardTrainer
 

@@ -18,14 +18,16 @@ import time
 import numpy as np
 import torch
 
-from rlhp.reward import cnn
+from rlhp.reward import cnn_frozen
 from rlhp.reward.saved import load_reward_model
 from rlhp.store.labels import LabelStore
 
 
-def timed(snapshot: cnn.CnnFrozenReward, obs: np.ndarray, layout_from: int, repeat: int) -> float:
+def timed(
+    snapshot: cnn_frozen.CnnFrozenReward, obs: np.ndarray, layout_from: int, repeat: int
+) -> float:
     """Seconds per call, channels-last from ``layout_from`` frames on."""
-    cnn.CHANNELS_LAST_FROM = layout_from
+    cnn_frozen.CHANNELS_LAST_FROM = layout_from
     actions = np.zeros(len(obs))
     for _ in range(2):  # oneDNN builds its primitives for this shape and layout
         snapshot(obs, actions)
@@ -51,8 +53,8 @@ def main() -> None:
             break
     frames = np.concatenate(parts)[:wanted]
     snapshot = load_reward_model(args.run_dir, args.env_id).snapshot()
-    assert isinstance(snapshot, cnn.CnnFrozenReward), "not a pixel run"
-    chosen = cnn.CHANNELS_LAST_FROM
+    assert isinstance(snapshot, cnn_frozen.CnnFrozenReward), "not a pixel run"
+    chosen = cnn_frozen.CHANNELS_LAST_FROM
     print("| frames | shape | NCHW (ms) | channels-last (ms) | channels-last / NCHW | rlhp uses |")
     print("|---|---|---|---|---|---|")
     for n in args.frames:
@@ -65,7 +67,7 @@ def main() -> None:
         a, b = float(np.median(nchw)) * 1e3, float(np.median(last)) * 1e3
         uses = "channels-last" if n >= chosen else "NCHW"
         print(f"| {n} | {obs.shape[1:]} | {a:.1f} | {b:.1f} | {b / a:.2f} | {uses} |")
-    cnn.CHANNELS_LAST_FROM = chosen
+    cnn_frozen.CHANNELS_LAST_FROM = chosen
 
 
 if __name__ == "__main__":

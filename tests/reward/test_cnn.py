@@ -133,10 +133,10 @@ def test_the_snapshot_gives_the_agent_the_ensemble_reward_minus_the_offset() -> 
 def test_the_snapshot_gives_a_rollout_at_once_what_it_gives_step_by_step() -> None:
     """A rollout's frames (``CHANNELS_LAST_FROM`` or more: channels-last) get the rewards
     a vector step's 8 (NCHW) get, and the ensemble's."""
-    from rlhp.reward import cnn
+    from rlhp.reward.cnn_frozen import CHANNELS_LAST_FROM
 
     model = _model(MINATAR).eval()
-    obs = np.random.default_rng(1).integers(0, 256, (2 * cnn.CHANNELS_LAST_FROM, 4, 10, 10))
+    obs = np.random.default_rng(1).integers(0, 256, (2 * CHANNELS_LAST_FROM, 4, 10, 10))
     obs = obs.astype(np.uint8)
     frozen = model.snapshot()
     rollout = frozen(obs, np.zeros(len(obs)))
@@ -182,6 +182,7 @@ def test_inference_pads_batches_to_a_few_sizes_and_returns_the_same(
     most 12 batch sizes (powers of two up to the chunk), and every frame's reward is the
     one it gets alone."""
     from rlhp.reward import cnn
+    from rlhp.reward.cnn_inference import INFERENCE_CHUNK
 
     model = _model(MINATAR).eval()
     frozen = model.snapshot()
@@ -192,9 +193,9 @@ def test_inference_pads_batches_to_a_few_sizes_and_returns_the_same(
         sizes.add(x.shape[0])
         return conv2d(x, *args, **kw)  # type: ignore[arg-type]
 
-    obs = torch.randint(0, 256, (cnn.INFERENCE_CHUNK + 300, 4, 10, 10), dtype=torch.uint8)
+    obs = torch.randint(0, 256, (INFERENCE_CHUNK + 300, 4, 10, 10), dtype=torch.uint8)
     every = frozen(obs.numpy(), np.zeros(len(obs)))  # each frame's reward, in other batches
-    for n in (1, 3, 37, 100, 513, 2049, cnn.INFERENCE_CHUNK + 300):
+    for n in (1, 3, 37, 100, 513, 2049, INFERENCE_CHUNK + 300):
         none = torch.zeros(n, dtype=torch.bool)
         with torch.no_grad():
             alone = torch.stack([_member_alone(model, k, obs[:n]) for k in range(3)])
@@ -204,7 +205,7 @@ def test_inference_pads_batches_to_a_few_sizes_and_returns_the_same(
                 agent = frozen(obs[:n].numpy(), np.zeros(n))
         torch.testing.assert_close(raw, alone, rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(agent, every[:n], rtol=1e-5, atol=1e-7)
-    assert sizes <= {1 << i for i in range(12)} and max(sizes) == cnn.INFERENCE_CHUNK
+    assert sizes <= {1 << i for i in range(12)} and max(sizes) == INFERENCE_CHUNK
     sizes.clear()
     model.train()  # training: batch statistics, so the batch is never padded
     with monkeypatch.context() as patch:
@@ -254,7 +255,7 @@ def test_a_fit_with_dropout_is_the_same_whatever_else_draws_random_numbers(image
 
 
 def test_precision_picks_the_compute_dtype() -> None:
-    from rlhp.reward.cnn import compute_dtype, native_bfloat16
+    from rlhp.reward.cnn_inference import compute_dtype, native_bfloat16
 
     cpu = torch.device("cpu")
     assert compute_dtype("float32", cpu) == torch.float32
@@ -302,7 +303,7 @@ def test_bfloat16_computes_what_float32_does_to_bfloat16_precision() -> None:
 
 
 def test_inference_chunks_keep_big_frames_few() -> None:
-    from rlhp.reward.cnn import INFERENCE_CHUNK, inference_chunk
+    from rlhp.reward.cnn_inference import INFERENCE_CHUNK, inference_chunk
 
     assert inference_chunk((4, 84, 84)) == 128
     assert inference_chunk((4, 84, 84), torch.bfloat16) == 256
