@@ -86,7 +86,8 @@ def frames(pixels: Tensor, dtype: torch.dtype) -> Tensor:
     loaded): a 40-step MinAtar fit on 700 pairs 0.86×, evaluating them 0.66×; Atari
     (84²) a 4-step fit 0.88×, evaluation 0.76×. The agent's snapshot stays NCHW on a
     vector step's few frames (channels-last was 2.3× slower on 8 MinAtar frames and no
-    faster on 8 Atari ones) and goes channels-last on a rollout's (``CHANNELS_LAST_FROM``).
+    faster on 8 Atari ones) and goes channels-last on a rollout's
+    (``cnn_frozen.CHANNELS_LAST_FROM``).
     """
     return pixels.to(dtype=dtype, memory_format=torch.channels_last)
 
