@@ -324,7 +324,7 @@ class RewardUpdater:
         alive = ~absorbing
         members = new_fn.advantages(obs[alive], actions[alive])  # (K, alive steps)
         if self.stack.normalize is not None:
-            agent = pessimistic_reward(members, self.stack.wrapper.pessimism)
+            agent = pessimistic_reward(members, new_fn.pessimism)  # = new_fn(obs, actions)
             carry_return_scale(self.stack.normalize, old_fn, agent, obs[alive], actions[alive])
         learned = np.full(absorbing.shape, self.model.absorbing_value() - self.model.agent_offset())
         learned[alive] = members.mean(axis=0)
