@@ -27,11 +27,18 @@ CTRL = ("reward_ctrl",)
 
 HOPPER_NO_TERMINATION = "rlhp/HopperNoTermination-v5"
 """Hopper-v5 that never ends early: it may lie down, tumble and flip (backflip teaching)."""
+HOPPER_FLIP_REWARD = "rlhp/HopperBackflipReward-v5"
+"""``HOPPER_NO_TERMINATION`` paid a written per-step backflip score instead of Hopper's
+reward (``rlhp.behaviours.flip_reward``): the written-reward agent beside a taught one."""
 BEHAVIOUR_ENVS: dict[str, dict[str, Any]] = {
     HOPPER_NO_TERMINATION: dict(
         entry_point="gymnasium.envs.mujoco.hopper_v5:HopperEnv",
         max_episode_steps=1000,
         kwargs={"terminate_when_unhealthy": False},
+    ),
+    HOPPER_FLIP_REWARD: dict(
+        entry_point="rlhp.behaviours.flip_reward:make_flip_reward_env",
+        max_episode_steps=1000,
     ),
 }
 """Registered ids → ``gymnasium.register`` arguments."""
@@ -80,6 +87,7 @@ BEHAVIOUR_TASKS: dict[str, TaskPreset] = {
     HOPPER_NO_TERMINATION: TaskPreset(
         dt=0.008, max_episode_steps=1000, hidden_terms=CTRL, segment_steps=188
     ),
+    HOPPER_FLIP_REWARD: TaskPreset(dt=0.008, max_episode_steps=1000, segment_steps=188),
 }
 """Task presets of the ``BEHAVIOUR_ENVS``."""
 _ALL_TASKS = {**MUJOCO_TASKS, **BEHAVIOUR_TASKS}
@@ -111,10 +119,13 @@ _PPO: dict[str, AgentPreset] = {
         batch_size=64, n_steps=2048, gamma=0.99, learning_rate="lin_3e-4", ent_coef=0.0,
         clip_range=0.2, n_epochs=10, gae_lambda=0.95, max_grad_norm=0.5, vf_coef=0.5,
     ),
-    HOPPER_NO_TERMINATION: _ppo(
-        batch_size=64, n_steps=2048, gamma=0.99, learning_rate="lin_3e-4", ent_coef=0.0,
-        clip_range=0.2, n_epochs=10, gae_lambda=0.95, max_grad_norm=0.5, vf_coef=0.5,
-    ),
+    **{
+        env_id: _ppo(
+            batch_size=64, n_steps=2048, gamma=0.99, learning_rate="lin_3e-4", ent_coef=0.0,
+            clip_range=0.2, n_epochs=10, gae_lambda=0.95, max_grad_norm=0.5, vf_coef=0.5,
+        )
+        for env_id in (HOPPER_NO_TERMINATION, HOPPER_FLIP_REWARD)
+    },
     "Walker2d-v5": _ppo(
         batch_size=32, n_steps=512, gamma=0.99, learning_rate=5.05041e-05, ent_coef=0.000585045,
         clip_range=0.1, n_epochs=20, gae_lambda=0.95, max_grad_norm=1.0, vf_coef=0.871923,
@@ -156,7 +167,14 @@ _SAC: dict[str, AgentPreset] = {
         kwargs=(
             {"learning_starts": 10_000}
             if env_id
-            in ("Hopper-v5", HOPPER_NO_TERMINATION, "HalfCheetah-v5", "Walker2d-v5", "Ant-v5")
+            in (
+                "Hopper-v5",
+                HOPPER_NO_TERMINATION,
+                HOPPER_FLIP_REWARD,
+                "HalfCheetah-v5",
+                "Walker2d-v5",
+                "Ant-v5",
+            )
             else {"gamma": 0.9999}
             if env_id == "Swimmer-v5"
             else {}
