@@ -22,7 +22,8 @@ Per step, from the state the action is taken at (what a recorded segment holds):
 * **upright**: ``UPRIGHT_STEP`` for each step upright on the foot (``HopperPose.on_foot``:
   a landing);
 * **floor**: ``-FLOOR_STEP`` for each step the torso, thigh or leg touches the floor
-  (lying, rolling, a flip that came down on the body).
+  and it is not upright on the foot (lying, rolling, a flip that came down on the body;
+  standing, the leg's lower end touches the floor too).
 
 Standing still for a whole 1,000-step episode is worth 2 (``UPRIGHT_STEP`` × 1,000),
 lying 5 less than nothing, and each whole turn in the air 1 plus its air time: a policy
@@ -65,12 +66,12 @@ def flip_step_scores(pose: HopperPose, pitch_rate: np.ndarray) -> np.ndarray:
     """
     if pitch_rate.shape != pose.pitch.shape:
         raise ValueError("pitch_rate must be (T,) like the pose")
-    airborne = pose.airborne
-    on_floor = pose.body_clearance <= TOUCH
+    airborne, on_foot = pose.airborne, pose.on_foot
+    on_floor = (pose.body_clearance <= TOUCH) & ~on_foot  # standing, the leg's end touches too
     spin = -np.clip(pitch_rate, -SPIN_CAP, SPIN_CAP) * DT / (2 * np.pi)
     return (
         np.where(airborne, spin + AIR_STEP, 0.0)
-        + UPRIGHT_STEP * pose.on_foot
+        + UPRIGHT_STEP * on_foot
         - FLOOR_STEP * on_floor
     )
 
