@@ -3,16 +3,18 @@
     python examples/teach_behaviour.py backflip --labels 900 --timesteps 500000 --seed 0
     python examples/teach_behaviour.py backflip --through page --labels 200 --timesteps 100000
     python examples/teach_behaviour.py one-leg --labels 800 --timesteps 500000 --env-seeds 0
+    python examples/teach_behaviour.py backflip-sum --labels 900 --timesteps 3000000 --env-seeds 0
 
 A comparison rule (``rlhp.behaviours.hopper:prefer_backflip``,
-``rlhp.behaviours.cheetah:prefer_one_leg``) answers every query the trainer asks,
-reading only the simulator states the run recorded for the two clips: ``--through
-direct`` in the trainer's process, ``--through page`` on the real labelling page in
-Chromium by key press (clips rendered, served and shown as for people). The trained
-policy is then measured over 20 evaluation episodes (``rlhp.behaviours``: backflips per
-episode, or the share of steps on one leg and the forward speed) beside agents trained on
-the environment's reward (``--env-seeds``). Prints one JSON line; docs/benchmarks.md
-reports the runs.
+``rlhp.behaviours.flip_reward:prefer_flip_sum``, ``rlhp.behaviours.cheetah:prefer_one_leg``)
+answers every query the trainer asks, reading only the simulator states the run recorded
+for the two clips: ``--through direct`` in the trainer's process, ``--through page`` on
+the real labelling page in Chromium by key press (clips rendered, served and shown as for
+people). The trained policy is then measured over 20 evaluation episodes
+(``rlhp.behaviours``: backflips per episode, or the share of steps on one leg and the
+forward speed) beside agents trained on the environment's reward (``--env-seeds``; for
+``backflip-sum`` that reward is the rule's own per-step score, so they are the
+written-reward agents). Prints one JSON line; docs/benchmarks.md reports the runs.
 """
 
 from __future__ import annotations
@@ -51,6 +53,13 @@ BEHAVIOURS = {
     "backflip": Behaviour(
         "rlhp/HopperNoTermination-v5",
         "rlhp.behaviours.hopper:prefer_backflip",
+        "Which clip is more of a clean backflip: a full turn backwards, landing upright on the foot?",
+    ),
+    # the same question as a sum over steps (rlhp.behaviours.flip_reward); its task pays
+    # that sum as the env's reward, so --env-seeds trains the written-reward agents
+    "backflip-sum": Behaviour(
+        "rlhp/HopperBackflipReward-v5",
+        "rlhp.behaviours.flip_reward:prefer_flip_sum",
         "Which clip is more of a clean backflip: a full turn backwards, landing upright on the foot?",
     ),
     "one-leg": Behaviour(

@@ -121,7 +121,7 @@ def test_the_env_pays_each_step_the_score_of_the_state_the_action_is_taken_at() 
     states, rewards, hopper = [], [], []
     for _ in range(300):
         states.append(get_state(env))
-        _, reward, terminated, truncated, info = env.step(env.action_space.sample())
+        _, reward, terminated, _truncated, info = env.step(env.action_space.sample())
         rewards.append(reward)
         hopper.append(info["hopper_reward"])
         assert not terminated  # Hopper without the unhealthy-angle termination

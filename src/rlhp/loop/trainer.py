@@ -150,6 +150,8 @@ class PreferenceLoop:
                 selector=selector_factory(config, self.model) if selector_factory else None,
             )
         self.next_update = 1
+        self.checkpoint_due = False
+        """An update happened at the last rollout's end; checkpoint at the next start."""
         self.exploring = False
         """PEBBLE exploration is on (set when RL starts)."""
         self.wall_time = float(self.state.get("wall_time", 0.0))
@@ -244,7 +246,7 @@ class PreferenceLoop:
             if env_step >= self.schedule.update_step(self.next_update):
                 self._advance_updates(env_step)
                 self._log_row(env_step, {})
-                self._checkpoint()
+                self.checkpoint_due = True
             return
         fitter = updater.fitter
         if fitter.running and env_step - fitter.started_at >= self.config.install_lag:
@@ -273,7 +275,15 @@ class PreferenceLoop:
             max_steps=self.config.reward_model.max_steps_per_update,
             wait_for=self.schedule.due(env_step) if self.config.schedule.wait_for_people else 0,
         )
-        self._checkpoint()
+        self.checkpoint_due = True
+
+    def on_rollout_start(self) -> None:
+        """Write the checkpoint an update asked for, now that the agent has learned from
+        the rollout that ended there (SB3 trains after the rollout-end callback): a run
+        resumed from it goes on with the policy the uninterrupted run has, not the one
+        before that rollout's update."""
+        if self.checkpoint_due:
+            self._checkpoint()
 
     def _advance_updates(self, env_step: int) -> None:
         while (
@@ -374,6 +384,7 @@ class PreferenceLoop:
             **{k: r.bit_generator.state for k, r in self.rngs.items()},
         )
         write_checkpoint(self.run, self.stack, published, self.state)
+        self.checkpoint_due = False
 
     def _load_checkpoint(self) -> None:
         read_checkpoint(self.run, self.stack, self.updater, self.state)
@@ -392,6 +403,7 @@ class _LoopCallback(BaseCallback):
         return True
 
     def _on_rollout_start(self) -> None:
+        self.loop.on_rollout_start()
         begin_rollout(self.loop.stack)
 
     def _on_rollout_end(self) -> None:

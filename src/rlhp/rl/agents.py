@@ -212,11 +212,34 @@ def build_stack(
     return AgentStack(model, wrapper, normalize)
 
 
+def _random_streams() -> dict[str, torch.Tensor]:
+    """The global torch and NumPy generators' states (SB3 samples actions with the first
+    and shuffles minibatches with the second), as tensors a weights-only load accepts."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
+    assert kind == "MT19937"
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy_keys": torch.as_tensor(np.asarray(keys, dtype=np.int64)),
+        "numpy_rest": torch.tensor(
+            [float(pos), float(has_gauss), float(cached)], dtype=torch.float64
+        ),
+    }
+
+
+def _restore_random_streams(saved: dict[str, torch.Tensor]) -> None:
+    torch.set_rng_state(saved["torch"])
+    pos, has_gauss, cached = saved["numpy_rest"].tolist()
+    keys = saved["numpy_keys"].numpy().astype(np.uint32)
+    np.random.set_state(("MT19937", keys, int(pos), int(has_gauss), cached))
+
+
 def save_agent(stack: AgentStack, path: Path) -> None:
-    """Weights-only checkpoint of the policy (and optimisers) and normalisation stats."""
+    """Weights-only checkpoint of the policy (and optimisers), normalisation stats and the
+    global random streams the agent draws from."""
     state: dict[str, Any] = {
         "parameters": stack.model.get_parameters(),
         "num_timesteps": stack.model.num_timesteps,
+        "random": _random_streams(),
     }
     if stack.normalize is not None:
         norm = stack.normalize
@@ -236,6 +259,8 @@ def load_agent(stack: AgentStack, path: Path) -> None:
     state = torch.load(path, weights_only=True, map_location="cpu")
     stack.model.set_parameters(state["parameters"], exact_match=True, device=stack.model.device)
     stack.model.num_timesteps = int(state["num_timesteps"])
+    if "random" in state:  # checkpoints from before 2026-12-07 have none
+        _restore_random_streams(state["random"])
     load_replay(stack.model, path.with_name(REPLAY_FILE))
     norm_state = state.get("normalize")
     if stack.normalize is not None and norm_state is not None:
