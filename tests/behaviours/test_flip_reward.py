@@ -11,6 +11,7 @@ import rlhp.rl.presets  # noqa: F401  (registers rlhp/HopperBackflipReward-v5)
 from rlhp.behaviours.flip_reward import (
     AIR_STEP,
     FLOOR_STEP,
+    LANDED_STEP,
     PITCH_RATE,
     SPIN_CAP,
     SUM_TIE,
@@ -79,7 +80,10 @@ def test_the_spin_counts_at_most_the_observations_velocity_clip() -> None:
 
 def test_standing_earns_the_upright_step_and_lying_costs_the_floor_step() -> None:
     np.testing.assert_allclose(state_scores(_standing(10)), UPRIGHT_STEP)
-    np.testing.assert_allclose(state_scores(_standing(10, pitch=-TWO_PI)), UPRIGHT_STEP)
+    # upright again after a whole backward turn (or two): a landed backflip
+    np.testing.assert_allclose(state_scores(_standing(10, pitch=-TWO_PI)), LANDED_STEP)
+    np.testing.assert_allclose(state_scores(_standing(10, pitch=-2 * TWO_PI + 0.4)), LANDED_STEP)
+    np.testing.assert_allclose(state_scores(_standing(10, pitch=TWO_PI)), UPRIGHT_STEP)  # forward
     upside_down = _standing(10, pitch=np.pi)  # legs up, nothing touching: in the air, not upright
     np.testing.assert_allclose(state_scores(upside_down), AIR_STEP)
     lying = _lying(10)
