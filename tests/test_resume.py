@@ -121,6 +121,8 @@ def test_resuming_restores_the_random_streams_the_agent_draws_from(tmp_path: Pat
     config = dataclasses.replace(run.config(), total_timesteps=2000)
     pool = candidate_pool(config.queries, np.random.default_rng(0))
     stack = build_stack(config, pool, None, env_seed=99)  # seeds the globals afresh
-    load_agent(stack, run.agent_checkpoint)
+    load_agent(stack, run.agent_checkpoint)  # playing a saved policy: its own seeding
+    assert not torch.equal(torch.get_rng_state(), streams["torch"])
+    load_agent(stack, run.agent_checkpoint, random_streams=True)  # resuming training
     assert torch.equal(torch.get_rng_state(), streams["torch"])
     assert np.random.get_state(legacy=True)[1].tolist() == streams["numpy_keys"].tolist()  # type: ignore[index]

@@ -39,7 +39,7 @@ def read_checkpoint(
     (``LabelledPairs.mark_all_seen``).
     """
     if run.agent_checkpoint.exists():
-        load_agent(stack, run.agent_checkpoint)
+        load_agent(stack, run.agent_checkpoint, random_streams=True)
     if updater is None:
         return
     if run.reward_checkpoint.exists():

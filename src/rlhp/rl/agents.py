@@ -254,12 +254,17 @@ def save_agent(stack: AgentStack, path: Path) -> None:
     save_replay(stack.model, path.with_name(REPLAY_FILE))
 
 
-def load_agent(stack: AgentStack, path: Path) -> None:
-    """Restore ``save_agent``'s checkpoint (and an off-policy agent's replay buffer)."""
+def load_agent(stack: AgentStack, path: Path, random_streams: bool = False) -> None:
+    """Restore ``save_agent``'s checkpoint (and an off-policy agent's replay buffer).
+
+    Args:
+        random_streams: also put the global torch and NumPy generators back where they
+            were (resuming training); playing a saved policy keeps its own seeding.
+    """
     state = torch.load(path, weights_only=True, map_location="cpu")
     stack.model.set_parameters(state["parameters"], exact_match=True, device=stack.model.device)
     stack.model.num_timesteps = int(state["num_timesteps"])
-    if "random" in state:  # checkpoints from before 2026-12-07 have none
+    if random_streams and "random" in state:  # checkpoints from before 2026-12-07 have none
         _restore_random_streams(state["random"])
     load_replay(stack.model, path.with_name(REPLAY_FILE))
     norm_state = state.get("normalize")
