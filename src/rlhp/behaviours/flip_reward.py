@@ -19,24 +19,19 @@ Per step, from the state the action is taken at (what a recorded segment holds):
   pitch rate, capped at ``SPIN_CAP`` (the observation's velocity clip), in turns: a whole
   turn made in the air adds up to 1 (forward turning counts against);
 * **air**: ``AIR_STEP`` for each step in the air (jumping is how a flip starts);
-* **upright**: ``UPRIGHT_STEP`` for each step upright on the foot (``HopperPose.on_foot``);
-* **landing**: once the torso is three quarters of a turn or more behind where it started
-  (unwrapped pitch at or below ``-3π/2``), each step with the foot on the floor and the
-  torso at least ``LANDING_HEIGHT`` up pays ``LANDED_STEP × (1 + cos lean) / 2`` — all of it upright, half of
-  it at a quarter turn off, none upside down — so a landing is graded by how upright it
-  came down, and standing after a backflip pays ``LANDED_STEP`` a step;
+* **upright**: ``UPRIGHT_STEP`` for each step upright on the foot (``HopperPose.on_foot``),
+  ``LANDED_STEP`` once the torso is a whole turn or more behind where it started (the
+  unwrapped pitch at or below ``-(2π - UPRIGHT_RAD)``): standing after a backflip;
 * **floor**: ``-FLOOR_STEP`` for each step the torso, thigh or leg touches the floor
   and it is not upright on the foot (lying, rolling, a flip that came down on the body;
   standing, the leg's lower end touches the floor too).
 
 Standing still for a whole 1,000-step episode is worth 2 (``UPRIGHT_STEP`` × 1,000),
 lying 5 less than nothing, each whole turn in the air 1 plus its air time, and each step
-upright after a flip up to ``LANDED_STEP``. Without the landing term (the first version)
-the written-reward agent turned 1.1–1.2 turns in its flights by 720k steps and came down
-2 rad past upright: a turn past the landing paid more than the landing. Paying only
-upright steps after a whole turn (the second) left it there to 1.2M steps: no landing came
-near enough upright to be paid, so nothing pointed towards one; the graded term does
-(docs/benchmarks.md, issue 12).
+upright after a flip ``LANDED_STEP``. Without that last term (``LANDED_STEP`` =
+``UPRIGHT_STEP``, the first version) the written-reward agent turned 1.1–1.2 turns in its
+flights by 720k steps and came down 2 rad past upright: a turn past the landing paid more
+than the landing (docs/benchmarks.md, issue 12).
 """
 
 from __future__ import annotations
@@ -47,7 +42,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from rlhp.behaviours.hopper import DT, TOUCH, HopperBody, HopperPose
+from rlhp.behaviours.hopper import DT, TOUCH, UPRIGHT_RAD, HopperBody, HopperPose
 from rlhp.labellers.base import Choice
 from rlhp.segments import Segment
 
@@ -59,13 +54,7 @@ AIR_STEP = 0.005
 UPRIGHT_STEP = 0.002
 """Score for a step upright on the foot, before any whole backward turn."""
 LANDED_STEP = 0.02
-"""Most a step on the foot three quarters of a turn or more behind the start earns
-(upright; ``(1 + cos lean) / 2`` of it at a lean)."""
-LANDING_HEIGHT = 0.4
-"""Lowest torso height (m) of a landing: above a torso lying on the floor (≤ 0.3), below
-standing (≈ 1.2), so a landing at a lean is graded, not cut off."""
-LANDING_PITCH = -1.5 * np.pi
-"""Unwrapped pitch at or below which the landing term counts (most of a backward turn)."""
+"""Score for a step upright on the foot a whole turn or more behind the start."""
 FLOOR_STEP = 0.005
 """What a step with the torso, thigh or leg on the floor costs."""
 SUM_TIE = 0.01
@@ -86,17 +75,9 @@ def flip_step_scores(pose: HopperPose, pitch_rate: np.ndarray) -> np.ndarray:
     airborne, on_foot = pose.airborne, pose.on_foot
     on_floor = (pose.body_clearance <= TOUCH) & ~on_foot  # standing, the leg's end touches too
     spin = -np.clip(pitch_rate, -SPIN_CAP, SPIN_CAP) * DT / (2 * np.pi)
-    lean = np.angle(np.exp(1j * pose.pitch))  # pitch wrapped to (-π, π]
-    landing = (
-        (pose.pitch <= LANDING_PITCH)
-        & (pose.foot_clearance <= TOUCH)
-        & (pose.height >= LANDING_HEIGHT)
-    )
-    return (
-        np.where(airborne, spin + AIR_STEP, 0.0)
-        + np.where(landing, LANDED_STEP * (1 + np.cos(lean)) / 2, UPRIGHT_STEP * on_foot)
-        - FLOOR_STEP * on_floor
-    )
+    flipped = pose.pitch <= -(2 * np.pi - UPRIGHT_RAD)
+    upright = np.where(flipped, LANDED_STEP, UPRIGHT_STEP)
+    return np.where(airborne, spin + AIR_STEP, 0.0) + upright * on_foot - FLOOR_STEP * on_floor
 
 
 @functools.cache
