@@ -7,7 +7,8 @@ Read top to bottom in the order it runs:
    budget, fit the ensemble for ``pretrain_epochs`` (SPEC §6);
 3. RL: one ``learn()`` call; at the end of a rollout past each scheduled update step
    the loop asks the labels now due, stores whatever answers have arrived, refits the
-   ensemble, refreshes the reward the agent sees and writes a checkpoint. With people
+   ensemble and refreshes the reward the agent sees; the checkpoint follows when the next
+   rollout starts, after SB3 has trained on the one that just ended. With people
    (an ``asynchronous`` labeller) it asks ``ask_ahead`` updates' labels early, and at
    any rollout end with new answers in the store and no fit running it starts a fit.
 
