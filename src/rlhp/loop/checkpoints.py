@@ -1,6 +1,7 @@
 """A run's checkpoint: the agent, the reward model and the loop's state.
 
-Written at every reward update and at the end (``write_checkpoint``), each file
+Written after every reward update — at the next rollout's start, once the agent has
+trained on the rollout the update ended — and at the end (``write_checkpoint``), each file
 atomically, and read back by ``rlhp train --resume`` (``read_checkpoint``). The state
 (``state.json``) is written last, so a run killed between files resumes from steps no
 later than the weights it finds.
