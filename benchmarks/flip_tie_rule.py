@@ -8,7 +8,7 @@ call them (docs/benchmarks.md, issue 12). Run from the repository root:
 
 from __future__ import annotations
 
-from rlhp.behaviours.flip_reward import flip_sum
+from rlhp.behaviours.flip_reward import compare_flip_sums
 from rlhp.labellers.base import Choice
 from rlhp.segments import Segment
 
@@ -17,9 +17,4 @@ TIE = 0.1
 
 
 def prefer_flip_sum_tie10(left: Segment, right: Segment) -> Choice:
-    if left.states is None or right.states is None:
-        return "cant_tell"
-    difference = flip_sum(left) - flip_sum(right)
-    if abs(difference) < TIE:
-        return "equal"
-    return "left" if difference > 0 else "right"
+    return compare_flip_sums(left, right, TIE)

@@ -99,15 +99,21 @@ def flip_sum(segment: Segment) -> float:
     return float(state_scores(segment.states[valid]).sum()) if valid.any() else 0.0
 
 
-def prefer_flip_sum(left: Segment, right: Segment) -> Choice:
-    """The rule "which clip scores more as a backflip, step by step?" (``flip_sum``;
-    within ``SUM_TIE``: "about the same"). Reads only the recorded simulator states."""
+def compare_flip_sums(left: Segment, right: Segment, tie: float) -> Choice:
+    """The clip whose ``flip_sum`` is larger; within ``tie``: "about the same"; without
+    recorded states: "can't tell"."""
     if left.states is None or right.states is None:
         return "cant_tell"
     difference = flip_sum(left) - flip_sum(right)
-    if abs(difference) < SUM_TIE:
+    if abs(difference) < tie:
         return "equal"
     return "left" if difference > 0 else "right"
+
+
+def prefer_flip_sum(left: Segment, right: Segment) -> Choice:
+    """The rule "which clip scores more as a backflip, step by step?" (``flip_sum``;
+    within ``SUM_TIE``: "about the same"). Reads only the recorded simulator states."""
+    return compare_flip_sums(left, right, SUM_TIE)
 
 
 class FlipRewardEnv(gym.Wrapper):
