@@ -24,16 +24,7 @@ from rlhp.behaviours.hopper import DT
 from rlhp.rl.presets import segment_length, task_config
 from rlhp.rl.sim_state import get_state
 from rlhp.segments import Segment
-
-STAND_Z = 1.2
-TWO_PI = 2 * np.pi
-
-
-def _standing(steps: int, pitch: float = 0.0) -> np.ndarray:
-    states = np.zeros((steps, 12))
-    states[:, 1] = STAND_Z
-    states[:, 2] = pitch
-    return states
+from tests.behaviours.hopper_states import STAND_Z, TWO_PI, standing
 
 
 def _turning_in_the_air(turns: float, steps: int) -> np.ndarray:
@@ -79,12 +70,12 @@ def test_the_spin_counts_at_most_the_observations_velocity_clip() -> None:
 
 
 def test_standing_earns_the_upright_step_and_lying_costs_the_floor_step() -> None:
-    np.testing.assert_allclose(state_scores(_standing(10)), UPRIGHT_STEP)
+    np.testing.assert_allclose(state_scores(standing()), UPRIGHT_STEP)
     # upright again after a whole backward turn (or two): a landed backflip
-    np.testing.assert_allclose(state_scores(_standing(10, pitch=-TWO_PI)), LANDED_STEP)
-    np.testing.assert_allclose(state_scores(_standing(10, pitch=-2 * TWO_PI + 0.4)), LANDED_STEP)
-    np.testing.assert_allclose(state_scores(_standing(10, pitch=TWO_PI)), UPRIGHT_STEP)  # forward
-    upside_down = _standing(10, pitch=np.pi)  # legs up, nothing touching: in the air, not upright
+    np.testing.assert_allclose(state_scores(standing(-TWO_PI)), LANDED_STEP)
+    np.testing.assert_allclose(state_scores(standing(-2 * TWO_PI + 0.4)), LANDED_STEP)
+    np.testing.assert_allclose(state_scores(standing(TWO_PI)), UPRIGHT_STEP)  # forward
+    upside_down = standing(np.pi)  # legs up, nothing touching: in the air, not upright
     np.testing.assert_allclose(state_scores(upside_down), AIR_STEP)
     lying = _lying(10)
     lying[:, PITCH_RATE] = -5.0  # rolling backwards on the floor earns no spin
@@ -92,30 +83,32 @@ def test_standing_earns_the_upright_step_and_lying_costs_the_floor_step() -> Non
 
 
 def test_the_rule_prefers_the_larger_sum_and_is_antisymmetric() -> None:
-    flip = _segment(np.concatenate([_standing(30), _turning_in_the_air(1.0, 125), _standing(33)]))
-    stand = _segment(_standing(188))
+    flip = _segment(
+        np.concatenate([standing(steps=30), _turning_in_the_air(1.0, 125), standing(steps=33)])
+    )
+    stand = _segment(standing(steps=188))
     lie = _segment(_lying(188))
     assert flip_sum(stand) == pytest.approx(188 * UPRIGHT_STEP)
     assert prefer_flip_sum(flip, stand) == "left"
     assert prefer_flip_sum(stand, flip) == "right"
     assert prefer_flip_sum(lie, stand) == "right"
-    assert prefer_flip_sum(stand, _segment(_standing(188))) == "equal"
+    assert prefer_flip_sum(stand, _segment(standing(steps=188))) == "equal"
     # within SUM_TIE is "about the same"
-    nearly = _segment(_standing(188 - int(SUM_TIE / UPRIGHT_STEP) + 1))
+    nearly = _segment(standing(steps=188 - int(SUM_TIE / UPRIGHT_STEP) + 1))
     assert prefer_flip_sum(stand, nearly) == "equal"
 
 
 def test_absorbing_steps_score_nothing_and_no_states_cannot_be_told() -> None:
     ended = np.zeros(188, bool)
     ended[100:] = True
-    stand = _standing(188)
+    stand = standing(steps=188)
     assert flip_sum(_segment(stand, ended)) == pytest.approx(100 * UPRIGHT_STEP)
     no_states = Segment(
         obs=np.zeros((5, 11), np.float32),
         actions=np.zeros((5, 3), np.float32),
         absorbing=np.zeros(5, bool),
     )
-    assert prefer_flip_sum(no_states, _segment(_standing(5))) == "cant_tell"
+    assert prefer_flip_sum(no_states, _segment(standing(steps=5))) == "cant_tell"
 
 
 def test_the_env_pays_each_step_the_score_of_the_state_the_action_is_taken_at() -> None:

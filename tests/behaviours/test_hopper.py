@@ -28,16 +28,7 @@ from rlhp.behaviours.hopper import (
     prefer_backflip,
 )
 from rlhp.segments import Segment
-
-STAND_Z = 1.2  # torso height with the foot just touching (clearance -0.01)
-TWO_PI = 2 * np.pi
-
-
-def _standing(pitch: float, steps: int = 10) -> np.ndarray:
-    states = np.zeros((steps, 12))
-    states[:, 1] = STAND_Z
-    states[:, 2] = pitch
-    return states
+from tests.behaviours.hopper_states import STAND_Z, TWO_PI, standing
 
 
 def _airborne_turn(start: float, end: float, steps: int = 40) -> np.ndarray:
@@ -64,43 +55,43 @@ def body() -> HopperBody:
 
 
 def test_the_pose_reads_height_pitch_and_whether_the_foot_is_down(body: HopperBody) -> None:
-    states = np.concatenate([_standing(0.0, 1), _standing(0.0, 1), _airborne_turn(0, 0, 1)])
+    states = np.concatenate([standing(0.0, 1), standing(0.0, 1), _airborne_turn(0, 0, 1)])
     states[1, 1] = 0.5  # crouched far below the healthy height
     pose = body.pose(states)
     # the foot capsule (radius 0.06) hangs 1.1 m below the torso centre when the legs are straight
     np.testing.assert_allclose(pose.foot_clearance, [-0.01, -0.71, 0.99], atol=1e-6)
     assert pose.on_foot.tolist() == [True, False, False]
-    upside_down = body.pose(_standing(np.pi, 1))
+    upside_down = body.pose(standing(np.pi, 1))
     assert not upside_down.on_foot[0]
-    assert body.pose(_standing(-TWO_PI, 1)).on_foot[0]  # a full turn is upright again
+    assert body.pose(standing(-TWO_PI, 1)).on_foot[0]  # a full turn is upright again
 
 
 @pytest.mark.parametrize(
     ("pieces", "flips"),
     [
         # stand, turn back 2π in the air, land upright: one backflip
-        ([_standing(0), _airborne_turn(0, -TWO_PI), _standing(-TWO_PI)], 1),
+        ([standing(0), _airborne_turn(0, -TWO_PI), standing(-TWO_PI)], 1),
         # two in a row, each landed
         (
             [
-                _standing(0),
+                standing(0),
                 _airborne_turn(0, -TWO_PI),
-                _standing(-TWO_PI),
+                standing(-TWO_PI),
                 _airborne_turn(-TWO_PI, -2 * TWO_PI),
-                _standing(-2 * TWO_PI),
+                standing(-2 * TWO_PI),
             ],
             2,
         ),
         # a double backflip before landing counts two
-        ([_standing(0), _airborne_turn(0, -2 * TWO_PI, 80), _standing(-2 * TWO_PI)], 2),
+        ([standing(0), _airborne_turn(0, -2 * TWO_PI, 80), standing(-2 * TWO_PI)], 2),
         # a forward flip is not a backflip, and resets the reference
-        ([_standing(0), _airborne_turn(0, TWO_PI), _standing(TWO_PI)], 0),
+        ([standing(0), _airborne_turn(0, TWO_PI), standing(TWO_PI)], 0),
         # half a turn back and back again
-        ([_standing(0), _airborne_turn(0, -np.pi), _airborne_turn(-np.pi, 0), _standing(0)], 0),
+        ([standing(0), _airborne_turn(0, -np.pi), _airborne_turn(-np.pi, 0), standing(0)], 0),
         # a full turn that never lands on its foot (ends up in the air)
-        ([_standing(0), _airborne_turn(0, -TWO_PI)], 0),
+        ([standing(0), _airborne_turn(0, -TWO_PI)], 0),
         # touching down upright for fewer than HOLD = 5 steps is no landing
-        ([_standing(0), _airborne_turn(0, -TWO_PI), _standing(-TWO_PI, 4)], 0),
+        ([standing(0), _airborne_turn(0, -TWO_PI), standing(-TWO_PI, 4)], 0),
     ],
 )
 def test_backflips_are_counted_from_states(
@@ -121,19 +112,19 @@ def test_a_turn_made_rolling_on_the_floor_or_too_slowly_is_no_backflip(body: Hop
     # floor through 2π, and up on its foot again (the first two conditions alone: 1)
     rolling = _on_the_floor(body, np.linspace(-1.0, 1.0 - TWO_PI, 300))
     assert not body.pose(rolling).aloft.any()
-    states = np.concatenate([_standing(0), rolling, _standing(-TWO_PI)])
+    states = np.concatenate([standing(0), rolling, standing(-TWO_PI)])
     assert backflips_per_episode([states], body) == [0]
     # a clean turn in the air, but slower than FLIP_SECONDS (1.5 s, 188 steps)
-    slow = np.concatenate([_standing(0), _airborne_turn(0, -TWO_PI, 190), _standing(-TWO_PI)])
+    slow = np.concatenate([standing(0), _airborne_turn(0, -TWO_PI, 190), standing(-TWO_PI)])
     assert backflips_per_episode([slow], body) == [0]
-    quick = np.concatenate([_standing(0), _airborne_turn(0, -TWO_PI, 180), _standing(-TWO_PI)])
+    quick = np.concatenate([standing(0), _airborne_turn(0, -TWO_PI, 180), standing(-TWO_PI)])
     assert backflips_per_episode([quick], body) == [1]
 
 
 def test_a_full_turn_that_lands_lying_down_is_no_backflip(body: HopperBody) -> None:
-    lying = _standing(-TWO_PI)
+    lying = standing(-TWO_PI)
     lying[:, 1] = 0.3  # torso on the floor
-    states = np.concatenate([_standing(0), _airborne_turn(0, -TWO_PI), lying])
+    states = np.concatenate([standing(0), _airborne_turn(0, -TWO_PI), lying])
     assert backflips_per_episode([states], body) == [0]
 
 
@@ -164,12 +155,12 @@ def _segment(states: np.ndarray) -> Segment:
 def test_the_rule_prefers_landed_flips_then_backward_turns_then_jumps(
     body: HopperBody,
 ) -> None:
-    landed = np.concatenate([_standing(0), _airborne_turn(0, -TWO_PI), _standing(-TWO_PI)])
-    spinning = np.concatenate([_standing(0, 20), _airborne_turn(0, -np.pi)])
-    jumping = _standing(0, 60)
+    landed = np.concatenate([standing(0), _airborne_turn(0, -TWO_PI), standing(-TWO_PI)])
+    spinning = np.concatenate([standing(0, 20), _airborne_turn(0, -np.pi)])
+    jumping = standing(0, 60)
     jumping[30:35, 1] = STAND_Z + 0.3  # a hop: the foot 0.29 m clear of the floor, 5 steps
-    standing = _standing(0, 60)
-    ranked = [landed, spinning, jumping, standing]
+    upright = standing(0, 60)
+    ranked = [landed, spinning, jumping, upright]
     scores = [backflip_score(body.pose(s)) for s in ranked]
     # 2 × 1 landed + the turn made in the air (40 of its 41 steps: the step that leaves
     # the floor is not in the air) and the bonus for coming down on the foot after it +
@@ -187,11 +178,11 @@ def test_the_rule_prefers_landed_flips_then_backward_turns_then_jumps(
     for better, worse in itertools.pairwise(ranked):
         assert prefer_backflip(_segment(better), _segment(worse)) == "left"
         assert prefer_backflip(_segment(worse), _segment(better)) == "right"
-    lying = _standing(0, 60)
+    lying = standing(0, 60)
     lying[:, 1] = 0.3
     assert backflip_score(body.pose(lying)) == 0.0  # no better than standing, no worse
-    assert prefer_backflip(_segment(standing), _segment(lying)) == "equal"
-    assert prefer_backflip(_segment(standing), _segment(_standing(0.2, 60))) == "equal"
+    assert prefer_backflip(_segment(upright), _segment(lying)) == "equal"
+    assert prefer_backflip(_segment(upright), _segment(standing(0.2, 60))) == "equal"
     rolling = _on_the_floor(body, np.linspace(-np.pi / 2, -1.5 * np.pi, 60))  # over, lying
     assert backflip_score(body.pose(rolling)) == pytest.approx(0.0, abs=1e-9)  # on the floor
     # leaning back on its foot and pivoting further back: a turn on the floor too
@@ -234,13 +225,13 @@ def test_the_turns_of_a_clips_flights_add_up(
     body: HopperBody,
 ) -> None:
     # two jumps of 0.15 of a turn each (0.3 in all) against one of 0.25
-    landing = _standing(-0.3 * np.pi, 10)  # leaning back, only the foot on the floor
+    landing = standing(-0.3 * np.pi, 10)  # leaning back, only the foot on the floor
     landing[:, 1] -= body.pose(landing).foot_clearance
     pose = body.pose(landing)
     assert pose.aloft.all() and not pose.airborne.any()
     two_small = np.concatenate(
         [
-            _standing(0.0, 10),
+            standing(0.0, 10),
             _airborne_turn(0.0, -0.3 * np.pi, 30),
             landing,
             _airborne_turn(-0.3 * np.pi, -0.6 * np.pi, 30),
@@ -249,7 +240,7 @@ def test_the_turns_of_a_clips_flights_add_up(
     )
     one_larger = np.concatenate(
         [
-            _standing(0.0, 10),
+            standing(0.0, 10),
             _airborne_turn(0.0, -0.5 * np.pi, 60),
             _on_the_floor(body, np.full(20, -0.5 * np.pi)),
         ]
@@ -296,7 +287,7 @@ def test_most_of_a_turn_that_comes_down_on_the_foot_adds_a_bonus(
     # body, leaning 0.2π past upright: one whole turn, no bonus
     on_the_body = np.concatenate(
         [
-            _standing(0.0, 10),
+            standing(0.0, 10),
             _airborne_turn(0.0, -TWO_PI, 60),
             _on_the_floor(body, np.full(10, -2.2 * np.pi)),
         ]
@@ -310,7 +301,7 @@ def test_most_of_a_turn_that_comes_down_on_the_foot_adds_a_bonus(
 
 
 def test_a_clip_that_starts_mid_flip_counts_the_flip_when_it_lands(body: HopperBody) -> None:
-    second_half = np.concatenate([_airborne_turn(-np.pi, -TWO_PI, 20), _standing(-TWO_PI)])
+    second_half = np.concatenate([_airborne_turn(-np.pi, -TWO_PI, 20), standing(-TWO_PI)])
     score = backflip_score(body.pose(second_half))
     # landed from the upright pitch 0 it left, half a turn seen, 1 m of flight (clipped),
     # in the air 20 of 30 steps

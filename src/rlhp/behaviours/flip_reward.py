@@ -36,14 +36,14 @@ than the landing (docs/benchmarks.md, issue 12).
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-from rlhp.behaviours.hopper import DT, TOUCH, UPRIGHT_RAD, HopperBody, HopperPose
+from rlhp.behaviours.hopper import DT, TOUCH, UPRIGHT_RAD, HopperPose, hopper_body
 from rlhp.labellers.base import Choice
+from rlhp.rl.sim_state import get_state
 from rlhp.segments import Segment
 
 SPIN_CAP = 10.0
@@ -78,12 +78,6 @@ def flip_step_scores(pose: HopperPose, pitch_rate: np.ndarray) -> np.ndarray:
     flipped = pose.pitch <= -(2 * np.pi - UPRIGHT_RAD)
     upright = np.where(flipped, LANDED_STEP, UPRIGHT_STEP)
     return np.where(airborne, spin + AIR_STEP, 0.0) + upright * on_foot - FLOOR_STEP * on_floor
-
-
-@functools.cache
-def hopper_body() -> HopperBody:
-    """One ``HopperBody`` per process (its MuJoCo model is reused for every state)."""
-    return HopperBody()
 
 
 def state_scores(states: np.ndarray) -> np.ndarray:
@@ -125,13 +119,9 @@ class FlipRewardEnv(gym.Wrapper):
         super().__init__(env)
         self._state: np.ndarray | None = None
 
-    def _current_state(self) -> np.ndarray:
-        data = self.env.unwrapped.data  # type: ignore[attr-defined]  # a MuJoCo env
-        return np.concatenate([data.qpos, data.qvel])[None]
-
     def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
         obs, info = self.env.reset(**kwargs)
-        self._state = self._current_state()
+        self._state = get_state(self.env)[None]
         return obs, info
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
@@ -139,7 +129,7 @@ class FlipRewardEnv(gym.Wrapper):
             raise RuntimeError("FlipRewardEnv.step before reset")
         score = float(state_scores(self._state)[0])
         obs, reward, terminated, truncated, info = self.env.step(action)
-        self._state = self._current_state()
+        self._state = get_state(self.env)[None]
         return obs, score, terminated, truncated, {**info, "hopper_reward": float(reward)}
 
 

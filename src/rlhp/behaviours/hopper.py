@@ -355,7 +355,8 @@ def compare_flips(left: FlipSummary, right: FlipSummary) -> Choice:
 
 
 @functools.cache
-def _hopper() -> HopperBody:
+def hopper_body() -> HopperBody:
+    """One ``HopperBody`` per process (its MuJoCo model is reused for every state)."""
     return HopperBody()
 
 
@@ -364,7 +365,7 @@ def prefer_backflip(left: Segment, right: Segment) -> Choice:
     (``compare_flips``). Reads only the simulator states recorded with each clip."""
     if left.states is None or right.states is None:
         return "cant_tell"
-    body = _hopper()
+    body = hopper_body()
     summaries = [
         flip_summary(body.pose(s.states), ~s.absorbing)  # type: ignore[arg-type]
         for s in (left, right)
